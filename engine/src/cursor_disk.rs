@@ -1,0 +1,170 @@
+//! A cursor over one committed B+tree: a stack of (node, index) from the root to a leaf.
+//!
+//! It reads pages straight from the map and allocates only its stack, once. Empty leaves (which
+//! Go tolerates) are stepped over. Depth is limited so a cyclic tree is an error, not a hang.
+
+use crate::error::{Error, Result};
+use crate::page::{LeafElem, NodeView};
+use crate::tree::{DiskRoot, Snapshot, MAX_DEPTH};
+
+/// A position in one bucket's committed tree.
+#[derive(Debug, Clone)]
+pub(crate) struct DiskCursor<'a> {
+    snap: &'a Snapshot,
+    root: DiskRoot<'a>,
+    stack: Vec<(NodeView<'a>, usize)>,
+}
+
+impl<'a> DiskCursor<'a> {
+    pub(crate) fn new(snap: &'a Snapshot, root: DiskRoot<'a>) -> Self {
+        DiskCursor { snap, root, stack: Vec::with_capacity(8) }
+    }
+
+    fn push(&mut self, node: NodeView<'a>, idx: usize) -> Result<()> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"));
+        }
+        if !node.leaf && node.is_empty() {
+            return Err(Error::corrupted(node.pgid, "empty branch page"));
+        }
+        self.stack.push((node, idx));
+        Ok(())
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        self.stack.clear();
+        let root = self.snap.root_node(self.root)?;
+        self.push(root, 0)
+    }
+
+    /// Descends from the top of the stack to a leaf, taking the first (or last) child each time.
+    fn descend(&mut self, last: bool) -> Result<()> {
+        loop {
+            let Some(&(node, idx)) = self.stack.last() else { return Ok(()) };
+            if node.leaf {
+                return Ok(());
+            }
+            let child = self.snap.node(node.branch_elem(idx)?.pgid)?;
+            let cidx = if last { child.len().saturating_sub(1) } else { 0 };
+            self.push(child, cidx)?;
+        }
+    }
+
+    /// The element under the cursor, if it rests on one.
+    pub(crate) fn current(&self) -> Result<Option<LeafElem<'a>>> {
+        match self.stack.last() {
+            Some(&(node, idx)) if node.leaf && idx < node.len() => Ok(Some(node.leaf_elem(idx)?)),
+            _ => Ok(None),
+        }
+    }
+
+    pub(crate) fn first(&mut self) -> Result<Option<LeafElem<'a>>> {
+        self.reset()?;
+        self.descend(false)?;
+        match self.current()? {
+            Some(e) => Ok(Some(e)),
+            None => self.next(),
+        }
+    }
+
+    pub(crate) fn last(&mut self) -> Result<Option<LeafElem<'a>>> {
+        self.reset()?;
+        if let Some(top) = self.stack.last_mut() {
+            top.1 = top.0.len().saturating_sub(1);
+        }
+        self.descend(true)?;
+        match self.current()? {
+            Some(e) => Ok(Some(e)),
+            None => self.prev(),
+        }
+    }
+
+    /// Moves to the next element; `None` at the end (the position is then unspecified).
+    pub(crate) fn next(&mut self) -> Result<Option<LeafElem<'a>>> {
+        loop {
+            let mut depth = self.stack.len();
+            loop {
+                if depth == 0 {
+                    return Ok(None);
+                }
+                let (node, idx) = &mut self.stack[depth - 1];
+                if *idx + 1 < node.len() {
+                    *idx += 1;
+                    break;
+                }
+                depth -= 1;
+            }
+            self.stack.truncate(depth);
+            self.descend(false)?;
+            if let Some(e) = self.current()? {
+                return Ok(Some(e));
+            }
+        }
+    }
+
+    /// Moves to the previous element; `None` at the start.
+    pub(crate) fn prev(&mut self) -> Result<Option<LeafElem<'a>>> {
+        loop {
+            let mut depth = self.stack.len();
+            loop {
+                if depth == 0 {
+                    return Ok(None);
+                }
+                let (_, idx) = &mut self.stack[depth - 1];
+                if *idx > 0 {
+                    *idx -= 1;
+                    break;
+                }
+                depth -= 1;
+            }
+            self.stack.truncate(depth);
+            self.descend(true)?;
+            if let Some(e) = self.current()? {
+                return Ok(Some(e));
+            }
+        }
+    }
+
+    /// Moves to the first element whose key is >= `key`.
+    pub(crate) fn seek(&mut self, key: &[u8]) -> Result<Option<LeafElem<'a>>> {
+        self.reset()?;
+        loop {
+            let Some(top) = self.stack.last_mut() else { return Ok(None) };
+            let node = top.0;
+            if node.leaf {
+                let (i, _) = node.search(key)?;
+                if i < node.len() {
+                    top.1 = i;
+                    return self.current();
+                }
+                top.1 = node.len().saturating_sub(1);
+                return self.next();
+            }
+            let i = node.child_index(key)?;
+            top.1 = i;
+            let child = self.snap.node(node.branch_elem(i)?.pgid)?;
+            self.push(child, 0)?;
+        }
+    }
+
+    /// The first element after `key` (strictly greater), or before it (strictly smaller) when
+    /// `forward` is false; `inclusive` admits `key` itself.
+    pub(crate) fn seek_dir(&mut self, key: Option<&[u8]>, inclusive: bool, forward: bool) -> Result<Option<LeafElem<'a>>> {
+        let Some(key) = key else {
+            return if forward { self.first() } else { self.last() };
+        };
+        let found = self.seek(key)?;
+        if forward {
+            match found {
+                Some(e) if !inclusive && e.key == key => self.next(),
+                other => Ok(other),
+            }
+        } else {
+            match found {
+                None => self.last(),
+                Some(e) if e.key == key && inclusive => Ok(Some(e)),
+                Some(_) => self.prev(),
+            }
+        }
+    }
+}

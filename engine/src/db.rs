@@ -1,0 +1,436 @@
+//! The database handle: open or create a file, hand out transactions, publish commits.
+//!
+//! One writer at a time (a mutex-guarded slot holding the writer's state: freelist and file
+//! size), any number of readers. Readers register the txid of their snapshot so that pages
+//! freed after it stay pending until they finish. A commit publishes the new meta and, if the
+//! file outgrew the map, a new map; transactions already running keep the map they started with.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::error::{Error, Result, TxId};
+use crate::freelist::Freelist;
+use crate::meta::{Meta, MAGIC, NO_FREELIST, VERSION};
+use crate::mmap::{mmap_size, Map};
+use crate::options::Options;
+use crate::page::{PageHeader, FREELIST_FLAG, LEAF_FLAG};
+use crate::storage::{FileStorage, Storage};
+use crate::tree::Snapshot;
+use crate::tx::{DirtyPages, Tx};
+use crate::write::{WriteTx, Writer};
+
+/// Go refuses files shorter than this, whatever their page size.
+const MIN_FILE_SIZE: u64 = 4096;
+
+struct Shared {
+    meta: Meta,
+    map: Arc<Map>,
+    readers: BTreeMap<TxId, usize>,
+}
+
+/// An open database file. `Send + Sync`: share it by reference or `Arc`.
+pub struct DB {
+    path: PathBuf,
+    opts: Options,
+    file: File,
+    storage: Box<dyn Storage>,
+    page_size: u32,
+    state: Mutex<Shared>,
+    writer: Mutex<Option<Writer>>,
+    writer_free: Condvar,
+    poisoned: AtomicBool,
+}
+
+impl std::fmt::Debug for DB {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DB").field("path", &self.path).field("page_size", &self.page_size).finish()
+    }
+}
+
+/// Facts about an open database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Info {
+    /// The page size of the file.
+    pub page_size: u32,
+    /// The meta of the last commit.
+    pub meta: Meta,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn os_page_size() -> u32 {
+    // SAFETY: sysconf has no preconditions; it only reads a system constant.
+    let ps = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u32::try_from(ps).ok().filter(|p| valid_page_size(*p)).unwrap_or(4096)
+}
+
+fn valid_page_size(ps: u32) -> bool {
+    ps.is_power_of_two() && (256..=65536).contains(&ps)
+}
+
+impl DB {
+    /// Opens the database at `path`, creating it (four pages, as bbolt does) if it is missing
+    /// or empty.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if another process holds the lock past `timeout`; [`Error::Invalid`],
+    /// [`Error::VersionMismatch`] or [`Error::Checksum`] for a file that is not a usable
+    /// database; [`Error::Io`] for operating-system errors.
+    pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<DB> {
+        let path = path.as_ref().to_path_buf();
+        let io = |op: &'static str| {
+            let path = path.clone();
+            move |source| Error::Io { op, path, source }
+        };
+        let ro = opts.read_only;
+        let file = OpenOptions::new().read(true).write(!ro).create(!ro).open(&path).map_err(io("open"))?;
+        if !crate::lock::lock(&file, !ro, opts.timeout).map_err(io("lock"))? {
+            return Err(Error::Timeout);
+        }
+        let storage = FileStorage::new(file.try_clone().map_err(io("open"))?);
+        let mut len = storage.len().map_err(io("stat"))?;
+        if len == 0 {
+            if ro {
+                return Err(Error::Invalid("the file is empty".into()));
+            }
+            let ps = opts.page_size.unwrap_or_else(os_page_size);
+            if !valid_page_size(ps) {
+                return Err(Error::Invalid(format!("page size {ps} is not a power of two in 256..=65536")));
+            }
+            init(&storage, ps, opts.no_sync).map_err(io("initialise"))?;
+            len = storage.len().map_err(io("stat"))?;
+        }
+        let (meta, page_size) = read_meta(&file, len, &opts).map_err(|e| match e {
+            ReadMetaError::Io(source) => Error::Io { op: "read", path: path.clone(), source },
+            ReadMetaError::Db(e) => e,
+        })?;
+        let needed = meta.pgid.saturating_mul(u64::from(page_size));
+        if len < needed {
+            return Err(Error::Invalid(format!(
+                "the file is truncated: {len} bytes, but the meta (txid {}) needs {needed}",
+                meta.txid
+            )));
+        }
+        let map_size = mmap_size(len.max(opts.initial_mmap_size).max(needed), u64::from(page_size));
+        let map = Arc::new(Map::new(&file, map_size, opts.mmap_populate).map_err(io("mmap"))?);
+        let snap = Snapshot { meta, map: map.clone() };
+        let writer = if ro {
+            None
+        } else {
+            let freelist = if meta.freelist == NO_FREELIST {
+                Freelist::from_ids(crate::check::unreachable_pages(&snap)?)
+            } else {
+                let bytes = snap_freelist_bytes(&snap)?;
+                Freelist::from_ids(Freelist::decode_ids(bytes, meta.freelist, meta.pgid)?)
+            };
+            Some(Writer { freelist, file_size: len })
+        };
+        let db = DB {
+            path,
+            opts,
+            file,
+            storage: Box::new(storage),
+            page_size,
+            state: Mutex::new(Shared { meta, map, readers: BTreeMap::new() }),
+            writer: Mutex::new(writer),
+            writer_free: Condvar::new(),
+            poisoned: AtomicBool::new(false),
+        };
+        if !ro && !db.opts.no_freelist_sync && meta.freelist == NO_FREELIST {
+            // As Go does: store a real freelist at once, so that older readers can open the file.
+            db.update(|_| Ok::<_, Error>(()))?;
+        }
+        Ok(db)
+    }
+
+    /// The options this database was opened with.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// Whether the database was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.opts.read_only
+    }
+    /// Page size and the last committed meta.
+    pub fn info(&self) -> Info {
+        Info { page_size: self.page_size, meta: lock(&self.state).meta }
+    }
+
+    /// Begins a transaction. A write transaction waits until the previous writer is done.
+    ///
+    /// # Errors
+    /// [`Error::DatabaseReadOnly`] for a write on a read-only database; [`Error::Poisoned`]
+    /// after a failed commit.
+    pub fn begin(&self, writable: bool) -> Result<Tx<'_>> {
+        if !writable {
+            let mut st = lock(&self.state);
+            let snap = Snapshot { meta: st.meta, map: st.map.clone() };
+            *st.readers.entry(snap.meta.txid).or_insert(0) += 1;
+            return Ok(Tx::new_read(self, snap));
+        }
+        if self.opts.read_only {
+            return Err(Error::DatabaseReadOnly);
+        }
+        let mut slot = lock(&self.writer);
+        let mut writer = loop {
+            if self.poisoned.load(Ordering::SeqCst) {
+                return Err(Error::Poisoned);
+            }
+            match slot.take() {
+                Some(w) => break w,
+                None => slot = self.writer_free.wait(slot).unwrap_or_else(|e| e.into_inner()),
+            }
+        };
+        drop(slot);
+        let st = lock(&self.state);
+        let snap = Snapshot { meta: st.meta, map: st.map.clone() };
+        match st.readers.keys().next() {
+            Some(&oldest) => writer.freelist.release(oldest),
+            None => writer.freelist.release(TxId::MAX),
+        }
+        drop(st);
+        Ok(Tx::new_write(self, WriteTx::new(snap, writer)))
+    }
+
+    /// Runs `f` in a write transaction and commits it if `f` returns `Ok`; rolls back otherwise.
+    /// When this returns `Ok`, the changes are durable.
+    pub fn update<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        let mut tx = self.begin(true)?;
+        match f(&mut tx) {
+            Ok(v) => {
+                tx.commit()?;
+                Ok(v)
+            }
+            Err(e) => {
+                tx.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `f` in a read transaction. Nothing read can escape it (the borrow checker says so).
+    pub fn view<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Tx<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        let tx = self.begin(false)?;
+        let r = f(&tx);
+        tx.rollback();
+        r
+    }
+
+    /// Closes the database, releasing the file lock. Dropping it does the same.
+    pub fn close(self) -> Result<()> {
+        drop(self);
+        Ok(())
+    }
+
+    pub(crate) fn end_read(&self, txid: TxId) {
+        let mut st = lock(&self.state);
+        if let Some(n) = st.readers.get_mut(&txid) {
+            *n -= 1;
+            if *n == 0 {
+                st.readers.remove(&txid);
+            }
+        }
+    }
+
+    pub(crate) fn end_write(&self, writer: Writer) {
+        *lock(&self.writer) = Some(writer);
+        self.writer_free.notify_one();
+    }
+
+    /// Writes a prepared commit: grows the file, writes pages, syncs, writes the meta, syncs,
+    /// and publishes the new snapshot. Any I/O error poisons the handle.
+    pub(crate) fn write_commit(&self, writer: &mut Writer, dirty: &DirtyPages, meta: &Meta) -> Result<Arc<Map>> {
+        let r = self.write_commit_inner(writer, dirty, meta);
+        if r.is_err() {
+            self.poisoned.store(true, Ordering::SeqCst);
+        }
+        r
+    }
+
+    fn write_commit_inner(&self, writer: &mut Writer, dirty: &DirtyPages, meta: &Meta) -> Result<Arc<Map>> {
+        let io = |op: &'static str| move |source| Error::Io { op, path: self.path.clone(), source };
+        let ps = u64::from(self.page_size);
+        let needed = (meta.pgid * ps).max(MIN_FILE_SIZE);
+        if needed > writer.file_size {
+            let mut target = if needed < self.opts.alloc_size { mmap_size(needed, ps) } else { needed + self.opts.alloc_size };
+            if self.opts.max_size > 0 {
+                target = target.min(self.opts.max_size.max(needed));
+            }
+            self.storage.set_len(target).map_err(io("grow"))?;
+            if !self.opts.no_grow_sync {
+                self.storage.sync().map_err(io("sync"))?;
+            }
+            writer.file_size = target;
+        }
+        // Coalesce adjacent pages into larger writes.
+        let mut run: Vec<u8> = Vec::new();
+        let mut run_start = 0u64;
+        for (&id, buf) in dirty {
+            let off = id * ps;
+            if !run.is_empty() && run_start + run.len() as u64 != off {
+                self.storage.write_at(&run, run_start).map_err(io("write"))?;
+                run.clear();
+            }
+            if run.is_empty() {
+                run_start = off;
+            }
+            run.extend_from_slice(buf);
+            if run.len() >= 4 << 20 {
+                self.storage.write_at(&run, run_start).map_err(io("write"))?;
+                run.clear();
+            }
+        }
+        if !run.is_empty() {
+            self.storage.write_at(&run, run_start).map_err(io("write"))?;
+        }
+        if !self.opts.no_sync {
+            self.storage.sync().map_err(io("sync"))?;
+        }
+        let meta_page = meta.txid % 2;
+        let page = meta.encode_page(meta_page, ps as usize);
+        self.storage.write_at(&page, meta_page * ps).map_err(io("write meta"))?;
+        if !self.opts.no_sync {
+            self.storage.sync().map_err(io("sync"))?;
+        }
+        let mut st = lock(&self.state);
+        if needed > st.map.size() {
+            let size = mmap_size(needed.max(self.opts.initial_mmap_size), ps);
+            st.map = Arc::new(Map::new(&self.file, size, self.opts.mmap_populate).map_err(io("mmap"))?);
+        }
+        st.meta = Meta::decode(&page);
+        Ok(st.map.clone())
+    }
+}
+
+impl Drop for DB {
+    fn drop(&mut self) {
+        crate::lock::unlock(&self.file);
+    }
+}
+
+/// Writes the four pages of a new database (bbolt's layout) and syncs.
+fn init(storage: &FileStorage, ps: u32, no_sync: bool) -> std::io::Result<()> {
+    let p = ps as usize;
+    let mut buf = vec![0u8; (4 * p).max(MIN_FILE_SIZE as usize)];
+    for i in 0..2u64 {
+        let m = Meta {
+            magic: MAGIC,
+            version: VERSION,
+            page_size: ps,
+            flags: 0,
+            root: 3,
+            root_sequence: 0,
+            freelist: 2,
+            pgid: 4,
+            txid: i,
+            checksum: 0,
+        };
+        let page = m.encode_page(i, p);
+        buf[i as usize * p..(i as usize + 1) * p].copy_from_slice(&page);
+    }
+    PageHeader { id: 2, flags: FREELIST_FLAG, count: 0, overflow: 0 }.write(&mut buf[2 * p..]);
+    PageHeader { id: 3, flags: LEAF_FLAG, count: 0, overflow: 0 }.write(&mut buf[3 * p..]);
+    storage.write_at(&buf, 0)?;
+    if !no_sync {
+        storage.sync()?;
+    }
+    Ok(())
+}
+
+enum ReadMetaError {
+    Io(std::io::Error),
+    Db(Error),
+}
+
+/// Finds the page size and the meta to use: the valid one with the highest txid.
+fn read_meta(file: &File, len: u64, opts: &Options) -> std::result::Result<(Meta, u32), ReadMetaError> {
+    if len < MIN_FILE_SIZE {
+        return Err(ReadMetaError::Db(Error::Invalid(format!(
+            "the file is too small to be a database: {len} bytes (at least {MIN_FILE_SIZE} needed)"
+        ))));
+    }
+    let read_page = |off: u64, n: usize| -> std::result::Result<Vec<u8>, ReadMetaError> {
+        let mut b = vec![0u8; n];
+        if off + n as u64 > len {
+            return Ok(Vec::new());
+        }
+        file.read_exact_at(&mut b, off).map_err(ReadMetaError::Io)?;
+        Ok(b)
+    };
+    let m0 = Meta::decode(&read_page(0, 128)?);
+    let v0 = m0.validate().and_then(|()| {
+        if valid_page_size(m0.page_size) {
+            Ok(())
+        } else {
+            Err(Error::Invalid(format!("meta 0 has an impossible page size {}", m0.page_size)))
+        }
+    });
+    let mut candidates: Vec<u32> = Vec::new();
+    if v0.is_ok() {
+        candidates.push(m0.page_size);
+    } else {
+        candidates.extend(opts.page_size);
+        candidates.push(os_page_size());
+        candidates.extend((8..=16).map(|s| 1u32 << s));
+    }
+    for ps in candidates {
+        let b = read_page(u64::from(ps), 128)?;
+        if b.is_empty() {
+            continue;
+        }
+        let m1 = Meta::decode(&b);
+        let v1 = m1.validate().is_ok() && m1.page_size == ps;
+        let best = match (v0.is_ok(), v1) {
+            (true, true) => Some(if m1.txid > m0.txid { m1 } else { m0 }),
+            (true, false) => Some(m0),
+            (false, true) => Some(m1),
+            (false, false) => None,
+        };
+        if let Some(m) = best {
+            return Ok((m, ps));
+        }
+        if v0.is_ok() {
+            break;
+        }
+    }
+    match v0 {
+        Ok(()) => Ok((m0, m0.page_size)),
+        Err(Error::Checksum) => Err(ReadMetaError::Db(Error::Checksum)),
+        Err(e) => Err(ReadMetaError::Db(e)),
+    }
+}
+
+pub(crate) fn snap_freelist_bytes(snap: &Snapshot) -> Result<&[u8]> {
+    let id = snap.meta.freelist;
+    if id < 2 || id >= snap.meta.pgid {
+        return Err(Error::corrupted(id, format!("freelist page outside 2..{}", snap.meta.pgid)));
+    }
+    let ps = snap.page_size();
+    let head = snap.map.bytes(id * ps, 16, id)?;
+    let h = PageHeader::read(head);
+    let span = 1 + u64::from(h.overflow);
+    if id + span > snap.meta.pgid {
+        return Err(Error::corrupted(id, "freelist overflow runs past the high-water mark"));
+    }
+    snap.map.bytes(id * ps, span * ps, id)
+}
+
+pub(crate) use snap_freelist_bytes as freelist_bytes;

@@ -1,0 +1,266 @@
+//! The freelist: which pages below the high-water mark can be reused (format doc, section 8).
+//!
+//! In memory, free pages are kept as runs (`start -> len`) with a second index by run length, so
+//! that allocating `n` contiguous pages is a logarithmic best-fit lookup even on a fragmented
+//! multi-GB file, never a scan of the whole list. Pages freed by transaction `t` stay *pending*
+//! until no open reader has a snapshot older than `t`; only then may they be handed out again.
+//! A write transaction keeps an undo log of what it allocated and freed, so a rollback restores
+//! the list exactly.
+//!
+//! On disk the list is bbolt's: sorted u64 ids after the page header, with the 0xFFFF count
+//! overflow form for 65535 ids or more.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::{Error, PageId, Result, TxId};
+use crate::page::{put_u64, u64_at, PageHeader, FREELIST_FLAG, PAGE_HEADER_SIZE};
+
+/// Free and pending pages.
+#[derive(Debug, Default, Clone)]
+pub struct Freelist {
+    runs: BTreeMap<PageId, u64>,
+    by_len: BTreeSet<(u64, PageId)>,
+    free_count: u64,
+    pending: BTreeMap<TxId, Vec<(PageId, u64)>>,
+    pending_count: u64,
+}
+
+impl Freelist {
+    /// An empty freelist.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a freelist whose free set is `ids` (any order, duplicates ignored).
+    pub fn from_ids(mut ids: Vec<PageId>) -> Self {
+        ids.sort_unstable();
+        ids.dedup();
+        let mut fl = Freelist::new();
+        let mut i = 0;
+        while i < ids.len() {
+            let start = ids[i];
+            let mut len = 1;
+            while i + (len as usize) < ids.len() && ids[i + len as usize] == start + len {
+                len += 1;
+            }
+            fl.insert_run(start, len);
+            i += len as usize;
+        }
+        fl
+    }
+
+    /// Number of pages free for allocation now.
+    pub fn free_count(&self) -> u64 {
+        self.free_count
+    }
+    /// Number of pages freed by recent transactions and not yet reusable.
+    pub fn pending_count(&self) -> u64 {
+        self.pending_count
+    }
+    /// Free plus pending: the number of ids the on-disk list will hold.
+    pub fn count(&self) -> u64 {
+        self.free_count + self.pending_count
+    }
+
+    fn insert_run(&mut self, start: PageId, len: u64) {
+        let (mut start, mut len) = (start, len);
+        // Merge with the run that ends where this one starts.
+        if let Some((&s, &l)) = self.runs.range(..start).next_back() {
+            if s + l == start {
+                self.remove_run(s, l);
+                start = s;
+                len += l;
+            }
+        }
+        // Merge with the run that starts where this one ends.
+        if let Some(&l) = self.runs.get(&(start + len)) {
+            self.remove_run(start + len, l);
+            len += l;
+        }
+        self.runs.insert(start, len);
+        self.by_len.insert((len, start));
+        self.free_count += len;
+    }
+
+    fn remove_run(&mut self, start: PageId, len: u64) {
+        self.runs.remove(&start);
+        self.by_len.remove(&(len, start));
+        self.free_count -= len;
+    }
+
+    /// Whether `id` is free (not counting pending pages).
+    pub fn is_free(&self, id: PageId) -> bool {
+        self.runs.range(..=id).next_back().is_some_and(|(&s, &l)| id < s + l)
+    }
+
+    /// Takes `n` contiguous free pages (the smallest run that fits, lowest id on ties) and
+    /// returns the first id, or `None` if no run is long enough.
+    pub fn allocate(&mut self, n: u64) -> Option<PageId> {
+        let &(len, start) = self.by_len.range((n, 0)..).next()?;
+        self.remove_run(start, len);
+        if len > n {
+            self.insert_run(start + n, len - n);
+        }
+        Some(start)
+    }
+
+    /// Gives back pages taken by [`Freelist::allocate`] (used when a transaction rolls back).
+    pub fn unallocate(&mut self, start: PageId, n: u64) {
+        self.insert_run(start, n);
+    }
+
+    /// Drops every free page at or above `hwm` (used when a commit that raised the high-water
+    /// mark is undone: those pages no longer exist).
+    pub fn forget_from(&mut self, hwm: PageId) {
+        let mut above: Vec<(PageId, u64)> = self.runs.range(hwm..).map(|(&s, &l)| (s, l)).collect();
+        if let Some((&s, &l)) = self.runs.range(..hwm).next_back() {
+            if s + l > hwm {
+                above.push((s, l));
+            }
+        }
+        for (s, l) in above {
+            self.remove_run(s, l);
+            if s < hwm {
+                self.insert_run(s, hwm - s);
+            }
+        }
+    }
+
+    /// Records that transaction `txid` freed `n` pages starting at `start`.
+    pub fn free(&mut self, txid: TxId, start: PageId, n: u64) {
+        self.pending.entry(txid).or_default().push((start, n));
+        self.pending_count += n;
+    }
+
+    /// Forgets the pages that `txid` freed (rollback).
+    pub fn rollback_pending(&mut self, txid: TxId) {
+        if let Some(v) = self.pending.remove(&txid) {
+            self.pending_count -= v.iter().map(|&(_, n)| n).sum::<u64>();
+        }
+    }
+
+    /// Makes the pages freed by transactions `<= txid` reusable.
+    pub fn release(&mut self, txid: TxId) {
+        let later = self.pending.split_off(&(txid.saturating_add(1)));
+        let done = std::mem::replace(&mut self.pending, later);
+        for (_, runs) in done {
+            for (s, n) in runs {
+                self.pending_count -= n;
+                self.insert_run(s, n);
+            }
+        }
+    }
+
+    /// Every free and pending id, ascending.
+    pub fn all_ids(&self) -> Vec<PageId> {
+        let mut ids: Vec<PageId> = Vec::with_capacity(self.count() as usize);
+        for (&s, &l) in &self.runs {
+            ids.extend(s..s + l);
+        }
+        for runs in self.pending.values() {
+            for &(s, n) in runs {
+                ids.extend(s..s + n);
+            }
+        }
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Bytes the on-disk encoding of the current list needs (an upper bound for the list that
+    /// will actually be written, which can only get shorter by allocating its own page).
+    pub fn encoded_size(&self) -> usize {
+        let n = self.count() as usize;
+        PAGE_HEADER_SIZE + 8 * n + if n >= 0xFFFF { 8 } else { 0 }
+    }
+
+    /// Encodes the list into `buf` (zeroed, at least [`Freelist::encoded_size`] bytes) as page
+    /// `id` spanning `overflow` extra pages.
+    pub fn encode(&self, buf: &mut [u8], id: PageId, overflow: u32) {
+        let ids = self.all_ids();
+        let n = ids.len();
+        let (count, mut off) = if n >= 0xFFFF {
+            put_u64(buf, PAGE_HEADER_SIZE, n as u64);
+            (0xFFFFu16, PAGE_HEADER_SIZE + 8)
+        } else {
+            (n as u16, PAGE_HEADER_SIZE)
+        };
+        PageHeader { id, flags: FREELIST_FLAG, count, overflow }.write(buf);
+        for id in ids {
+            put_u64(buf, off, id);
+            off += 8;
+        }
+    }
+
+    /// Decodes the ids stored in a freelist page (`bytes` spans the page and its overflow).
+    /// Every id must lie in `2..hwm`.
+    pub fn decode_ids(bytes: &[u8], pgid: PageId, hwm: PageId) -> Result<Vec<PageId>> {
+        let h = PageHeader::read(bytes);
+        if h.flags & FREELIST_FLAG == 0 {
+            return Err(Error::corrupted(pgid, format!("expected a freelist page, found flags {:#x}", h.flags)));
+        }
+        let (n, start) = if h.count == 0xFFFF {
+            (u64_at(bytes, PAGE_HEADER_SIZE), PAGE_HEADER_SIZE + 8)
+        } else {
+            (u64::from(h.count), PAGE_HEADER_SIZE)
+        };
+        let end = (n as u128) * 8 + start as u128;
+        if end > bytes.len() as u128 {
+            return Err(Error::corrupted(pgid, format!("freelist of {n} ids overruns its {} bytes", bytes.len())));
+        }
+        let mut ids = Vec::with_capacity(n as usize);
+        for i in 0..n as usize {
+            let id = u64_at(bytes, start + 8 * i);
+            if id < 2 || id >= hwm {
+                return Err(Error::corrupted(pgid, format!("freelist lists page {id}, outside 2..{hwm}")));
+            }
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_merge_and_best_fit() {
+        let mut fl = Freelist::from_ids(vec![3, 4, 5, 9, 10, 20]);
+        assert_eq!(fl.free_count(), 6);
+        assert_eq!(fl.allocate(2), Some(9));
+        assert_eq!(fl.allocate(1), Some(20));
+        assert_eq!(fl.allocate(4), None);
+        fl.unallocate(9, 2);
+        fl.free(7, 6, 3);
+        assert_eq!(fl.count(), 9);
+        fl.release(7);
+        // 3..=5, 6..=8 and 9..=10 now form one run of 8.
+        assert_eq!(fl.allocate(8), Some(3));
+        assert_eq!(fl.free_count(), 0);
+    }
+
+    #[test]
+    fn encode_decode_including_overflow_form() {
+        for n in [0usize, 1, 100, 0xFFFE, 0xFFFF, 70_000] {
+            let ids: Vec<u64> = (0..n as u64).map(|i| 2 + i * 2).collect();
+            let fl = Freelist::from_ids(ids.clone());
+            let size = fl.encoded_size();
+            let mut buf = vec![0u8; size];
+            fl.encode(&mut buf, 5, 0);
+            let back = Freelist::decode_ids(&buf, 5, u64::MAX).unwrap();
+            assert_eq!(back, ids, "n = {n}");
+            assert_eq!(PageHeader::read(&buf).count == 0xFFFF, n >= 0xFFFF);
+        }
+    }
+
+    #[test]
+    fn pending_is_not_allocatable_until_released() {
+        let mut fl = Freelist::new();
+        fl.free(5, 10, 1);
+        assert_eq!(fl.allocate(1), None);
+        fl.release(4);
+        assert_eq!(fl.allocate(1), None);
+        fl.release(5);
+        assert_eq!(fl.allocate(1), Some(10));
+    }
+}

@@ -1,0 +1,73 @@
+//! # rivet-engine
+//!
+//! An embedded, single-file, ACID key/value store whose files are byte-compatible with Go
+//! bbolt's format version 2: a file bbolt wrote opens here, and a file written here passes
+//! bbolt's own check.
+//!
+//! What it promises:
+//! - **Atomic and durable commits.** [`DB::update`] returns `Ok` only after the data pages and
+//!   then the meta page are on disk (fdatasync each). A crash at any point leaves the previous
+//!   commit or the new one, never a mix. Options that trade durability away say so.
+//! - **One writer, many readers, snapshot isolation.** A read transaction sees the last commit
+//!   before it began, for its whole life; the writer never overwrites a page a reader can see.
+//! - **Zero-copy reads that cannot dangle.** Keys and values are slices of the memory map whose
+//!   lifetime is tied to the transaction; using one after the transaction ends does not compile.
+//! - **No panics on bad files.** Damage found while reading is [`Error::Corrupted`] naming the page.
+//!
+//! ```
+//! # fn main() -> Result<(), rivet_engine::Error> {
+//! # let dir = std::env::temp_dir().join(format!("rivet-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir).unwrap();
+//! use rivet_engine::{DB, Options};
+//! let db = DB::open(dir.join("doc.db"), Options::default())?;
+//! db.update(|tx| {
+//!     let mut b = tx.create_bucket_if_not_exists(b"fruits")?;
+//!     b.put(b"apple", b"red")
+//! })?;
+//! let colour = db.view(|tx| Ok::<_, rivet_engine::Error>(tx.bucket(b"fruits")?.get(b"apple")?.map(<[u8]>::to_vec)))?;
+//! assert_eq!(colour.as_deref(), Some(&b"red"[..]));
+//! # Ok(()) }
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod bucket;
+pub mod check;
+mod cursor;
+mod cursor_disk;
+mod cursor_mut;
+#[allow(unsafe_code)]
+mod db;
+pub mod dump;
+mod error;
+pub mod freelist;
+#[allow(unsafe_code)]
+mod lock;
+pub mod meta;
+#[allow(unsafe_code)]
+mod mmap;
+mod options;
+pub mod page;
+mod spill;
+#[allow(unsafe_code)]
+mod storage;
+mod tree;
+mod tx;
+mod view;
+mod write;
+
+pub use bucket::{Bucket, BucketMut};
+pub use cursor::{Cursor, KeyValue, Range};
+pub use cursor_mut::CursorMut;
+pub use db::{Info, DB};
+pub use error::{Error, PageId, Result, TxId};
+pub use options::{Options, DEFAULT_ALLOC_SIZE};
+pub use tree::Snapshot;
+pub use tx::Tx;
+
+/// Longest key accepted by `put` (bbolt's `MaxKeySize`).
+pub const MAX_KEY_SIZE: usize = 32768;
+/// Longest value accepted by `put` (bbolt's `MaxValueSize`, 2^31 - 2).
+pub const MAX_VALUE_SIZE: usize = (1 << 31) - 2;
+/// Default split threshold (bbolt's `DefaultFillPercent`).
+pub const DEFAULT_FILL_PERCENT: f64 = 0.5;

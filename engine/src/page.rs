@@ -1,0 +1,300 @@
+//! Pages: bbolt's on-disk unit, and bounds-checked views of their elements.
+//!
+//! Layout (format doc, sections 3, 5, 6): a 16-byte header (`id` u64, `flags` u16, `count` u16,
+//! `overflow` u32), then `count` 16-byte element headers, then keys and values. Integers are
+//! little-endian. Nothing read from a page is trusted: every offset is checked against the
+//! page's span and a violation is a [`Error::Corrupted`] naming the page.
+
+use crate::error::{Error, PageId, Result};
+
+/// Size of the page header.
+pub const PAGE_HEADER_SIZE: usize = 16;
+/// Size of a branch or leaf element header.
+pub const ELEMENT_SIZE: usize = 16;
+/// Page flag: interior B+tree node.
+pub const BRANCH_FLAG: u16 = 0x01;
+/// Page flag: B+tree leaf (also the fake page of an inline bucket).
+pub const LEAF_FLAG: u16 = 0x02;
+/// Page flag: meta page.
+pub const META_FLAG: u16 = 0x04;
+/// Page flag: freelist page.
+pub const FREELIST_FLAG: u16 = 0x10;
+/// Leaf element flag: the value is a bucket header.
+pub const BUCKET_LEAF_FLAG: u32 = 0x01;
+
+pub(crate) fn u16_at(b: &[u8], off: usize) -> u16 {
+    let mut a = [0u8; 2];
+    if let Some(s) = b.get(off..off + 2) {
+        a.copy_from_slice(s);
+    }
+    u16::from_le_bytes(a)
+}
+pub(crate) fn u32_at(b: &[u8], off: usize) -> u32 {
+    let mut a = [0u8; 4];
+    if let Some(s) = b.get(off..off + 4) {
+        a.copy_from_slice(s);
+    }
+    u32::from_le_bytes(a)
+}
+pub(crate) fn u64_at(b: &[u8], off: usize) -> u64 {
+    let mut a = [0u8; 8];
+    if let Some(s) = b.get(off..off + 8) {
+        a.copy_from_slice(s);
+    }
+    u64::from_le_bytes(a)
+}
+pub(crate) fn put_u16(b: &mut [u8], off: usize, v: u16) {
+    b[off..off + 2].copy_from_slice(&v.to_le_bytes());
+}
+pub(crate) fn put_u32(b: &mut [u8], off: usize, v: u32) {
+    b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+}
+pub(crate) fn put_u64(b: &mut [u8], off: usize, v: u64) {
+    b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+/// The decoded 16-byte page header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageHeader {
+    /// The page id stored in the page (must equal its position).
+    pub id: PageId,
+    /// One of the `*_FLAG` values.
+    pub flags: u16,
+    /// Number of elements (or freelist ids, see the freelist module).
+    pub count: u16,
+    /// Number of additional contiguous pages this page spans.
+    pub overflow: u32,
+}
+
+impl PageHeader {
+    /// Reads the header at the start of `b` (which must hold at least 16 bytes).
+    pub fn read(b: &[u8]) -> PageHeader {
+        PageHeader {
+            id: u64_at(b, 0),
+            flags: u16_at(b, 8),
+            count: u16_at(b, 10),
+            overflow: u32_at(b, 12),
+        }
+    }
+    /// Writes the header at the start of `b`.
+    pub fn write(&self, b: &mut [u8]) {
+        put_u64(b, 0, self.id);
+        put_u16(b, 8, self.flags);
+        put_u16(b, 10, self.count);
+        put_u32(b, 12, self.overflow);
+    }
+    /// A short name of the page type, as bbolt's tools print it.
+    pub fn type_name(&self) -> &'static str {
+        if self.flags & BRANCH_FLAG != 0 {
+            "branch"
+        } else if self.flags & LEAF_FLAG != 0 {
+            "leaf"
+        } else if self.flags & META_FLAG != 0 {
+            "meta"
+        } else if self.flags & FREELIST_FLAG != 0 {
+            "freelist"
+        } else {
+            "unknown"
+        }
+    }
+}
+
+/// One leaf element: a key and either a value or a bucket header (`flags & BUCKET_LEAF_FLAG`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeafElem<'a> {
+    /// Element flags; [`BUCKET_LEAF_FLAG`] marks a sub-bucket.
+    pub flags: u32,
+    /// The key.
+    pub key: &'a [u8],
+    /// The value (for a bucket: its header, and for an inline bucket its page image too).
+    pub value: &'a [u8],
+}
+
+impl LeafElem<'_> {
+    /// Whether the value is a sub-bucket.
+    pub fn is_bucket(&self) -> bool {
+        self.flags & BUCKET_LEAF_FLAG != 0
+    }
+}
+
+/// One branch element: the first key of a child subtree and the child's page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BranchElem<'a> {
+    /// The first key stored in the child's subtree.
+    pub key: &'a [u8],
+    /// The child page.
+    pub pgid: PageId,
+}
+
+/// A validated view of a branch or leaf node stored in `bytes` (a page and its overflow, or the
+/// page image of an inline bucket).
+#[derive(Debug, Clone, Copy)]
+pub struct NodeView<'a> {
+    bytes: &'a [u8],
+    /// The page this node was read from (0 for an inline bucket), used in error messages.
+    pub pgid: PageId,
+    /// Whether this is a leaf (otherwise a branch).
+    pub leaf: bool,
+    count: usize,
+}
+
+impl<'a> NodeView<'a> {
+    /// Checks the header of `bytes` and wraps it. Element bounds are checked on access.
+    pub fn new(bytes: &'a [u8], pgid: PageId) -> Result<Self> {
+        if bytes.len() < PAGE_HEADER_SIZE {
+            return Err(Error::corrupted(pgid, "node shorter than a page header"));
+        }
+        let h = PageHeader::read(bytes);
+        let leaf = if h.flags & LEAF_FLAG != 0 {
+            true
+        } else if h.flags & BRANCH_FLAG != 0 {
+            false
+        } else {
+            return Err(Error::corrupted(
+                pgid,
+                format!("expected a branch or leaf page, found flags {:#x}", h.flags),
+            ));
+        };
+        let count = h.count as usize;
+        if PAGE_HEADER_SIZE + count * ELEMENT_SIZE > bytes.len() {
+            return Err(Error::corrupted(
+                pgid,
+                format!("{count} elements do not fit in the page"),
+            ));
+        }
+        Ok(NodeView {
+            bytes,
+            pgid,
+            leaf,
+            count,
+        })
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+    /// Whether the node has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn span(&self, elem_off: usize, pos: u32, len: usize) -> Result<&'a [u8]> {
+        let start = elem_off
+            .checked_add(pos as usize)
+            .ok_or_else(|| Error::corrupted(self.pgid, "element position overflows"))?;
+        let end = start
+            .checked_add(len)
+            .ok_or_else(|| Error::corrupted(self.pgid, "element size overflows"))?;
+        self.bytes.get(start..end).ok_or_else(|| {
+            Error::corrupted(
+                self.pgid,
+                format!("element data {start}..{end} lies outside the page span of {} bytes", self.bytes.len()),
+            )
+        })
+    }
+
+    /// The leaf element `i`. Errors if this is a branch or the element is out of bounds.
+    pub fn leaf_elem(&self, i: usize) -> Result<LeafElem<'a>> {
+        if !self.leaf || i >= self.count {
+            return Err(Error::corrupted(self.pgid, format!("no leaf element {i}")));
+        }
+        let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
+        let flags = u32_at(self.bytes, off);
+        let pos = u32_at(self.bytes, off + 4);
+        let ksize = u32_at(self.bytes, off + 8) as usize;
+        let vsize = u32_at(self.bytes, off + 12) as usize;
+        let kv = self.span(off, pos, ksize + vsize)?;
+        let (key, value) = kv.split_at(ksize);
+        Ok(LeafElem { flags, key, value })
+    }
+
+    /// The branch element `i`. Errors if this is a leaf or the element is out of bounds.
+    pub fn branch_elem(&self, i: usize) -> Result<BranchElem<'a>> {
+        if self.leaf || i >= self.count {
+            return Err(Error::corrupted(self.pgid, format!("no branch element {i}")));
+        }
+        let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
+        let pos = u32_at(self.bytes, off);
+        let ksize = u32_at(self.bytes, off + 4) as usize;
+        let pgid = u64_at(self.bytes, off + 8);
+        let key = self.span(off, pos, ksize)?;
+        Ok(BranchElem { key, pgid })
+    }
+
+    /// The key of element `i`, for either node type.
+    pub fn key(&self, i: usize) -> Result<&'a [u8]> {
+        if self.leaf {
+            Ok(self.leaf_elem(i)?.key)
+        } else {
+            Ok(self.branch_elem(i)?.key)
+        }
+    }
+
+    /// Binary search: the index of the first element whose key is >= `key` (may be `len()`),
+    /// and whether that element's key equals `key`.
+    pub fn search(&self, key: &[u8]) -> Result<(usize, bool)> {
+        let (mut lo, mut hi) = (0usize, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.key(mid)?.cmp(key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Equal => return Ok((mid, true)),
+                std::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        Ok((lo, false))
+    }
+
+    /// For a branch: the index of the child to descend into for `key` (the last element whose
+    /// key is <= `key`, or 0).
+    pub fn child_index(&self, key: &[u8]) -> Result<usize> {
+        let (i, exact) = self.search(key)?;
+        Ok(if exact { i } else { i.saturating_sub(1) })
+    }
+}
+
+/// Serialised size of a node with these elements: header + element headers + keys + values.
+pub fn node_size(elems: usize, data: usize) -> usize {
+    PAGE_HEADER_SIZE + elems * ELEMENT_SIZE + data
+}
+
+/// Writes a leaf node into `buf` (already zeroed and large enough), Go's element order: element
+/// headers first, then each key followed by its value.
+pub fn write_leaf<'e, I>(buf: &mut [u8], id: PageId, overflow: u32, elems: I)
+where
+    I: ExactSizeIterator<Item = LeafElem<'e>>,
+{
+    let count = elems.len();
+    PageHeader { id, flags: LEAF_FLAG, count: count as u16, overflow }.write(buf);
+    let mut data = PAGE_HEADER_SIZE + count * ELEMENT_SIZE;
+    for (i, e) in elems.enumerate() {
+        let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
+        put_u32(buf, off, e.flags);
+        put_u32(buf, off + 4, (data - off) as u32);
+        put_u32(buf, off + 8, e.key.len() as u32);
+        put_u32(buf, off + 12, e.value.len() as u32);
+        buf[data..data + e.key.len()].copy_from_slice(e.key);
+        data += e.key.len();
+        buf[data..data + e.value.len()].copy_from_slice(e.value);
+        data += e.value.len();
+    }
+}
+
+/// Writes a branch node into `buf` (already zeroed and large enough).
+pub fn write_branch<'e, I>(buf: &mut [u8], id: PageId, overflow: u32, elems: I)
+where
+    I: ExactSizeIterator<Item = BranchElem<'e>>,
+{
+    let count = elems.len();
+    PageHeader { id, flags: BRANCH_FLAG, count: count as u16, overflow }.write(buf);
+    let mut data = PAGE_HEADER_SIZE + count * ELEMENT_SIZE;
+    for (i, e) in elems.enumerate() {
+        let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
+        put_u32(buf, off, (data - off) as u32);
+        put_u32(buf, off + 4, e.key.len() as u32);
+        put_u64(buf, off + 8, e.pgid);
+        buf[data..data + e.key.len()].copy_from_slice(e.key);
+        data += e.key.len();
+    }
+}

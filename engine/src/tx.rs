@@ -1,0 +1,321 @@
+//! Transactions: a consistent snapshot to read, and for the single writer, the commit protocol.
+//!
+//! A read transaction pins one meta and the map generation that holds it; everything it
+//! returns borrows from it. A write transaction records changes in memory and, at commit,
+//! (1) rebuilds every touched tree copy-on-write, (2) writes the freelist, (3) grows the file if
+//! needed, (4) writes all pages and fdatasyncs, (5) writes the meta page `txid % 2` and
+//! fdatasyncs again. A crash before (5) completes leaves the previous meta in charge, whose pages
+//! were never overwritten. Dropping a transaction without committing rolls it back.
+
+use crate::bucket::{Bucket, BucketMut};
+use crate::cursor::Cursor;
+use crate::db::DB;
+use crate::error::{Error, PageId, Result, TxId};
+use crate::meta::{Meta, NO_FREELIST};
+use crate::spill::Spill;
+use crate::tree::Snapshot;
+use crate::view::{BucketId, Src, View};
+use crate::write::{page_span, WriteTx};
+
+/// A read or write transaction. Ends with [`Tx::commit`], [`Tx::rollback`], or drop (rollback).
+pub struct Tx<'db> {
+    db: &'db DB,
+    snap: Snapshot,
+    /// Whether this transaction is still registered as a reader.
+    reading: bool,
+    write: Option<Box<WriteTx>>,
+}
+
+impl std::fmt::Debug for Tx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx").field("id", &self.id()).field("writable", &self.writable()).finish()
+    }
+}
+
+impl<'db> Tx<'db> {
+    pub(crate) fn new_read(db: &'db DB, snap: Snapshot) -> Self {
+        Tx { db, snap, reading: true, write: None }
+    }
+    pub(crate) fn new_write(db: &'db DB, w: WriteTx) -> Self {
+        Tx { db, snap: w.snap.clone(), reading: false, write: Some(Box::new(w)) }
+    }
+
+    fn snap(&self) -> &Snapshot {
+        &self.snap
+    }
+
+    pub(crate) fn view(&self) -> View<'_> {
+        match &self.write {
+            Some(w) => w.view(),
+            None => View { snap: self.snap(), arena: &[] },
+        }
+    }
+
+    fn root_src(&self) -> Src<'_> {
+        match &self.write {
+            Some(w) => Src::Write(&w.arena[0]),
+            None => Src::Disk(self.snap().root_bucket()),
+        }
+    }
+
+    fn w(&mut self) -> Result<&mut WriteTx> {
+        self.write.as_deref_mut().ok_or(Error::TxNotWritable)
+    }
+
+    /// The transaction id: the snapshot's for a read, the one it will commit as for a write.
+    pub fn id(&self) -> TxId {
+        match &self.write {
+            Some(w) => w.txid,
+            None => self.snap().meta.txid,
+        }
+    }
+
+    /// Size in bytes of the database as this transaction sees it (high-water mark x page size).
+    pub fn size(&self) -> u64 {
+        let s = self.snap();
+        s.meta.pgid * s.page_size()
+    }
+
+    /// Whether this is a write transaction.
+    pub fn writable(&self) -> bool {
+        self.write.is_some()
+    }
+
+    /// The meta page this transaction started from.
+    pub fn meta(&self) -> Meta {
+        self.snap().meta
+    }
+
+    /// The root bucket, whose items are the top-level buckets.
+    pub fn root(&self) -> Bucket<'_> {
+        Bucket { view: self.view(), src: self.root_src() }
+    }
+
+    /// The top-level bucket `name`.
+    ///
+    /// # Errors
+    /// [`Error::BucketNotFound`], or [`Error::IncompatibleValue`] for a plain key.
+    pub fn bucket(&self, name: &[u8]) -> Result<Bucket<'_>> {
+        self.root().bucket(name)
+    }
+
+    /// Walks a path of nested buckets from the root (`path` must not be empty).
+    pub fn bucket_path(&self, path: &[&[u8]]) -> Result<Bucket<'_>> {
+        let mut b = self.root();
+        for name in path {
+            b = b.bucket(name)?;
+        }
+        Ok(b)
+    }
+
+    /// A cursor over the top-level buckets.
+    pub fn cursor(&self) -> Cursor<'_> {
+        self.root().cursor()
+    }
+
+    /// Calls `f` with each top-level bucket's name and view.
+    pub fn for_each_bucket<F>(&self, mut f: F) -> Result<()>
+    where
+        F: FnMut(&[u8], Bucket<'_>) -> Result<()>,
+    {
+        let root = self.root();
+        for item in root.iter() {
+            let (k, v) = item?;
+            if v.is_none() {
+                f(k, root.bucket(k)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn root_mut(&mut self) -> Result<BucketMut<'_>> {
+        Ok(BucketMut { w: self.w()?, id: 0 })
+    }
+
+    /// The top-level bucket `name`, for writing.
+    ///
+    /// # Errors
+    /// [`Error::TxNotWritable`], [`Error::BucketNotFound`], [`Error::IncompatibleValue`].
+    pub fn bucket_mut(&mut self, name: &[u8]) -> Result<BucketMut<'_>> {
+        let w = self.w()?;
+        let id = w.child(0, name)?;
+        Ok(BucketMut { w, id })
+    }
+
+    /// Walks a path of nested buckets from the root, for writing.
+    pub fn bucket_path_mut(&mut self, path: &[&[u8]]) -> Result<BucketMut<'_>> {
+        let w = self.w()?;
+        let id = resolve(w, path)?;
+        Ok(BucketMut { w, id })
+    }
+
+    /// Creates the top-level bucket `name`.
+    ///
+    /// # Errors
+    /// [`Error::TxNotWritable`], [`Error::BucketExists`], [`Error::BucketNameRequired`], ...
+    pub fn create_bucket(&mut self, name: &[u8]) -> Result<BucketMut<'_>> {
+        let w = self.w()?;
+        let id = w.create_child(0, name, false)?;
+        Ok(BucketMut { w, id })
+    }
+
+    /// Creates the top-level bucket `name` unless it exists, and returns it.
+    pub fn create_bucket_if_not_exists(&mut self, name: &[u8]) -> Result<BucketMut<'_>> {
+        let w = self.w()?;
+        let id = w.create_child(0, name, true)?;
+        Ok(BucketMut { w, id })
+    }
+
+    /// Deletes the top-level bucket `name` with everything in it.
+    pub fn delete_bucket(&mut self, name: &[u8]) -> Result<()> {
+        self.root_mut()?.delete_bucket(name)
+    }
+
+    /// Moves the bucket `name` from the bucket at path `src` to the bucket at path `dst`
+    /// (an empty path is the root), keeping its content and sequence (bbolt 1.4 `MoveBucket`).
+    ///
+    /// # Errors
+    /// [`Error::BucketNotFound`], [`Error::BucketExists`] at the destination,
+    /// [`Error::InvalidMove`] for a move into itself.
+    pub fn move_bucket(&mut self, name: &[u8], src: &[&[u8]], dst: &[&[u8]]) -> Result<()> {
+        let w = self.w()?;
+        let s = resolve(w, src)?;
+        let d = resolve(w, dst)?;
+        w.move_child(s, name, d)
+    }
+
+    /// Registers `f` to run after a successful commit.
+    pub fn on_commit<F: FnOnce() + Send + 'static>(&mut self, f: F) {
+        if let Some(w) = self.write.as_deref_mut() {
+            w.on_commit.push(Box::new(f));
+        }
+    }
+
+    /// Runs the consistency check on this transaction's snapshot (committed state only) and
+    /// returns every problem found (empty: consistent).
+    pub fn check(&self) -> Result<Vec<String>> {
+        crate::check::check(self.snap())
+    }
+
+    /// Ends a read transaction, or discards a write transaction's changes.
+    pub fn rollback(mut self) {
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        if std::mem::take(&mut self.reading) {
+            self.db.end_read(self.snap.meta.txid);
+        }
+        if let Some(mut w) = self.write.take() {
+            w.writer.freelist.rollback_pending(w.txid);
+            self.db.end_write(w.writer);
+        }
+    }
+
+    /// Commits a write transaction durably: when this returns `Ok`, the changes are on disk.
+    /// Committing a read transaction just ends it.
+    ///
+    /// # Errors
+    /// [`Error::MaxSizeReached`] (nothing written); [`Error::Io`] (the handle is then poisoned:
+    /// reopen the database); [`Error::CheckFailed`] in strict mode (the commit is durable).
+    pub fn commit(mut self) -> Result<()> {
+        let Some(mut w) = self.write.take() else {
+            self.finish();
+            return Ok(());
+        };
+        let result = commit(self.db, &mut w);
+        match result {
+            Ok((snap, on_commit)) => {
+                let writer = w.writer;
+                self.db.end_write(writer);
+                for f in on_commit {
+                    f();
+                }
+                if self.db.options().strict_mode {
+                    let problems = crate::check::check(&snap)?;
+                    if !problems.is_empty() {
+                        return Err(Error::CheckFailed(problems));
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let writer = w.writer;
+                self.db.end_write(writer);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Resolves a bucket path to an arena index, materialising each level.
+fn resolve(w: &mut WriteTx, path: &[&[u8]]) -> Result<BucketId> {
+    let mut id = 0;
+    for name in path {
+        id = w.child(id, name)?;
+    }
+    Ok(id)
+}
+
+type OnCommit = Vec<Box<dyn FnOnce() + Send>>;
+
+/// The commit protocol. On error before any byte is written, the freelist is restored; on an
+/// I/O error after, the database is poisoned.
+fn commit(db: &DB, w: &mut WriteTx) -> Result<(Snapshot, OnCommit)> {
+    let opts = db.options();
+    let page_size = w.snap.page_size();
+    let WriteTx { snap, arena, writer, txid, relocated, on_commit } = w;
+    let txid = *txid;
+    let view = View { snap, arena };
+    let mut sp = Spill::new(snap, &mut writer.freelist, txid);
+
+    let prepared = (|| -> Result<Meta> {
+        let root = match sp.commit_bucket(&view, relocated, 0)? {
+            Some(v) => crate::page::u64_at(&v, 0),
+            None => snap.meta.root,
+        };
+        if root == 0 {
+            return Err(Error::corrupted(0, "the root bucket cannot be inline"));
+        }
+        if snap.meta.freelist != NO_FREELIST {
+            let n = page_span(snap, snap.meta.freelist)?;
+            sp.free(snap.meta.freelist, n);
+        }
+        let freelist = if opts.no_freelist_sync {
+            NO_FREELIST
+        } else {
+            let pages = (sp.freelist.encoded_size() as u64 / page_size) + 1;
+            let id = sp.alloc(pages);
+            let mut buf = vec![0u8; (pages * page_size) as usize];
+            sp.freelist.encode(&mut buf, id, (pages - 1) as u32);
+            sp.dirty.insert(id, buf);
+            id
+        };
+        let needed = sp.hwm * page_size;
+        if opts.max_size > 0 && needed > opts.max_size {
+            return Err(Error::MaxSizeReached { needed, max: opts.max_size });
+        }
+        Ok(Meta { root, freelist, pgid: sp.hwm, txid, checksum: 0, ..snap.meta })
+    })();
+    let meta = match prepared {
+        Ok(m) => m,
+        Err(e) => {
+            sp.undo();
+            return Err(e);
+        }
+    };
+    let dirty = std::mem::take(&mut sp.dirty);
+    drop(sp);
+    let new_map = db.write_commit(writer, &dirty, &meta)?;
+    let new_snap = Snapshot { meta, map: new_map };
+    Ok((new_snap, std::mem::take(on_commit)))
+}
+
+/// Page ids and buffers to write, by first page.
+pub(crate) type DirtyPages = std::collections::BTreeMap<PageId, Vec<u8>>;

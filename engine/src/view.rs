@@ -1,0 +1,214 @@
+//! What a transaction sees of a bucket: the committed tree, plus, in a write transaction, the
+//! changes made so far.
+//!
+//! A write transaction never edits pages in place. Each bucket it touches gets a [`BucketW`]:
+//! its committed origin plus an ordered *overlay* of changes (put, delete, or "this key is the
+//! sub-bucket with arena index N"). Reads merge the overlay over the committed tree; the commit
+//! (module `spill`) folds each overlay into a new copy-on-write tree in one ordered pass. Because
+//! inserts go into a `BTreeMap`, a large random load is `O(n log n)`, never quadratic.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use crate::cursor_disk::DiskCursor;
+use crate::error::{PageId, Result};
+use crate::page::LeafElem;
+use crate::tree::{decode_bucket, DiskBucket, DiskRoot, Snapshot};
+
+/// Index of a [`BucketW`] in its transaction's arena (0 is the root bucket).
+pub(crate) type BucketId = usize;
+
+/// A pending change to one key of a bucket.
+#[derive(Debug, Clone)]
+pub(crate) enum Change {
+    /// The key now holds this value.
+    Put(Vec<u8>),
+    /// The key (value or bucket) is gone.
+    Delete,
+    /// The key is the sub-bucket with this arena index.
+    Bucket(BucketId),
+}
+
+/// Where a touched bucket's committed tree is.
+#[derive(Debug, Clone)]
+pub(crate) enum Origin {
+    /// Paged bucket with this root page.
+    Paged(PageId),
+    /// Inline bucket: a copy of its page image.
+    Inline(Vec<u8>),
+}
+
+/// A bucket touched by the write transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct BucketW {
+    /// The committed tree, or `None` for a bucket created in this transaction.
+    pub origin: Option<Origin>,
+    /// The sequence as of now.
+    pub sequence: u64,
+    /// Whether the sequence changed in this transaction.
+    pub sequence_dirty: bool,
+    /// Changes, in key order.
+    pub overlay: BTreeMap<Vec<u8>, Change>,
+    /// Split threshold for this transaction (bbolt's `FillPercent`).
+    pub fill_percent: f64,
+}
+
+impl BucketW {
+    pub(crate) fn new(origin: Option<Origin>, sequence: u64) -> Self {
+        BucketW {
+            origin,
+            sequence,
+            sequence_dirty: false,
+            overlay: BTreeMap::new(),
+            fill_percent: crate::DEFAULT_FILL_PERCENT,
+        }
+    }
+
+    pub(crate) fn from_disk(d: &DiskBucket<'_>) -> Self {
+        let origin = match d.root {
+            DiskRoot::Paged(id) => Origin::Paged(id),
+            DiskRoot::Inline(b) => Origin::Inline(b.to_vec()),
+        };
+        BucketW::new(Some(origin), d.sequence)
+    }
+
+    pub(crate) fn disk_root(&self) -> Option<DiskRoot<'_>> {
+        self.origin.as_ref().map(|o| match o {
+            Origin::Paged(id) => DiskRoot::Paged(*id),
+            Origin::Inline(b) => DiskRoot::Inline(b),
+        })
+    }
+}
+
+/// The source of a bucket view.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Src<'a> {
+    /// A bucket only as committed.
+    Disk(DiskBucket<'a>),
+    /// A bucket touched by this write transaction.
+    Write(&'a BucketW),
+}
+
+/// What a key holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Item<'a> {
+    Value(&'a [u8]),
+    Bucket(Src<'a>),
+}
+
+impl<'a> Item<'a> {
+    pub(crate) fn value(self) -> Option<&'a [u8]> {
+        match self {
+            Item::Value(v) => Some(v),
+            Item::Bucket(_) => None,
+        }
+    }
+}
+
+/// Everything needed to read: the snapshot and (in a write transaction) the touched buckets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct View<'a> {
+    pub snap: &'a Snapshot,
+    pub arena: &'a [BucketW],
+}
+
+impl<'a> View<'a> {
+    pub(crate) fn item(&self, e: LeafElem<'a>, page: PageId) -> Result<Item<'a>> {
+        if e.is_bucket() {
+            Ok(Item::Bucket(Src::Disk(decode_bucket(e.value, page)?)))
+        } else {
+            Ok(Item::Value(e.value))
+        }
+    }
+
+    fn change_item(&self, c: &'a Change) -> Option<Item<'a>> {
+        match c {
+            Change::Put(v) => Some(Item::Value(v)),
+            Change::Delete => None,
+            Change::Bucket(id) => self.arena.get(*id).map(|b| Item::Bucket(Src::Write(b))),
+        }
+    }
+
+    /// Looks `key` up in a bucket.
+    pub(crate) fn get(&self, src: Src<'a>, key: &[u8]) -> Result<Option<Item<'a>>> {
+        let (root, page) = match src {
+            Src::Disk(d) => (Some(d.root), root_page(d.root)),
+            Src::Write(w) => {
+                if let Some(c) = w.overlay.get(key) {
+                    return Ok(self.change_item(c));
+                }
+                let r = w.disk_root();
+                (r, r.map_or(0, root_page))
+            }
+        };
+        let Some(root) = root else { return Ok(None) };
+        match self.snap.get(root, key)? {
+            None => Ok(None),
+            Some((flags, value)) => self.item(LeafElem { flags, key: &[], value }, page).map(Some),
+        }
+    }
+
+    /// The first item strictly after (`forward`) or before `from` (`Unbounded`: the first or
+    /// last item; `Included`: admits `from` itself), merging the overlay over the tree.
+    pub(crate) fn step(&self, src: Src<'a>, from: Bound<&[u8]>, forward: bool) -> Result<Option<(&'a [u8], Item<'a>)>> {
+        let w = match src {
+            Src::Disk(d) => {
+                let mut c = DiskCursor::new(self.snap, d.root);
+                return self.disk_step(&mut c, from, forward, root_page(d.root));
+            }
+            Src::Write(w) => w,
+        };
+        let mut disk = w.disk_root().map(|r| (DiskCursor::new(self.snap, r), root_page(r)));
+        let mut bound: Bound<&[u8]> = from;
+        loop {
+            let d = match &mut disk {
+                Some((c, page)) => self.disk_step(c, bound, forward, *page)?,
+                None => None,
+            };
+            let range = match bound {
+                Bound::Unbounded => (Bound::Unbounded, Bound::Unbounded),
+                b if forward => (b, Bound::Unbounded),
+                b => (Bound::Unbounded, b),
+            };
+            let mut r = w.overlay.range::<[u8], _>(range);
+            let o = if forward { r.next() } else { r.next_back() };
+            let take_overlay = match (&d, &o) {
+                (None, None) => return Ok(None),
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some((dk, _)), Some((ok, _))) => {
+                    let ok = ok.as_slice();
+                    if forward { ok <= *dk } else { ok >= *dk }
+                }
+            };
+            if !take_overlay {
+                return Ok(d);
+            }
+            let Some((k, c)) = o else { return Ok(None) };
+            match self.change_item(c) {
+                Some(item) => return Ok(Some((k.as_slice(), item))),
+                None => bound = Bound::Excluded(k.as_slice()),
+            }
+        }
+    }
+
+    fn disk_step(&self, c: &mut DiskCursor<'a>, from: Bound<&[u8]>, forward: bool, page: PageId) -> Result<Option<(&'a [u8], Item<'a>)>> {
+        let e = match from {
+            Bound::Unbounded => c.seek_dir(None, true, forward)?,
+            Bound::Included(k) => c.seek_dir(Some(k), true, forward)?,
+            Bound::Excluded(k) => c.seek_dir(Some(k), false, forward)?,
+        };
+        match e {
+            None => Ok(None),
+            Some(e) => Ok(Some((e.key, self.item(e, page)?))),
+        }
+    }
+}
+
+/// The page to name in errors about a bucket's tree.
+pub(crate) fn root_page(root: DiskRoot<'_>) -> PageId {
+    match root {
+        DiskRoot::Paged(id) => id,
+        DiskRoot::Inline(_) => 0,
+    }
+}

@@ -1,0 +1,267 @@
+//! The state of a write transaction and its operations on buckets.
+//!
+//! Nothing here touches the file: puts, deletes and bucket operations only record changes in
+//! the touched buckets' overlays (module `view`). Pages of deleted buckets are put on this
+//! transaction's pending list at once; a rollback takes them off again.
+
+use std::collections::BTreeMap;
+
+use crate::bucket::Bucket;
+use crate::error::{Error, PageId, Result, TxId};
+use crate::freelist::Freelist;
+use crate::page::LeafElem;
+use crate::tree::{decode_bucket, DiskRoot, Snapshot};
+use crate::view::{root_page, BucketId, BucketW, Change, Item, Origin, Src, View};
+use crate::{MAX_KEY_SIZE, MAX_VALUE_SIZE};
+
+/// What only the single writer owns between transactions.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    pub freelist: Freelist,
+    /// The file length as last set or observed.
+    pub file_size: u64,
+}
+
+/// A write transaction's working state.
+pub struct WriteTx {
+    pub(crate) snap: Snapshot,
+    pub(crate) arena: Vec<BucketW>,
+    pub(crate) writer: Writer,
+    pub(crate) txid: TxId,
+    pub(crate) relocated: Vec<bool>,
+    pub(crate) on_commit: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+impl std::fmt::Debug for WriteTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteTx").field("txid", &self.txid).field("buckets", &self.arena.len()).finish()
+    }
+}
+
+pub(crate) fn check_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::KeyRequired);
+    }
+    if key.len() > MAX_KEY_SIZE {
+        return Err(Error::KeyTooLarge { size: key.len() });
+    }
+    Ok(())
+}
+
+impl WriteTx {
+    pub(crate) fn new(snap: Snapshot, writer: Writer) -> Self {
+        let txid = snap.meta.txid + 1;
+        let root = BucketW::new(Some(Origin::Paged(snap.meta.root)), snap.meta.root_sequence);
+        WriteTx { snap, arena: vec![root], writer, txid, relocated: vec![false], on_commit: Vec::new() }
+    }
+
+    pub(crate) fn view(&self) -> View<'_> {
+        View { snap: &self.snap, arena: &self.arena }
+    }
+
+    pub(crate) fn bucket_view(&self, id: BucketId) -> Bucket<'_> {
+        Bucket { view: self.view(), src: Src::Write(&self.arena[id]) }
+    }
+
+    /// What `key` holds in bucket `id`: `Some(true)` a bucket, `Some(false)` a value.
+    fn kind(&self, id: BucketId, key: &[u8]) -> Result<Option<bool>> {
+        Ok(self.view().get(Src::Write(&self.arena[id]), key)?.map(|i| matches!(i, Item::Bucket(_))))
+    }
+
+    pub(crate) fn put(&mut self, id: BucketId, key: &[u8], value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        if value.len() > MAX_VALUE_SIZE {
+            return Err(Error::ValueTooLarge { size: value.len() });
+        }
+        if self.kind(id, key)? == Some(true) {
+            return Err(Error::IncompatibleValue { found: "bucket", wanted: "value" });
+        }
+        self.arena[id].overlay.insert(key.to_vec(), Change::Put(value.to_vec()));
+        Ok(())
+    }
+
+    pub(crate) fn delete(&mut self, id: BucketId, key: &[u8]) -> Result<()> {
+        match self.kind(id, key)? {
+            Some(true) => Err(Error::IncompatibleValue { found: "bucket", wanted: "value" }),
+            Some(false) => {
+                self.arena[id].overlay.insert(key.to_vec(), Change::Delete);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn set_sequence(&mut self, id: BucketId, value: u64) -> Result<()> {
+        let b = &mut self.arena[id];
+        b.sequence = value;
+        b.sequence_dirty = true;
+        Ok(())
+    }
+
+    /// The arena index of the nested bucket `name` of `id`, materialising it if needed.
+    pub(crate) fn child(&mut self, id: BucketId, name: &[u8]) -> Result<BucketId> {
+        let fresh = {
+            let b = &self.arena[id];
+            match b.overlay.get(name) {
+                Some(Change::Bucket(cid)) => return Ok(*cid),
+                Some(Change::Put(_)) => return Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
+                Some(Change::Delete) => return Err(Error::BucketNotFound),
+                None => {}
+            }
+            let Some(root) = b.disk_root() else { return Err(Error::BucketNotFound) };
+            match self.snap.get(root, name)? {
+                None => return Err(Error::BucketNotFound),
+                Some((flags, value)) => {
+                    let e = LeafElem { flags, key: name, value };
+                    if !e.is_bucket() {
+                        return Err(Error::IncompatibleValue { found: "value", wanted: "bucket" });
+                    }
+                    BucketW::from_disk(&decode_bucket(value, root_page(root))?)
+                }
+            }
+        };
+        Ok(self.attach(id, name, fresh))
+    }
+
+    fn attach(&mut self, parent: BucketId, name: &[u8], b: BucketW) -> BucketId {
+        let cid = self.arena.len();
+        self.arena.push(b);
+        self.relocated.push(false);
+        self.arena[parent].overlay.insert(name.to_vec(), Change::Bucket(cid));
+        cid
+    }
+
+    pub(crate) fn create_child(&mut self, id: BucketId, name: &[u8], if_missing: bool) -> Result<BucketId> {
+        if name.is_empty() {
+            return Err(Error::BucketNameRequired);
+        }
+        check_key(name)?;
+        match self.kind(id, name)? {
+            Some(true) if if_missing => self.child(id, name),
+            Some(true) => Err(Error::BucketExists),
+            Some(false) => Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
+            None => Ok(self.attach(id, name, BucketW::new(None, 0))),
+        }
+    }
+
+    pub(crate) fn delete_child(&mut self, id: BucketId, name: &[u8]) -> Result<()> {
+        if name.is_empty() {
+            return Err(Error::BucketNameRequired);
+        }
+        let pages = {
+            let view = self.view();
+            let src = match view.get(Src::Write(&self.arena[id]), name)? {
+                Some(Item::Bucket(src)) => src,
+                Some(Item::Value(_)) => return Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
+                None => return Err(Error::BucketNotFound),
+            };
+            let mut pages = Vec::new();
+            collect_bucket_pages(&view, src, &mut pages, 0)?;
+            pages
+        };
+        for (p, n) in pages {
+            self.writer.freelist.free(self.txid, p, n);
+        }
+        self.arena[id].overlay.insert(name.to_vec(), Change::Delete);
+        Ok(())
+    }
+
+    /// Moves the nested bucket `name` of `src` to `dst` (bbolt 1.4's `MoveBucket`).
+    pub(crate) fn move_child(&mut self, src: BucketId, name: &[u8], dst: BucketId) -> Result<()> {
+        let cid = self.child(src, name)?;
+        if src == dst {
+            return Err(Error::InvalidMove("source and destination are the same bucket".into()));
+        }
+        if self.is_ancestor(cid, dst) {
+            return Err(Error::InvalidMove("cannot move a bucket into itself or its descendants".into()));
+        }
+        match self.kind(dst, name)? {
+            Some(true) => return Err(Error::BucketExists),
+            Some(false) => return Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
+            None => {}
+        }
+        self.arena[src].overlay.insert(name.to_vec(), Change::Delete);
+        self.arena[dst].overlay.insert(name.to_vec(), Change::Bucket(cid));
+        self.relocated[cid] = true;
+        Ok(())
+    }
+
+    /// Whether `target` is `root` or reachable from it through attached buckets.
+    fn is_ancestor(&self, root: BucketId, target: BucketId) -> bool {
+        if root == target {
+            return true;
+        }
+        self.arena[root].overlay.values().any(|c| matches!(c, Change::Bucket(c) if self.is_ancestor(*c, target)))
+    }
+}
+
+/// Every page a bucket currently owns (its tree, and the trees of its nested buckets), as
+/// `(first page, page count)` runs.
+pub(crate) fn collect_bucket_pages(view: &View<'_>, src: Src<'_>, out: &mut Vec<(PageId, u64)>, depth: usize) -> Result<()> {
+    if depth > crate::tree::MAX_DEPTH {
+        return Err(Error::corrupted(0, "buckets nested deeper than 64 levels (cycle?)"));
+    }
+    let (root, overlay): (Option<DiskRoot<'_>>, Option<&BTreeMap<Vec<u8>, Change>>) = match src {
+        Src::Disk(d) => (Some(d.root), None),
+        Src::Write(w) => (w.disk_root(), Some(&w.overlay)),
+    };
+    if let Some(root) = root {
+        collect_tree(view, root, overlay, out, depth)?;
+    }
+    if let Some(ov) = overlay {
+        for c in ov.values() {
+            if let Change::Bucket(cid) = c {
+                if let Some(b) = view.arena.get(*cid) {
+                    collect_bucket_pages(view, Src::Write(b), out, depth + 1)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Pages of one committed tree, descending into nested buckets the overlay does not override.
+fn collect_tree(
+    view: &View<'_>,
+    root: DiskRoot<'_>,
+    overlay: Option<&BTreeMap<Vec<u8>, Change>>,
+    out: &mut Vec<(PageId, u64)>,
+    depth: usize,
+) -> Result<()> {
+    let mut stack: Vec<(PageId, usize)> = Vec::new();
+    let root_node = view.snap.root_node(root)?;
+    let visit = |node: crate::page::NodeView<'_>, out: &mut Vec<(PageId, u64)>, stack: &mut Vec<(PageId, usize)>, level: usize| -> Result<()> {
+        if level > crate::tree::MAX_DEPTH {
+            return Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"));
+        }
+        if node.leaf {
+            for i in 0..node.len() {
+                let e = node.leaf_elem(i)?;
+                if e.is_bucket() && overlay.is_none_or(|o| !o.contains_key(e.key)) {
+                    let d = decode_bucket(e.value, node.pgid)?;
+                    collect_bucket_pages(view, Src::Disk(d), out, depth + 1)?;
+                }
+            }
+        } else {
+            for i in 0..node.len() {
+                stack.push((node.branch_elem(i)?.pgid, level + 1));
+            }
+        }
+        Ok(())
+    };
+    if let DiskRoot::Paged(id) = root {
+        out.push((id, page_span(view.snap, id)?));
+    }
+    visit(root_node, out, &mut stack, 0)?;
+    while let Some((id, level)) = stack.pop() {
+        out.push((id, page_span(view.snap, id)?));
+        visit(view.snap.node(id)?, out, &mut stack, level)?;
+    }
+    Ok(())
+}
+
+/// Number of pages page `id` spans (1 + overflow).
+pub(crate) fn page_span(snap: &Snapshot, id: PageId) -> Result<u64> {
+    let b = snap.page_bytes(id)?;
+    Ok(b.len() as u64 / snap.page_size())
+}
