@@ -37,15 +37,24 @@ impl<'a> Bucket<'a> {
     /// plain value.
     pub fn bucket(&self, name: &[u8]) -> Result<Bucket<'a>> {
         match self.view.get(self.src, name)? {
-            Some(Item::Bucket(src)) => Ok(Bucket { view: self.view, src }),
-            Some(Item::Value(_)) => Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
+            Some(Item::Bucket(src)) => Ok(Bucket {
+                view: self.view,
+                src,
+            }),
+            Some(Item::Value(_)) => Err(Error::IncompatibleValue {
+                found: "value",
+                wanted: "bucket",
+            }),
             None => Err(Error::BucketNotFound),
         }
     }
 
     /// Whether a nested bucket `name` exists.
     pub fn has_bucket(&self, name: &[u8]) -> Result<bool> {
-        Ok(matches!(self.view.get(self.src, name)?, Some(Item::Bucket(_))))
+        Ok(matches!(
+            self.view.get(self.src, name)?,
+            Some(Item::Bucket(_))
+        ))
     }
 
     /// The bucket's sequence (the counter behind `next_sequence`).

@@ -26,7 +26,11 @@ impl<'a> Walk<'a> {
         for r in reached.iter_mut().take(2) {
             *r = true;
         }
-        Walk { snap, reached, problems: Vec::new() }
+        Walk {
+            snap,
+            reached,
+            problems: Vec::new(),
+        }
     }
 
     fn mark(&mut self, id: PageId, span: u64, free: &[bool]) -> bool {
@@ -34,7 +38,8 @@ impl<'a> Walk<'a> {
         for p in id..id + span {
             match self.reached.get_mut(p as usize) {
                 None => {
-                    self.problems.push(format!("page {p}: out of bounds: {}", self.snap.meta.pgid));
+                    self.problems
+                        .push(format!("page {p}: out of bounds: {}", self.snap.meta.pgid));
                     ok = false;
                 }
                 Some(r) if *r => {
@@ -53,7 +58,8 @@ impl<'a> Walk<'a> {
     /// Walks a bucket's tree. Returns the first key of the subtree (for the branch-key rule).
     fn tree(&mut self, root: DiskRoot<'a>, free: &[bool], depth: usize) -> Option<Vec<u8>> {
         if depth > MAX_DEPTH {
-            self.problems.push("buckets nested deeper than 64 levels".into());
+            self.problems
+                .push("buckets nested deeper than 64 levels".into());
             return None;
         }
         match root {
@@ -61,7 +67,8 @@ impl<'a> Walk<'a> {
                 let node = match NodeView::new(bytes, 0) {
                     Ok(n) if n.leaf => n,
                     Ok(_) => {
-                        self.problems.push("inline bucket: page is not a leaf".into());
+                        self.problems
+                            .push("inline bucket: page is not a leaf".into());
                         return None;
                     }
                     Err(e) => {
@@ -74,10 +81,12 @@ impl<'a> Walk<'a> {
                     match node.leaf_elem(i) {
                         Ok(e) => {
                             if e.is_bucket() {
-                                self.problems.push("inline bucket holds a sub-bucket".into());
+                                self.problems
+                                    .push("inline bucket holds a sub-bucket".into());
                             }
                             if e.key.is_empty() || last.is_some_and(|l| l >= e.key) {
-                                self.problems.push("inline bucket: keys out of order".into());
+                                self.problems
+                                    .push("inline bucket: keys out of order".into());
                             }
                             last = Some(e.key);
                         }
@@ -93,9 +102,17 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn page(&mut self, id: PageId, free: &[bool], level: usize, depth: usize, last: &mut Option<&'a [u8]>) -> Option<Vec<u8>> {
+    fn page(
+        &mut self,
+        id: PageId,
+        free: &[bool],
+        level: usize,
+        depth: usize,
+        last: &mut Option<&'a [u8]>,
+    ) -> Option<Vec<u8>> {
         if level > MAX_DEPTH {
-            self.problems.push(format!("page {id}: tree deeper than 64 levels"));
+            self.problems
+                .push(format!("page {id}: tree deeper than 64 levels"));
             return None;
         }
         let node = match self.snap.node(id) {
@@ -104,9 +121,11 @@ impl<'a> Walk<'a> {
                 if id < self.snap.meta.pgid && !reason.contains("flags") {
                     self.problems.push(format!("page {page}: {reason}"));
                 } else if reason.contains("flags") {
-                    self.problems.push(format!("page {id}: invalid type: {reason}"));
+                    self.problems
+                        .push(format!("page {id}: invalid type: {reason}"));
                 } else {
-                    self.problems.push(format!("page {id}: out of bounds: {}", self.snap.meta.pgid));
+                    self.problems
+                        .push(format!("page {id}: out of bounds: {}", self.snap.meta.pgid));
                 }
                 return None;
             }
@@ -115,7 +134,11 @@ impl<'a> Walk<'a> {
                 return None;
             }
         };
-        let span = self.snap.page_bytes(id).map(|b| b.len() as u64 / self.snap.page_size()).unwrap_or(1);
+        let span = self
+            .snap
+            .page_bytes(id)
+            .map(|b| b.len() as u64 / self.snap.page_size())
+            .unwrap_or(1);
         if !self.mark(id, span, free) {
             return None;
         }
@@ -161,7 +184,11 @@ impl<'a> Walk<'a> {
                 let child_first = self.page(e.pgid, free, level + 1, depth, last);
                 if let Some(cf) = child_first {
                     if cf != e.key {
-                        self.problems.push(format!("page {id}: branch key {} differs from the first key of child page {}", hex(e.key), e.pgid));
+                        self.problems.push(format!(
+                            "page {id}: branch key {} differs from the first key of child page {}",
+                            hex(e.key),
+                            e.pgid
+                        ));
                     }
                 }
             }
@@ -219,7 +246,8 @@ pub fn check(snap: &Snapshot) -> Result<Vec<String>> {
                 *r = true;
             }
             if free.get(p as usize).copied().unwrap_or(false) {
-                walk.problems.push(format!("page {p}: the freelist lists its own page"));
+                walk.problems
+                    .push(format!("page {p}: the freelist lists its own page"));
             }
         }
     }
@@ -227,7 +255,8 @@ pub fn check(snap: &Snapshot) -> Result<Vec<String>> {
     if stored.is_some() {
         for id in 0..hwm {
             if !walk.reached[id] && !free[id] {
-                walk.problems.push(format!("page {id}: unreachable unfreed"));
+                walk.problems
+                    .push(format!("page {id}: unreachable unfreed"));
             }
         }
     }
@@ -240,7 +269,12 @@ pub fn unreachable_pages(snap: &Snapshot) -> Result<Vec<PageId>> {
     let mut walk = Walk::new(snap);
     walk.tree(DiskRoot::Paged(snap.meta.root), &[], 0);
     if let Some(p) = walk.problems.first() {
-        return Err(Error::corrupted(snap.meta.root, format!("while rebuilding the freelist: {p}")));
+        return Err(Error::corrupted(
+            snap.meta.root,
+            format!("while rebuilding the freelist: {p}"),
+        ));
     }
-    Ok((2..snap.meta.pgid).filter(|&id| !walk.reached[id as usize]).collect())
+    Ok((2..snap.meta.pgid)
+        .filter(|&id| !walk.reached[id as usize])
+        .collect())
 }

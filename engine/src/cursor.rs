@@ -35,7 +35,12 @@ impl<'a> Cursor<'a> {
             Src::Disk(d) => Some(DiskCursor::new(view.snap, d.root)),
             Src::Write(_) => None,
         };
-        Cursor { view, src, disk, key: None }
+        Cursor {
+            view,
+            src,
+            disk,
+            key: None,
+        }
     }
 
     fn disk_item(&self, e: Option<crate::page::LeafElem<'a>>) -> Result<Option<KeyValue<'a>>> {
@@ -136,7 +141,11 @@ pub struct Range<'a> {
 }
 
 impl<'a> Range<'a> {
-    pub(crate) fn new<K: AsRef<[u8]>, R: RangeBounds<K>>(view: View<'a>, src: Src<'a>, range: R) -> Self {
+    pub(crate) fn new<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        view: View<'a>,
+        src: Src<'a>,
+        range: R,
+    ) -> Self {
         let own = |b: Bound<&K>| match b {
             Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
             Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
@@ -174,7 +183,13 @@ impl<'a> Range<'a> {
         let other = if forward { self.back } else { self.front };
         match other {
             Bound::Unbounded => false,
-            Bound::Included(o) | Bound::Excluded(o) => if forward { k >= o } else { k <= o },
+            Bound::Included(o) | Bound::Excluded(o) => {
+                if forward {
+                    k >= o
+                } else {
+                    k <= o
+                }
+            }
         }
     }
 
@@ -208,7 +223,9 @@ impl<'a> Range<'a> {
                         Bound::Unbounded => c.last(),
                         Bound::Included(h) | Bound::Excluded(h) => match c.seek(h) {
                             Ok(None) => c.last(),
-                            Ok(Some((k, _))) if k == h.as_slice() && matches!(self.hi, Bound::Included(_)) => {
+                            Ok(Some((k, _)))
+                                if k == h.as_slice() && matches!(self.hi, Bound::Included(_)) =>
+                            {
                                 c.seek(h)
                             }
                             Ok(Some(_)) => c.prev(),
@@ -230,7 +247,11 @@ impl<'a> Range<'a> {
                 None
             }
             Ok(Some((k, v))) => {
-                let inside = if forward { self.in_hi(k) } else { self.in_lo(k) };
+                let inside = if forward {
+                    self.in_hi(k)
+                } else {
+                    self.in_lo(k)
+                };
                 if !inside || self.crossed(k, forward) {
                     self.done = true;
                     return None;

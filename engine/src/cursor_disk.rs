@@ -17,12 +17,19 @@ pub(crate) struct DiskCursor<'a> {
 
 impl<'a> DiskCursor<'a> {
     pub(crate) fn new(snap: &'a Snapshot, root: DiskRoot<'a>) -> Self {
-        DiskCursor { snap, root, stack: Vec::with_capacity(8) }
+        DiskCursor {
+            snap,
+            root,
+            stack: Vec::with_capacity(8),
+        }
     }
 
     fn push(&mut self, node: NodeView<'a>, idx: usize) -> Result<()> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"));
+            return Err(Error::corrupted(
+                node.pgid,
+                "tree deeper than 64 levels (cycle?)",
+            ));
         }
         if !node.leaf && node.is_empty() {
             return Err(Error::corrupted(node.pgid, "empty branch page"));
@@ -40,12 +47,18 @@ impl<'a> DiskCursor<'a> {
     /// Descends from the top of the stack to a leaf, taking the first (or last) child each time.
     fn descend(&mut self, last: bool) -> Result<()> {
         loop {
-            let Some(&(node, idx)) = self.stack.last() else { return Ok(()) };
+            let Some(&(node, idx)) = self.stack.last() else {
+                return Ok(());
+            };
             if node.leaf {
                 return Ok(());
             }
             let child = self.snap.node(node.branch_elem(idx)?.pgid)?;
-            let cidx = if last { child.len().saturating_sub(1) } else { 0 };
+            let cidx = if last {
+                child.len().saturating_sub(1)
+            } else {
+                0
+            };
             self.push(child, cidx)?;
         }
     }
@@ -129,7 +142,9 @@ impl<'a> DiskCursor<'a> {
     pub(crate) fn seek(&mut self, key: &[u8]) -> Result<Option<LeafElem<'a>>> {
         self.reset()?;
         loop {
-            let Some(top) = self.stack.last_mut() else { return Ok(None) };
+            let Some(top) = self.stack.last_mut() else {
+                return Ok(None);
+            };
             let node = top.0;
             if node.leaf {
                 let (i, _) = node.search(key)?;
@@ -149,7 +164,12 @@ impl<'a> DiskCursor<'a> {
 
     /// The first element after `key` (strictly greater), or before it (strictly smaller) when
     /// `forward` is false; `inclusive` admits `key` itself.
-    pub(crate) fn seek_dir(&mut self, key: Option<&[u8]>, inclusive: bool, forward: bool) -> Result<Option<LeafElem<'a>>> {
+    pub(crate) fn seek_dir(
+        &mut self,
+        key: Option<&[u8]>,
+        inclusive: bool,
+        forward: bool,
+    ) -> Result<Option<LeafElem<'a>>> {
         let Some(key) = key else {
             return if forward { self.first() } else { self.last() };
         };

@@ -65,10 +65,15 @@ impl<'t> CursorMut<'t> {
     /// # Errors
     /// [`Error::IncompatibleValue`] on a bucket; [`Error::KeyRequired`] if the cursor is on no item.
     pub fn delete(&mut self) -> Result<()> {
-        let Some(k) = self.key.clone() else { return Err(Error::KeyRequired) };
+        let Some(k) = self.key.clone() else {
+            return Err(Error::KeyRequired);
+        };
         let view = self.w.view();
         if let Some(Item::Bucket(_)) = view.get(Src::Write(&self.w.arena[self.id]), &k)? {
-            return Err(Error::IncompatibleValue { found: "bucket", wanted: "value" });
+            return Err(Error::IncompatibleValue {
+                found: "bucket",
+                wanted: "value",
+            });
         }
         self.w.delete(self.id, &k)
     }

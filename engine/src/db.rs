@@ -47,7 +47,10 @@ pub struct DB {
 
 impl std::fmt::Debug for DB {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DB").field("path", &self.path).field("page_size", &self.page_size).finish()
+        f.debug_struct("DB")
+            .field("path", &self.path)
+            .field("page_size", &self.page_size)
+            .finish()
     }
 }
 
@@ -67,7 +70,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 fn os_page_size() -> u32 {
     // SAFETY: sysconf has no preconditions; it only reads a system constant.
     let ps = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u32::try_from(ps).ok().filter(|p| valid_page_size(*p)).unwrap_or(4096)
+    u32::try_from(ps)
+        .ok()
+        .filter(|p| valid_page_size(*p))
+        .unwrap_or(4096)
 }
 
 fn valid_page_size(ps: u32) -> bool {
@@ -89,7 +95,12 @@ impl DB {
             move |source| Error::Io { op, path, source }
         };
         let ro = opts.read_only;
-        let file = OpenOptions::new().read(true).write(!ro).create(!ro).open(&path).map_err(io("open"))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(!ro)
+            .create(!ro)
+            .open(&path)
+            .map_err(io("open"))?;
         if !crate::lock::lock(&file, !ro, opts.timeout).map_err(io("lock"))? {
             return Err(Error::Timeout);
         }
@@ -101,13 +112,19 @@ impl DB {
             }
             let ps = opts.page_size.unwrap_or_else(os_page_size);
             if !valid_page_size(ps) {
-                return Err(Error::Invalid(format!("page size {ps} is not a power of two in 256..=65536")));
+                return Err(Error::Invalid(format!(
+                    "page size {ps} is not a power of two in 256..=65536"
+                )));
             }
             init(&storage, ps, opts.no_sync).map_err(io("initialise"))?;
             len = storage.len().map_err(io("stat"))?;
         }
         let (meta, page_size) = read_meta(&file, len, &opts).map_err(|e| match e {
-            ReadMetaError::Io(source) => Error::Io { op: "read", path: path.clone(), source },
+            ReadMetaError::Io(source) => Error::Io {
+                op: "read",
+                path: path.clone(),
+                source,
+            },
             ReadMetaError::Db(e) => e,
         })?;
         let needed = meta.pgid.saturating_mul(u64::from(page_size));
@@ -117,9 +134,15 @@ impl DB {
                 meta.txid
             )));
         }
-        let map_size = mmap_size(len.max(opts.initial_mmap_size).max(needed), u64::from(page_size));
+        let map_size = mmap_size(
+            len.max(opts.initial_mmap_size).max(needed),
+            u64::from(page_size),
+        );
         let map = Arc::new(Map::new(&file, map_size, opts.mmap_populate).map_err(io("mmap"))?);
-        let snap = Snapshot { meta, map: map.clone() };
+        let snap = Snapshot {
+            meta,
+            map: map.clone(),
+        };
         let writer = if ro {
             None
         } else {
@@ -129,7 +152,10 @@ impl DB {
                 let bytes = snap_freelist_bytes(&snap)?;
                 Freelist::from_ids(Freelist::decode_ids(bytes, meta.freelist, meta.pgid)?)
             };
-            Some(Writer { freelist, file_size: len })
+            Some(Writer {
+                freelist,
+                file_size: len,
+            })
         };
         let db = DB {
             path,
@@ -137,7 +163,11 @@ impl DB {
             file,
             storage: Box::new(storage),
             page_size,
-            state: Mutex::new(Shared { meta, map, readers: BTreeMap::new() }),
+            state: Mutex::new(Shared {
+                meta,
+                map,
+                readers: BTreeMap::new(),
+            }),
             writer: Mutex::new(writer),
             writer_free: Condvar::new(),
             poisoned: AtomicBool::new(false),
@@ -163,7 +193,10 @@ impl DB {
     }
     /// Page size and the last committed meta.
     pub fn info(&self) -> Info {
-        Info { page_size: self.page_size, meta: lock(&self.state).meta }
+        Info {
+            page_size: self.page_size,
+            meta: lock(&self.state).meta,
+        }
     }
 
     /// Begins a transaction. A write transaction waits until the previous writer is done.
@@ -174,7 +207,10 @@ impl DB {
     pub fn begin(&self, writable: bool) -> Result<Tx<'_>> {
         if !writable {
             let mut st = lock(&self.state);
-            let snap = Snapshot { meta: st.meta, map: st.map.clone() };
+            let snap = Snapshot {
+                meta: st.meta,
+                map: st.map.clone(),
+            };
             *st.readers.entry(snap.meta.txid).or_insert(0) += 1;
             return Ok(Tx::new_read(self, snap));
         }
@@ -188,12 +224,20 @@ impl DB {
             }
             match slot.take() {
                 Some(w) => break w,
-                None => slot = self.writer_free.wait(slot).unwrap_or_else(|e| e.into_inner()),
+                None => {
+                    slot = self
+                        .writer_free
+                        .wait(slot)
+                        .unwrap_or_else(|e| e.into_inner())
+                }
             }
         };
         drop(slot);
         let st = lock(&self.state);
-        let snap = Snapshot { meta: st.meta, map: st.map.clone() };
+        let snap = Snapshot {
+            meta: st.meta,
+            map: st.map.clone(),
+        };
         match st.readers.keys().next() {
             Some(&oldest) => writer.freelist.release(oldest),
             None => writer.freelist.release(TxId::MAX),
@@ -257,7 +301,12 @@ impl DB {
 
     /// Writes a prepared commit: grows the file, writes pages, syncs, writes the meta, syncs,
     /// and publishes the new snapshot. Any I/O error poisons the handle.
-    pub(crate) fn write_commit(&self, writer: &mut Writer, dirty: &DirtyPages, meta: &Meta) -> Result<Arc<Map>> {
+    pub(crate) fn write_commit(
+        &self,
+        writer: &mut Writer,
+        dirty: &DirtyPages,
+        meta: &Meta,
+    ) -> Result<Arc<Map>> {
         let r = self.write_commit_inner(writer, dirty, meta);
         if r.is_err() {
             self.poisoned.store(true, Ordering::SeqCst);
@@ -265,12 +314,27 @@ impl DB {
         r
     }
 
-    fn write_commit_inner(&self, writer: &mut Writer, dirty: &DirtyPages, meta: &Meta) -> Result<Arc<Map>> {
-        let io = |op: &'static str| move |source| Error::Io { op, path: self.path.clone(), source };
+    fn write_commit_inner(
+        &self,
+        writer: &mut Writer,
+        dirty: &DirtyPages,
+        meta: &Meta,
+    ) -> Result<Arc<Map>> {
+        let io = |op: &'static str| {
+            move |source| Error::Io {
+                op,
+                path: self.path.clone(),
+                source,
+            }
+        };
         let ps = u64::from(self.page_size);
         let needed = (meta.pgid * ps).max(MIN_FILE_SIZE);
         if needed > writer.file_size {
-            let mut target = if needed < self.opts.alloc_size { mmap_size(needed, ps) } else { needed + self.opts.alloc_size };
+            let mut target = if needed < self.opts.alloc_size {
+                mmap_size(needed, ps)
+            } else {
+                needed + self.opts.alloc_size
+            };
             if self.opts.max_size > 0 {
                 target = target.min(self.opts.max_size.max(needed));
             }
@@ -286,7 +350,9 @@ impl DB {
         for (&id, buf) in dirty {
             let off = id * ps;
             if !run.is_empty() && run_start + run.len() as u64 != off {
-                self.storage.write_at(&run, run_start).map_err(io("write"))?;
+                self.storage
+                    .write_at(&run, run_start)
+                    .map_err(io("write"))?;
                 run.clear();
             }
             if run.is_empty() {
@@ -294,26 +360,33 @@ impl DB {
             }
             run.extend_from_slice(buf);
             if run.len() >= 4 << 20 {
-                self.storage.write_at(&run, run_start).map_err(io("write"))?;
+                self.storage
+                    .write_at(&run, run_start)
+                    .map_err(io("write"))?;
                 run.clear();
             }
         }
         if !run.is_empty() {
-            self.storage.write_at(&run, run_start).map_err(io("write"))?;
+            self.storage
+                .write_at(&run, run_start)
+                .map_err(io("write"))?;
         }
         if !self.opts.no_sync {
             self.storage.sync().map_err(io("sync"))?;
         }
         let meta_page = meta.txid % 2;
         let page = meta.encode_page(meta_page, ps as usize);
-        self.storage.write_at(&page, meta_page * ps).map_err(io("write meta"))?;
+        self.storage
+            .write_at(&page, meta_page * ps)
+            .map_err(io("write meta"))?;
         if !self.opts.no_sync {
             self.storage.sync().map_err(io("sync"))?;
         }
         let mut st = lock(&self.state);
         if needed > st.map.size() {
             let size = mmap_size(needed.max(self.opts.initial_mmap_size), ps);
-            st.map = Arc::new(Map::new(&self.file, size, self.opts.mmap_populate).map_err(io("mmap"))?);
+            st.map =
+                Arc::new(Map::new(&self.file, size, self.opts.mmap_populate).map_err(io("mmap"))?);
         }
         st.meta = Meta::decode(&page);
         Ok(st.map.clone())
@@ -346,8 +419,20 @@ fn init(storage: &FileStorage, ps: u32, no_sync: bool) -> std::io::Result<()> {
         let page = m.encode_page(i, p);
         buf[i as usize * p..(i as usize + 1) * p].copy_from_slice(&page);
     }
-    PageHeader { id: 2, flags: FREELIST_FLAG, count: 0, overflow: 0 }.write(&mut buf[2 * p..]);
-    PageHeader { id: 3, flags: LEAF_FLAG, count: 0, overflow: 0 }.write(&mut buf[3 * p..]);
+    PageHeader {
+        id: 2,
+        flags: FREELIST_FLAG,
+        count: 0,
+        overflow: 0,
+    }
+    .write(&mut buf[2 * p..]);
+    PageHeader {
+        id: 3,
+        flags: LEAF_FLAG,
+        count: 0,
+        overflow: 0,
+    }
+    .write(&mut buf[3 * p..]);
     storage.write_at(&buf, 0)?;
     if !no_sync {
         storage.sync()?;
@@ -361,7 +446,11 @@ enum ReadMetaError {
 }
 
 /// Finds the page size and the meta to use: the valid one with the highest txid.
-fn read_meta(file: &File, len: u64, opts: &Options) -> std::result::Result<(Meta, u32), ReadMetaError> {
+fn read_meta(
+    file: &File,
+    len: u64,
+    opts: &Options,
+) -> std::result::Result<(Meta, u32), ReadMetaError> {
     if len < MIN_FILE_SIZE {
         return Err(ReadMetaError::Db(Error::Invalid(format!(
             "the file is too small to be a database: {len} bytes (at least {MIN_FILE_SIZE} needed)"
@@ -380,7 +469,10 @@ fn read_meta(file: &File, len: u64, opts: &Options) -> std::result::Result<(Meta
         if valid_page_size(m0.page_size) {
             Ok(())
         } else {
-            Err(Error::Invalid(format!("meta 0 has an impossible page size {}", m0.page_size)))
+            Err(Error::Invalid(format!(
+                "meta 0 has an impossible page size {}",
+                m0.page_size
+            )))
         }
     });
     let mut candidates: Vec<u32> = Vec::new();
@@ -421,14 +513,20 @@ fn read_meta(file: &File, len: u64, opts: &Options) -> std::result::Result<(Meta
 pub(crate) fn snap_freelist_bytes(snap: &Snapshot) -> Result<&[u8]> {
     let id = snap.meta.freelist;
     if id < 2 || id >= snap.meta.pgid {
-        return Err(Error::corrupted(id, format!("freelist page outside 2..{}", snap.meta.pgid)));
+        return Err(Error::corrupted(
+            id,
+            format!("freelist page outside 2..{}", snap.meta.pgid),
+        ));
     }
     let ps = snap.page_size();
     let head = snap.map.bytes(id * ps, 16, id)?;
     let h = PageHeader::read(head);
     let span = 1 + u64::from(h.overflow);
     if id + span > snap.meta.pgid {
-        return Err(Error::corrupted(id, "freelist overflow runs past the high-water mark"));
+        return Err(Error::corrupted(
+            id,
+            "freelist overflow runs past the high-water mark",
+        ));
     }
     snap.map.bytes(id * ps, span * ps, id)
 }

@@ -60,7 +60,10 @@ impl Map {
         if end > m.len() as u64 {
             return Err(Error::corrupted(
                 page,
-                format!("page span {offset}..{end} lies beyond the mapping of {} bytes", m.len()),
+                format!(
+                    "page span {offset}..{end} lies beyond the mapping of {} bytes",
+                    m.len()
+                ),
             ));
         }
         // SAFETY: `offset..end` lies inside the mapping (checked above), which lives as long as

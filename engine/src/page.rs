@@ -189,7 +189,10 @@ impl<'a> NodeView<'a> {
         self.bytes.get(start..end).ok_or_else(|| {
             Error::corrupted(
                 self.pgid,
-                format!("element data {start}..{end} lies outside the page span of {} bytes", self.bytes.len()),
+                format!(
+                    "element data {start}..{end} lies outside the page span of {} bytes",
+                    self.bytes.len()
+                ),
             )
         })
     }
@@ -212,7 +215,10 @@ impl<'a> NodeView<'a> {
     /// The branch element `i`. Errors if this is a leaf or the element is out of bounds.
     pub fn branch_elem(&self, i: usize) -> Result<BranchElem<'a>> {
         if self.leaf || i >= self.count {
-            return Err(Error::corrupted(self.pgid, format!("no branch element {i}")));
+            return Err(Error::corrupted(
+                self.pgid,
+                format!("no branch element {i}"),
+            ));
         }
         let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
         let pos = u32_at(self.bytes, off);
@@ -266,7 +272,13 @@ where
     I: ExactSizeIterator<Item = LeafElem<'e>>,
 {
     let count = elems.len();
-    PageHeader { id, flags: LEAF_FLAG, count: count as u16, overflow }.write(buf);
+    PageHeader {
+        id,
+        flags: LEAF_FLAG,
+        count: count as u16,
+        overflow,
+    }
+    .write(buf);
     let mut data = PAGE_HEADER_SIZE + count * ELEMENT_SIZE;
     for (i, e) in elems.enumerate() {
         let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
@@ -287,7 +299,13 @@ where
     I: ExactSizeIterator<Item = BranchElem<'e>>,
 {
     let count = elems.len();
-    PageHeader { id, flags: BRANCH_FLAG, count: count as u16, overflow }.write(buf);
+    PageHeader {
+        id,
+        flags: BRANCH_FLAG,
+        count: count as u16,
+        overflow,
+    }
+    .write(buf);
     let mut data = PAGE_HEADER_SIZE + count * ELEMENT_SIZE;
     for (i, e) in elems.enumerate() {
         let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;

@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{Error, PageId, Result, TxId};
 use crate::freelist::Freelist;
-use crate::page::{node_size, write_branch, write_leaf, BranchElem, LeafElem, NodeView, BUCKET_LEAF_FLAG};
+use crate::page::{
+    node_size, write_branch, write_leaf, BranchElem, LeafElem, NodeView, BUCKET_LEAF_FLAG,
+};
 use crate::tree::{Snapshot, BUCKET_HEADER_SIZE};
 use crate::view::{BucketId, BucketW, Change, Origin, View};
 
@@ -33,7 +35,9 @@ impl<'x> Node<'x> {
     }
     fn size(&self) -> usize {
         match self {
-            Node::Leaf(v) => node_size(v.len(), v.iter().map(|e| e.key.len() + e.value.len()).sum()),
+            Node::Leaf(v) => {
+                node_size(v.len(), v.iter().map(|e| e.key.len() + e.value.len()).sum())
+            }
             Node::Branch(v) => node_size(v.len(), v.iter().map(|e| e.key.len()).sum()),
         }
     }
@@ -114,11 +118,17 @@ fn split<'x>(node: Node<'x>, page_size: usize, fill: f64) -> Vec<Node<'x>> {
     match node {
         Node::Leaf(v) => {
             let sizes: Vec<usize> = v.iter().map(|e| e.key.len() + e.value.len()).collect();
-            split_ranges(&sizes, page_size, fill).into_iter().map(|r| Node::Leaf(v[r].to_vec())).collect()
+            split_ranges(&sizes, page_size, fill)
+                .into_iter()
+                .map(|r| Node::Leaf(v[r].to_vec()))
+                .collect()
         }
         Node::Branch(v) => {
             let sizes: Vec<usize> = v.iter().map(|e| e.key.len()).collect();
-            split_ranges(&sizes, page_size, fill).into_iter().map(|r| Node::Branch(v[r].to_vec())).collect()
+            split_ranges(&sizes, page_size, fill)
+                .into_iter()
+                .map(|r| Node::Branch(v[r].to_vec()))
+                .collect()
         }
     }
 }
@@ -178,7 +188,10 @@ impl<'s> Spill<'s> {
 
     fn write_node(&mut self, node: &Node<'_>) -> Result<PageId> {
         if node.len() >= 0xFFFF {
-            return Err(Error::corrupted(0, "a node would hold 65535 or more elements"));
+            return Err(Error::corrupted(
+                0,
+                "a node would hold 65535 or more elements",
+            ));
         }
         let size = node.size();
         let pages = size.div_ceil(self.page_size).max(1);
@@ -207,12 +220,21 @@ impl<'s> Spill<'s> {
     }
 
     /// Applies sorted `changes` (`None` = delete) to the committed node `node`.
-    fn apply<'x>(&mut self, node: NodeView<'x>, changes: &[(&'x [u8], Option<LeafElem<'x>>)], fill: f64, depth: usize) -> Result<Vec<Node<'x>>>
+    fn apply<'x>(
+        &mut self,
+        node: NodeView<'x>,
+        changes: &[(&'x [u8], Option<LeafElem<'x>>)],
+        fill: f64,
+        depth: usize,
+    ) -> Result<Vec<Node<'x>>>
     where
         's: 'x,
     {
         if depth > crate::tree::MAX_DEPTH {
-            return Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"));
+            return Err(Error::corrupted(
+                node.pgid,
+                "tree deeper than 64 levels (cycle?)",
+            ));
         }
         if node.pgid != 0 {
             let span = self.span_of(node.pgid)?;
@@ -333,7 +355,11 @@ impl<'s> Spill<'s> {
                     continue;
                 }
             };
-            out.extend(split(merged, self.page_size, fill).into_iter().map(Child::Built));
+            out.extend(
+                split(merged, self.page_size, fill)
+                    .into_iter()
+                    .map(Child::Built),
+            );
         }
         Ok(out)
     }
@@ -359,20 +385,32 @@ impl<'s> Spill<'s> {
     }
 
     /// Turns the rebuilt top level of a bucket into a single root, or an inline page.
-    fn finish_root(&mut self, mut level: Vec<Node<'_>>, may_inline: bool, fill: f64) -> Result<NewRoot> {
+    fn finish_root(
+        &mut self,
+        mut level: Vec<Node<'_>>,
+        may_inline: bool,
+        fill: f64,
+    ) -> Result<NewRoot> {
         loop {
             if level.len() > 1 {
                 let mut elems = Vec::with_capacity(level.len());
                 for n in &level {
                     let key = n.first_key();
-                    elems.push(BranchElem { key, pgid: self.write_node(n)? });
+                    elems.push(BranchElem {
+                        key,
+                        pgid: self.write_node(n)?,
+                    });
                 }
                 level = split(Node::Branch(elems), self.page_size, fill);
                 continue;
             }
             let node = level.pop().unwrap_or(Node::Leaf(Vec::new()));
             match &node {
-                Node::Leaf(v) if may_inline && v.iter().all(|e| e.flags & BUCKET_LEAF_FLAG == 0) && node.size() <= self.page_size / 4 => {
+                Node::Leaf(v)
+                    if may_inline
+                        && v.iter().all(|e| e.flags & BUCKET_LEAF_FLAG == 0)
+                        && node.size() <= self.page_size / 4 =>
+                {
                     let mut buf = vec![0u8; node.size()];
                     write_leaf(&mut buf, 0, 0, v.iter().copied());
                     return Ok(NewRoot::Inline(buf));
@@ -393,7 +431,12 @@ impl<'s> Spill<'s> {
 
     /// Commits bucket `id` and, first, its touched sub-buckets. Returns the bucket's new header
     /// value (header, plus page image if inline), or `None` if nothing in it changed.
-    pub(crate) fn commit_bucket(&mut self, view: &View<'s>, relocated: &[bool], id: BucketId) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn commit_bucket(
+        &mut self,
+        view: &View<'s>,
+        relocated: &[bool],
+        id: BucketId,
+    ) -> Result<Option<Vec<u8>>> {
         let b: &'s BucketW = &view.arena[id];
         let mut child_vals: Vec<Vec<u8>> = Vec::new();
         let mut child_keys: Vec<&[u8]> = Vec::new();
@@ -421,12 +464,26 @@ impl<'s> Spill<'s> {
         let mut vi = 0;
         for (k, c) in &b.overlay {
             match c {
-                Change::Put(v) => changes.push((k, Some(LeafElem { flags: 0, key: k, value: v }))),
+                Change::Put(v) => changes.push((
+                    k,
+                    Some(LeafElem {
+                        flags: 0,
+                        key: k,
+                        value: v,
+                    }),
+                )),
                 Change::Delete => changes.push((k, None)),
                 Change::Bucket(_) => {
                     if child_keys.get(vi) == Some(&k.as_slice()) {
                         let value = child_vals[vi].as_slice();
-                        changes.push((k, Some(LeafElem { flags: BUCKET_LEAF_FLAG, key: k, value })));
+                        changes.push((
+                            k,
+                            Some(LeafElem {
+                                flags: BUCKET_LEAF_FLAG,
+                                key: k,
+                                value,
+                            }),
+                        ));
                         vi += 1;
                     }
                 }
@@ -464,8 +521,14 @@ impl<'s> Spill<'s> {
 /// All elements of a committed node, as an owned list.
 fn node_elems(view: NodeView<'_>) -> Result<Node<'_>> {
     if view.leaf {
-        (0..view.len()).map(|i| view.leaf_elem(i)).collect::<Result<Vec<_>>>().map(Node::Leaf)
+        (0..view.len())
+            .map(|i| view.leaf_elem(i))
+            .collect::<Result<Vec<_>>>()
+            .map(Node::Leaf)
     } else {
-        (0..view.len()).map(|i| view.branch_elem(i)).collect::<Result<Vec<_>>>().map(Node::Branch)
+        (0..view.len())
+            .map(|i| view.branch_elem(i))
+            .collect::<Result<Vec<_>>>()
+            .map(Node::Branch)
     }
 }

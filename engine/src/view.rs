@@ -144,13 +144,27 @@ impl<'a> View<'a> {
         let Some(root) = root else { return Ok(None) };
         match self.snap.get(root, key)? {
             None => Ok(None),
-            Some((flags, value)) => self.item(LeafElem { flags, key: &[], value }, page).map(Some),
+            Some((flags, value)) => self
+                .item(
+                    LeafElem {
+                        flags,
+                        key: &[],
+                        value,
+                    },
+                    page,
+                )
+                .map(Some),
         }
     }
 
     /// The first item strictly after (`forward`) or before `from` (`Unbounded`: the first or
     /// last item; `Included`: admits `from` itself), merging the overlay over the tree.
-    pub(crate) fn step(&self, src: Src<'a>, from: Bound<&[u8]>, forward: bool) -> Result<Option<(&'a [u8], Item<'a>)>> {
+    pub(crate) fn step(
+        &self,
+        src: Src<'a>,
+        from: Bound<&[u8]>,
+        forward: bool,
+    ) -> Result<Option<(&'a [u8], Item<'a>)>> {
         let w = match src {
             Src::Disk(d) => {
                 let mut c = DiskCursor::new(self.snap, d.root);
@@ -158,7 +172,9 @@ impl<'a> View<'a> {
             }
             Src::Write(w) => w,
         };
-        let mut disk = w.disk_root().map(|r| (DiskCursor::new(self.snap, r), root_page(r)));
+        let mut disk = w
+            .disk_root()
+            .map(|r| (DiskCursor::new(self.snap, r), root_page(r)));
         let mut bound: Bound<&[u8]> = from;
         loop {
             let d = match &mut disk {
@@ -178,7 +194,11 @@ impl<'a> View<'a> {
                 (None, Some(_)) => true,
                 (Some((dk, _)), Some((ok, _))) => {
                     let ok = ok.as_slice();
-                    if forward { ok <= *dk } else { ok >= *dk }
+                    if forward {
+                        ok <= *dk
+                    } else {
+                        ok >= *dk
+                    }
                 }
             };
             if !take_overlay {
@@ -192,7 +212,13 @@ impl<'a> View<'a> {
         }
     }
 
-    fn disk_step(&self, c: &mut DiskCursor<'a>, from: Bound<&[u8]>, forward: bool, page: PageId) -> Result<Option<(&'a [u8], Item<'a>)>> {
+    fn disk_step(
+        &self,
+        c: &mut DiskCursor<'a>,
+        from: Bound<&[u8]>,
+        forward: bool,
+        page: PageId,
+    ) -> Result<Option<(&'a [u8], Item<'a>)>> {
         let e = match from {
             Bound::Unbounded => c.seek_dir(None, true, forward)?,
             Bound::Included(k) => c.seek_dir(Some(k), true, forward)?,
