@@ -45,3 +45,121 @@ fn fixtures_after_random_writes_pass_go_check_and_dump_alike() {
         );
     }
 }
+
+/// Builds a database exercising the structures Go must accept: 100k+ keys in one bucket,
+/// buckets nested 5 deep (paged and inline), values larger than a page and one of 1 MiB, then
+/// heavy deletes so that the freelist grows large.
+fn build_big(path: &std::path::Path, opts: Options, seed: u64) {
+    let db = DB::open(path, opts).unwrap();
+    let mut rng = Rng::new(seed);
+    // 120k random keys in one transaction (exercises splitting while loading).
+    db.update(|tx| {
+        let mut b = tx.create_bucket(b"bulk")?;
+        for i in 0..120_000u64 {
+            let mut k = rng.bytes(8);
+            k.extend_from_slice(&i.to_be_bytes());
+            b.put(&k, &i.to_le_bytes())?;
+        }
+        Ok::<_, rivet_engine::Error>(())
+    })
+    .unwrap();
+    // Five levels of nesting, with keys before and after each child bucket's name.
+    db.update(|tx| {
+        let mut a = tx.create_bucket(b"n1")?;
+        a.put(b"a", b"first")?;
+        a.put(b"z", b"last")?;
+        let mut b = a.create_bucket(b"n2")?;
+        for i in 0..300u32 {
+            b.put(format!("k{i:05}").as_bytes(), &[7u8; 40])?;
+        }
+        let mut c = b.create_bucket(b"n3")?;
+        c.set_sequence(u64::MAX)?;
+        let mut d = c.create_bucket(b"n4")?;
+        d.next_sequence()?;
+        let mut e = d.create_bucket(b"n5")?;
+        e.put(b"deep", b"value")?;
+        Ok::<_, rivet_engine::Error>(())
+    })
+    .unwrap();
+    // Large values: over a page, several pages, and 1 MiB.
+    db.update(|tx| {
+        let mut b = tx.create_bucket(b"large")?;
+        for (i, len) in [5_000usize, 17_000, 70_000, 1 << 20].iter().enumerate() {
+            b.put(&[i as u8 + 1], &rng.bytes(*len))?;
+        }
+        Ok::<_, rivet_engine::Error>(())
+    })
+    .unwrap();
+    // Heavy deletes in several transactions.
+    for round in 0..3u64 {
+        db.update(|tx| {
+            let mut b = tx.bucket_mut(b"bulk")?;
+            let keys: Vec<Vec<u8>> = b
+                .as_bucket()
+                .iter()
+                .filter_map(|r| r.ok())
+                .enumerate()
+                .filter(|(i, _)| (*i as u64 + round) % 3 != 0)
+                .map(|(_, (k, _))| k.to_vec())
+                .take(30_000)
+                .collect();
+            for k in keys {
+                b.delete(&k)?;
+            }
+            Ok::<_, rivet_engine::Error>(())
+        })
+        .unwrap();
+    }
+    db.update(|tx| tx.bucket_mut(b"large")?.delete(&[4])).unwrap();
+    let problems = db.begin(false).unwrap().check().unwrap();
+    assert!(problems.is_empty(), "engine check: {problems:?}");
+}
+
+#[test]
+#[ignore = "needs Go bbolt-tool (.ci/run installs it)"]
+fn engine_written_databases_pass_go_check_and_dump_alike() {
+    let dir = scratch();
+    let cases = [
+        ("p4k.db", Options::default().page_size(4096)),
+        ("p16k.db", Options::default().page_size(16384)),
+        ("nofl.db", Options::default().page_size(4096).no_freelist_sync(true)),
+    ];
+    for (name, opts) in cases {
+        let path = dir.path().join(name);
+        build_big(&path, opts, seed(42));
+        assert_go_check(&path);
+        assert_eq!(go_dump(&path), rust_dump(&path), "{name}: Go and Rust dumps differ");
+    }
+}
+
+#[test]
+#[ignore = "needs Go bbolt-tool (.ci/run installs it)"]
+fn go_mutates_what_the_engine_wrote_and_the_engine_reads_it_back() {
+    let dir = scratch();
+    for (i, nofl) in [false, true].into_iter().enumerate() {
+        let path = dir.path().join(format!("trip{i}.db"));
+        {
+            let db = DB::open(&path, Options::default().no_freelist_sync(nofl)).unwrap();
+            random_mix(&db, seed(7) + i as u64, 8, 60);
+        }
+        let before = rust_dump(&path);
+        let flag = if nofl { vec!["-no-freelist-sync"] } else { vec![] };
+        let p = path.to_str().unwrap();
+        let mut args = vec!["mutate"];
+        args.extend(flag);
+        args.extend([p, "99", "400"]);
+        let (ok, out) = run_tool(&args);
+        assert!(ok, "Go mutate failed: {out}");
+        let after_go = go_dump(&path);
+        assert_ne!(after_go, before, "mutate changed nothing");
+        assert_eq!(rust_dump(&path), after_go, "engine reads Go's changes differently");
+        // And the engine can keep writing on the file Go modified.
+        {
+            let db = DB::open(&path, Options::default().no_freelist_sync(nofl)).unwrap();
+            random_mix(&db, 1000 + i as u64, 4, 40);
+            assert!(db.begin(false).unwrap().check().unwrap().is_empty());
+        }
+        assert_go_check(&path);
+        assert_eq!(go_dump(&path), rust_dump(&path));
+    }
+}
