@@ -71,3 +71,29 @@ pub const MAX_KEY_SIZE: usize = 32768;
 pub const MAX_VALUE_SIZE: usize = (1 << 31) - 2;
 /// Default split threshold (bbolt's `DefaultFillPercent`).
 pub const DEFAULT_FILL_PERCENT: f64 = 0.5;
+
+/// Values read in a transaction cannot outlive it:
+///
+/// ```compile_fail
+/// use rivet_engine::{DB, Options};
+/// let db = DB::open("never-created.db", Options::default()).unwrap();
+/// let value = {
+///     let tx = db.begin(false).unwrap();
+///     tx.bucket(b"b").unwrap().get(b"k").unwrap() // borrows `tx`
+/// }; // `tx` ends here, so `value` would dangle: this does not compile
+/// println!("{value:?}");
+/// ```
+///
+/// and a write cannot happen while a value read from the same bucket is still in use:
+///
+/// ```compile_fail
+/// use rivet_engine::{DB, Options};
+/// let db = DB::open("never-created.db", Options::default()).unwrap();
+/// let mut tx = db.begin(true).unwrap();
+/// let mut b = tx.bucket_mut(b"b").unwrap();
+/// let v = b.get(b"k").unwrap();
+/// b.put(b"k", b"new").unwrap(); // `v` still borrows `b`: this does not compile
+/// println!("{v:?}");
+/// ```
+#[doc(hidden)]
+pub mod lifetimes_are_checked {}

@@ -377,6 +377,27 @@ impl<'s> Spill<'s> {
         Ok(None)
     }
 
+    /// If page `id` is a leaf small enough to be stored inline, its inline page image.
+    fn inline_image(&self, id: PageId) -> Result<Option<Vec<u8>>> {
+        let view = match self.dirty.get(&id) {
+            Some(buf) => NodeView::new(buf, id)?,
+            None => self.snap.node(id)?,
+        };
+        if !view.leaf {
+            return Ok(None);
+        }
+        let node = node_elems(view)?;
+        let Node::Leaf(v) = &node else {
+            return Ok(None);
+        };
+        if v.iter().any(|e| e.flags & BUCKET_LEAF_FLAG != 0) || node.size() > self.page_size / 4 {
+            return Ok(None);
+        }
+        let mut buf = vec![0u8; node.size()];
+        write_leaf(&mut buf, 0, 0, v.iter().copied());
+        Ok(Some(buf))
+    }
+
     fn page_count(&self, id: PageId) -> Result<u64> {
         match self.dirty.get(&id) {
             Some(buf) => Ok(buf.len() as u64 / self.page_size as u64),
@@ -421,6 +442,13 @@ impl<'s> Spill<'s> {
                         let n = self.page_count(root)?;
                         self.free(root, n);
                         root = child;
+                    }
+                    if may_inline {
+                        if let Some(page) = self.inline_image(root)? {
+                            let n = self.page_count(root)?;
+                            self.free(root, n);
+                            return Ok(NewRoot::Inline(page));
+                        }
                     }
                     return Ok(NewRoot::Paged(root));
                 }

@@ -110,7 +110,8 @@ fn build_big(path: &std::path::Path, opts: Options, seed: u64) {
         })
         .unwrap();
     }
-    db.update(|tx| tx.bucket_mut(b"large")?.delete(&[4])).unwrap();
+    db.update(|tx| tx.bucket_mut(b"large")?.delete(&[4]))
+        .unwrap();
     let problems = db.begin(false).unwrap().check().unwrap();
     assert!(problems.is_empty(), "engine check: {problems:?}");
 }
@@ -122,13 +123,20 @@ fn engine_written_databases_pass_go_check_and_dump_alike() {
     let cases = [
         ("p4k.db", Options::default().page_size(4096)),
         ("p16k.db", Options::default().page_size(16384)),
-        ("nofl.db", Options::default().page_size(4096).no_freelist_sync(true)),
+        (
+            "nofl.db",
+            Options::default().page_size(4096).no_freelist_sync(true),
+        ),
     ];
     for (name, opts) in cases {
         let path = dir.path().join(name);
         build_big(&path, opts, seed(42));
         assert_go_check(&path);
-        assert_eq!(go_dump(&path), rust_dump(&path), "{name}: Go and Rust dumps differ");
+        assert_eq!(
+            go_dump(&path),
+            rust_dump(&path),
+            "{name}: Go and Rust dumps differ"
+        );
     }
 }
 
@@ -143,7 +151,11 @@ fn go_mutates_what_the_engine_wrote_and_the_engine_reads_it_back() {
             random_mix(&db, seed(7) + i as u64, 8, 60);
         }
         let before = rust_dump(&path);
-        let flag = if nofl { vec!["-no-freelist-sync"] } else { vec![] };
+        let flag = if nofl {
+            vec!["-no-freelist-sync"]
+        } else {
+            vec![]
+        };
         let p = path.to_str().unwrap();
         let mut args = vec!["mutate"];
         args.extend(flag);
@@ -152,7 +164,11 @@ fn go_mutates_what_the_engine_wrote_and_the_engine_reads_it_back() {
         assert!(ok, "Go mutate failed: {out}");
         let after_go = go_dump(&path);
         assert_ne!(after_go, before, "mutate changed nothing");
-        assert_eq!(rust_dump(&path), after_go, "engine reads Go's changes differently");
+        assert_eq!(
+            rust_dump(&path),
+            after_go,
+            "engine reads Go's changes differently"
+        );
         // And the engine can keep writing on the file Go modified.
         {
             let db = DB::open(&path, Options::default().no_freelist_sync(nofl)).unwrap();
