@@ -179,3 +179,40 @@ fn go_mutates_what_the_engine_wrote_and_the_engine_reads_it_back() {
         assert_eq!(go_dump(&path), rust_dump(&path));
     }
 }
+
+#[test]
+#[ignore = "needs Go bbolt-tool (.ci/run installs it)"]
+fn a_freelist_of_65535_ids_or_more_uses_the_count_overflow_form() {
+    let dir = scratch();
+    let path = dir.path().join("huge_freelist.db");
+    {
+        let db = DB::open(&path, Options::default().page_size(1024)).unwrap();
+        db.update(|tx| {
+            let mut b = tx.create_bucket(b"big")?;
+            for i in 0..150_000u32 {
+                b.put(&i.to_be_bytes(), &[3u8; 400])?;
+            }
+            tx.create_bucket(b"keep")?.put(b"k", b"v")?;
+            Ok::<_, rivet_engine::Error>(())
+        })
+        .unwrap();
+        db.update(|tx| tx.delete_bucket(b"big")).unwrap();
+        let meta = db.info().meta;
+        let tx = db.begin(false).unwrap();
+        let fl = tx.meta().freelist;
+        assert_eq!(fl, meta.freelist);
+    }
+    let (ok, info) = run_tool(&["info", path.to_str().unwrap()]);
+    assert!(ok, "{info}");
+    assert!(
+        info.contains("\"freelist_count_overflow_form\": true"),
+        "{info}"
+    );
+    assert_go_check(&path);
+    assert_eq!(go_dump(&path), rust_dump(&path));
+    // And the engine reads its own overflow-form freelist back.
+    let db = DB::open(&path, Options::default()).unwrap();
+    db.update(|tx| tx.bucket_mut(b"keep")?.put(b"k2", b"v2"))
+        .unwrap();
+    assert!(db.begin(false).unwrap().check().unwrap().is_empty());
+}
