@@ -5,15 +5,11 @@ use std::process::ExitCode;
 
 use rivet_engine::{Options, DB};
 
-const USAGE: &str = "usage: rivet dump FILE   print the canonical JSON dump\n       rivet check FILE  run the consistency check";
+const USAGE: &str =
+    "usage: rivet dump FILE   print the canonical JSON dump\n       rivet check FILE  run the consistency check";
 
 fn run(cmd: &str, file: &str) -> Result<ExitCode, rivet_engine::Error> {
-    let db = DB::open(
-        file,
-        Options::default()
-            .read_only(true)
-            .with_timeout(std::time::Duration::from_secs(5)),
-    )?;
+    let db = DB::open(file, Options::default().read_only(true).with_timeout(std::time::Duration::from_secs(5)))?;
     let tx = db.begin(false)?;
     match cmd {
         "dump" => {

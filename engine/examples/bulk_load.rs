@@ -6,10 +6,7 @@ use std::time::Instant;
 use rivet_engine::{Error, Options, DB};
 
 fn main() -> Result<(), Error> {
-    let n: u64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200_000);
+    let n: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(200_000);
     let path = std::env::temp_dir().join(format!("rivet-bulk-{}.db", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let db = DB::open(&path, Options::default())?;

@@ -37,24 +37,15 @@ impl<'a> Bucket<'a> {
     /// plain value.
     pub fn bucket(&self, name: &[u8]) -> Result<Bucket<'a>> {
         match self.view.get(self.src, name)? {
-            Some(Item::Bucket(src)) => Ok(Bucket {
-                view: self.view,
-                src,
-            }),
-            Some(Item::Value(_)) => Err(Error::IncompatibleValue {
-                found: "value",
-                wanted: "bucket",
-            }),
+            Some(Item::Bucket(src)) => Ok(Bucket { view: self.view, src }),
+            Some(Item::Value(_)) => Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
             None => Err(Error::BucketNotFound),
         }
     }
 
     /// Whether a nested bucket `name` exists.
     pub fn has_bucket(&self, name: &[u8]) -> Result<bool> {
-        Ok(matches!(
-            self.view.get(self.src, name)?,
-            Some(Item::Bucket(_))
-        ))
+        Ok(matches!(self.view.get(self.src, name)?, Some(Item::Bucket(_))))
     }
 
     /// The bucket's sequence (the counter behind `next_sequence`).
@@ -104,6 +95,23 @@ impl<'a> Bucket<'a> {
     /// Collects every item (useful in tests and small buckets).
     pub fn to_vec(&self) -> Result<Vec<KeyValue<'a>>> {
         self.iter().collect()
+    }
+
+    /// Page statistics of this bucket and everything nested in it (bbolt's `Bucket.Stats`), as
+    /// committed: in a write transaction, changes not yet committed are not counted.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] if a page is damaged.
+    pub fn stats(&self) -> Result<crate::stats::BucketStats> {
+        match self.src {
+            Src::Disk(d) => crate::stats::bucket_stats(self.view.snap, d.root, 0),
+            Src::Write(w) => match w.disk_root() {
+                Some(root) => crate::stats::bucket_stats(self.view.snap, root, 0),
+                None => {
+                    Ok(crate::stats::BucketStats { bucket_n: 1, inline_bucket_n: 1, depth: 1, ..Default::default() })
+                }
+            },
+        }
     }
 
     /// Whether the bucket is stored inline in its parent (as committed).

@@ -26,11 +26,7 @@ impl<'a> Walk<'a> {
         for r in reached.iter_mut().take(2) {
             *r = true;
         }
-        Walk {
-            snap,
-            reached,
-            problems: Vec::new(),
-        }
+        Walk { snap, reached, problems: Vec::new() }
     }
 
     fn mark(&mut self, id: PageId, span: u64, free: &[bool]) -> bool {
@@ -38,8 +34,7 @@ impl<'a> Walk<'a> {
         for p in id..id + span {
             match self.reached.get_mut(p as usize) {
                 None => {
-                    self.problems
-                        .push(format!("page {p}: out of bounds: {}", self.snap.meta.pgid));
+                    self.problems.push(format!("page {p}: out of bounds: {}", self.snap.meta.pgid));
                     ok = false;
                 }
                 Some(r) if *r => {
@@ -58,8 +53,7 @@ impl<'a> Walk<'a> {
     /// Walks a bucket's tree. Returns the first key of the subtree (for the branch-key rule).
     fn tree(&mut self, root: DiskRoot<'a>, free: &[bool], depth: usize) -> Option<Vec<u8>> {
         if depth > MAX_DEPTH {
-            self.problems
-                .push("buckets nested deeper than 64 levels".into());
+            self.problems.push("buckets nested deeper than 64 levels".into());
             return None;
         }
         match root {
@@ -67,8 +61,7 @@ impl<'a> Walk<'a> {
                 let node = match NodeView::new(bytes, 0) {
                     Ok(n) if n.leaf => n,
                     Ok(_) => {
-                        self.problems
-                            .push("inline bucket: page is not a leaf".into());
+                        self.problems.push("inline bucket: page is not a leaf".into());
                         return None;
                     }
                     Err(e) => {
@@ -81,12 +74,10 @@ impl<'a> Walk<'a> {
                     match node.leaf_elem(i) {
                         Ok(e) => {
                             if e.is_bucket() {
-                                self.problems
-                                    .push("inline bucket holds a sub-bucket".into());
+                                self.problems.push("inline bucket holds a sub-bucket".into());
                             }
                             if e.key.is_empty() || last.is_some_and(|l| l >= e.key) {
-                                self.problems
-                                    .push("inline bucket: keys out of order".into());
+                                self.problems.push("inline bucket: keys out of order".into());
                             }
                             last = Some(e.key);
                         }
@@ -111,8 +102,7 @@ impl<'a> Walk<'a> {
         last: &mut Option<&'a [u8]>,
     ) -> Option<Vec<u8>> {
         if level > MAX_DEPTH {
-            self.problems
-                .push(format!("page {id}: tree deeper than 64 levels"));
+            self.problems.push(format!("page {id}: tree deeper than 64 levels"));
             return None;
         }
         let node = match self.snap.node(id) {
@@ -121,11 +111,9 @@ impl<'a> Walk<'a> {
                 if id < self.snap.meta.pgid && !reason.contains("flags") {
                     self.problems.push(format!("page {page}: {reason}"));
                 } else if reason.contains("flags") {
-                    self.problems
-                        .push(format!("page {id}: invalid type: {reason}"));
+                    self.problems.push(format!("page {id}: invalid type: {reason}"));
                 } else {
-                    self.problems
-                        .push(format!("page {id}: out of bounds: {}", self.snap.meta.pgid));
+                    self.problems.push(format!("page {id}: out of bounds: {}", self.snap.meta.pgid));
                 }
                 return None;
             }
@@ -134,11 +122,7 @@ impl<'a> Walk<'a> {
                 return None;
             }
         };
-        let span = self
-            .snap
-            .page_bytes(id)
-            .map(|b| b.len() as u64 / self.snap.page_size())
-            .unwrap_or(1);
+        let span = self.snap.page_bytes(id).map(|b| b.len() as u64 / self.snap.page_size()).unwrap_or(1);
         if !self.mark(id, span, free) {
             return None;
         }
@@ -246,8 +230,7 @@ pub fn check(snap: &Snapshot) -> Result<Vec<String>> {
                 *r = true;
             }
             if free.get(p as usize).copied().unwrap_or(false) {
-                walk.problems
-                    .push(format!("page {p}: the freelist lists its own page"));
+                walk.problems.push(format!("page {p}: the freelist lists its own page"));
             }
         }
     }
@@ -255,8 +238,7 @@ pub fn check(snap: &Snapshot) -> Result<Vec<String>> {
     if stored.is_some() {
         for id in 0..hwm {
             if !walk.reached[id] && !free[id] {
-                walk.problems
-                    .push(format!("page {id}: unreachable unfreed"));
+                walk.problems.push(format!("page {id}: unreachable unfreed"));
             }
         }
     }
@@ -269,12 +251,7 @@ pub fn unreachable_pages(snap: &Snapshot) -> Result<Vec<PageId>> {
     let mut walk = Walk::new(snap);
     walk.tree(DiskRoot::Paged(snap.meta.root), &[], 0);
     if let Some(p) = walk.problems.first() {
-        return Err(Error::corrupted(
-            snap.meta.root,
-            format!("while rebuilding the freelist: {p}"),
-        ));
+        return Err(Error::corrupted(snap.meta.root, format!("while rebuilding the freelist: {p}")));
     }
-    Ok((2..snap.meta.pgid)
-        .filter(|&id| !walk.reached[id as usize])
-        .collect())
+    Ok((2..snap.meta.pgid).filter(|&id| !walk.reached[id as usize]).collect())
 }

@@ -31,16 +31,12 @@ pub struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(view: View<'a>, src: Src<'a>) -> Self {
+        view.snap.counters.cursors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let disk = match src {
             Src::Disk(d) => Some(DiskCursor::new(view.snap, d.root)),
             Src::Write(_) => None,
         };
-        Cursor {
-            view,
-            src,
-            disk,
-            key: None,
-        }
+        Cursor { view, src, disk, key: None }
     }
 
     fn disk_item(&self, e: Option<crate::page::LeafElem<'a>>) -> Result<Option<KeyValue<'a>>> {
@@ -141,11 +137,7 @@ pub struct Range<'a> {
 }
 
 impl<'a> Range<'a> {
-    pub(crate) fn new<K: AsRef<[u8]>, R: RangeBounds<K>>(
-        view: View<'a>,
-        src: Src<'a>,
-        range: R,
-    ) -> Self {
+    pub(crate) fn new<K: AsRef<[u8]>, R: RangeBounds<K>>(view: View<'a>, src: Src<'a>, range: R) -> Self {
         let own = |b: Bound<&K>| match b {
             Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
             Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
@@ -223,11 +215,7 @@ impl<'a> Range<'a> {
                         Bound::Unbounded => c.last(),
                         Bound::Included(h) | Bound::Excluded(h) => match c.seek(h) {
                             Ok(None) => c.last(),
-                            Ok(Some((k, _)))
-                                if k == h.as_slice() && matches!(self.hi, Bound::Included(_)) =>
-                            {
-                                c.seek(h)
-                            }
+                            Ok(Some((k, _))) if k == h.as_slice() && matches!(self.hi, Bound::Included(_)) => c.seek(h),
                             Ok(Some(_)) => c.prev(),
                             Err(e) => Err(e),
                         },
@@ -247,11 +235,7 @@ impl<'a> Range<'a> {
                 None
             }
             Ok(Some((k, v))) => {
-                let inside = if forward {
-                    self.in_hi(k)
-                } else {
-                    self.in_lo(k)
-                };
+                let inside = if forward { self.in_hi(k) } else { self.in_lo(k) };
                 if !inside || self.crossed(k, forward) {
                     self.done = true;
                     return None;

@@ -17,19 +17,12 @@ pub(crate) struct DiskCursor<'a> {
 
 impl<'a> DiskCursor<'a> {
     pub(crate) fn new(snap: &'a Snapshot, root: DiskRoot<'a>) -> Self {
-        DiskCursor {
-            snap,
-            root,
-            stack: Vec::with_capacity(8),
-        }
+        DiskCursor { snap, root, stack: Vec::with_capacity(8) }
     }
 
     fn push(&mut self, node: NodeView<'a>, idx: usize) -> Result<()> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(Error::corrupted(
-                node.pgid,
-                "tree deeper than 64 levels (cycle?)",
-            ));
+            return Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"));
         }
         if !node.leaf && node.is_empty() {
             return Err(Error::corrupted(node.pgid, "empty branch page"));
@@ -54,11 +47,7 @@ impl<'a> DiskCursor<'a> {
                 return Ok(());
             }
             let child = self.snap.node(node.branch_elem(idx)?.pgid)?;
-            let cidx = if last {
-                child.len().saturating_sub(1)
-            } else {
-                0
-            };
+            let cidx = if last { child.len().saturating_sub(1) } else { 0 };
             self.push(child, cidx)?;
         }
     }

@@ -70,10 +70,7 @@ impl<'t> CursorMut<'t> {
         };
         let view = self.w.view();
         if let Some(Item::Bucket(_)) = view.get(Src::Write(&self.w.arena[self.id]), &k)? {
-            return Err(Error::IncompatibleValue {
-                found: "bucket",
-                wanted: "value",
-            });
+            return Err(Error::IncompatibleValue { found: "bucket", wanted: "value" });
         }
         self.w.delete(self.id, &k)
     }

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 
 use crate::error::{Error, Result, TxId};
 use crate::freelist::Freelist;
@@ -18,6 +18,7 @@ use crate::meta::{Meta, MAGIC, NO_FREELIST, VERSION};
 use crate::mmap::{mmap_size, Map};
 use crate::options::Options;
 use crate::page::{PageHeader, FREELIST_FLAG, LEAF_FLAG};
+use crate::stats::{Counters, Stats, TxStats};
 use crate::storage::{FileStorage, Storage};
 use crate::tree::Snapshot;
 use crate::tx::{DirtyPages, Tx};
@@ -43,14 +44,16 @@ pub struct DB {
     writer: Mutex<Option<Writer>>,
     writer_free: Condvar,
     poisoned: AtomicBool,
+    pub(crate) batcher: crate::batch::Batcher,
+    counters: Arc<Counters>,
+    tx_stats: Mutex<TxStats>,
+    tx_n: AtomicU64,
+    maps: Mutex<Vec<Weak<Map>>>,
 }
 
 impl std::fmt::Debug for DB {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DB")
-            .field("path", &self.path)
-            .field("page_size", &self.page_size)
-            .finish()
+        f.debug_struct("DB").field("path", &self.path).field("page_size", &self.page_size).finish()
     }
 }
 
@@ -70,10 +73,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 fn os_page_size() -> u32 {
     // SAFETY: sysconf has no preconditions; it only reads a system constant.
     let ps = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u32::try_from(ps)
-        .ok()
-        .filter(|p| valid_page_size(*p))
-        .unwrap_or(4096)
+    u32::try_from(ps).ok().filter(|p| valid_page_size(*p)).unwrap_or(4096)
 }
 
 fn valid_page_size(ps: u32) -> bool {
@@ -95,12 +95,7 @@ impl DB {
             move |source| Error::Io { op, path, source }
         };
         let ro = opts.read_only;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(!ro)
-            .create(!ro)
-            .open(&path)
-            .map_err(io("open"))?;
+        let file = OpenOptions::new().read(true).write(!ro).create(!ro).open(&path).map_err(io("open"))?;
         if !crate::lock::lock(&file, !ro, opts.timeout).map_err(io("lock"))? {
             return Err(Error::Timeout);
         }
@@ -112,19 +107,13 @@ impl DB {
             }
             let ps = opts.page_size.unwrap_or_else(os_page_size);
             if !valid_page_size(ps) {
-                return Err(Error::Invalid(format!(
-                    "page size {ps} is not a power of two in 256..=65536"
-                )));
+                return Err(Error::Invalid(format!("page size {ps} is not a power of two in 256..=65536")));
             }
             init(&storage, ps, opts.no_sync).map_err(io("initialise"))?;
             len = storage.len().map_err(io("stat"))?;
         }
         let (meta, page_size) = read_meta(&file, len, &opts).map_err(|e| match e {
-            ReadMetaError::Io(source) => Error::Io {
-                op: "read",
-                path: path.clone(),
-                source,
-            },
+            ReadMetaError::Io(source) => Error::Io { op: "read", path: path.clone(), source },
             ReadMetaError::Db(e) => e,
         })?;
         let needed = meta.pgid.saturating_mul(u64::from(page_size));
@@ -134,15 +123,10 @@ impl DB {
                 meta.txid
             )));
         }
-        let map_size = mmap_size(
-            len.max(opts.initial_mmap_size).max(needed),
-            u64::from(page_size),
-        );
+        let map_size = mmap_size(len.max(opts.initial_mmap_size).max(needed), u64::from(page_size));
         let map = Arc::new(Map::new(&file, map_size, opts.mmap_populate).map_err(io("mmap"))?);
-        let snap = Snapshot {
-            meta,
-            map: map.clone(),
-        };
+        let counters = Arc::new(Counters::default());
+        let snap = Snapshot { meta, map: map.clone(), counters: counters.clone() };
         let writer = if ro {
             None
         } else {
@@ -152,10 +136,7 @@ impl DB {
                 let bytes = snap_freelist_bytes(&snap)?;
                 Freelist::from_ids(Freelist::decode_ids(bytes, meta.freelist, meta.pgid)?)
             };
-            Some(Writer {
-                freelist,
-                file_size: len,
-            })
+            Some(Writer { freelist, file_size: len })
         };
         let db = DB {
             path,
@@ -163,14 +144,15 @@ impl DB {
             file,
             storage: Box::new(storage),
             page_size,
-            state: Mutex::new(Shared {
-                meta,
-                map,
-                readers: BTreeMap::new(),
-            }),
+            maps: Mutex::new(vec![Arc::downgrade(&map)]),
+            state: Mutex::new(Shared { meta, map, readers: BTreeMap::new() }),
             writer: Mutex::new(writer),
             writer_free: Condvar::new(),
             poisoned: AtomicBool::new(false),
+            batcher: Default::default(),
+            counters,
+            tx_stats: Mutex::new(TxStats::default()),
+            tx_n: AtomicU64::new(0),
         };
         if !ro && !db.opts.no_freelist_sync && meta.freelist == NO_FREELIST {
             // As Go does: store a real freelist at once, so that older readers can open the file.
@@ -193,10 +175,7 @@ impl DB {
     }
     /// Page size and the last committed meta.
     pub fn info(&self) -> Info {
-        Info {
-            page_size: self.page_size,
-            meta: lock(&self.state).meta,
-        }
+        Info { page_size: self.page_size, meta: lock(&self.state).meta }
     }
 
     /// Begins a transaction. A write transaction waits until the previous writer is done.
@@ -207,10 +186,8 @@ impl DB {
     pub fn begin(&self, writable: bool) -> Result<Tx<'_>> {
         if !writable {
             let mut st = lock(&self.state);
-            let snap = Snapshot {
-                meta: st.meta,
-                map: st.map.clone(),
-            };
+            let snap = Snapshot { meta: st.meta, map: st.map.clone(), counters: self.counters.clone() };
+            self.tx_n.fetch_add(1, Ordering::Relaxed);
             *st.readers.entry(snap.meta.txid).or_insert(0) += 1;
             return Ok(Tx::new_read(self, snap));
         }
@@ -224,20 +201,12 @@ impl DB {
             }
             match slot.take() {
                 Some(w) => break w,
-                None => {
-                    slot = self
-                        .writer_free
-                        .wait(slot)
-                        .unwrap_or_else(|e| e.into_inner())
-                }
+                None => slot = self.writer_free.wait(slot).unwrap_or_else(|e| e.into_inner()),
             }
         };
         drop(slot);
         let st = lock(&self.state);
-        let snap = Snapshot {
-            meta: st.meta,
-            map: st.map.clone(),
-        };
+        let snap = Snapshot { meta: st.meta, map: st.map.clone(), counters: self.counters.clone() };
         match st.readers.keys().next() {
             Some(&oldest) => writer.freelist.release(oldest),
             None => writer.freelist.release(TxId::MAX),
@@ -278,6 +247,51 @@ impl DB {
         r
     }
 
+    /// Database statistics: free and pending pages, reader counts, live maps, and the summed
+    /// counters of committed transactions. Free-page figures are those of the last finished
+    /// write transaction.
+    pub fn stats(&self) -> Stats {
+        let (free, pending, fl_bytes) = match lock(&self.writer).as_ref() {
+            Some(w) => (w.freelist.free_count(), w.freelist.pending_count(), w.freelist.encoded_size() as u64),
+            None => (0, 0, 0),
+        };
+        let open = lock(&self.state).readers.values().map(|&n| n as u64).sum();
+        let maps = {
+            let mut m = lock(&self.maps);
+            m.retain(|w| w.strong_count() > 0);
+            m.len() as u64
+        };
+        let mut tx_stats = *lock(&self.tx_stats);
+        tx_stats.cursor_count = self.counters.cursors.load(Ordering::Relaxed);
+        Stats {
+            free_page_n: free,
+            pending_page_n: pending,
+            free_alloc: free * u64::from(self.page_size),
+            freelist_inuse: if self.opts.no_freelist_sync { 0 } else { fl_bytes },
+            tx_n: self.tx_n.load(Ordering::Relaxed),
+            open_tx_n: open,
+            maps,
+            tx_stats,
+        }
+    }
+
+    /// Forces an fdatasync of the file (useful after commits made with `no_sync`).
+    pub fn sync(&self) -> Result<()> {
+        self.storage.sync().map_err(|source| Error::Io { op: "sync", path: self.path.clone(), source })
+    }
+
+    pub(crate) fn add_tx_stats(&self, s: &TxStats) {
+        lock(&self.tx_stats).add(s);
+    }
+
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
+    pub(crate) fn counters(&self) -> Arc<Counters> {
+        self.counters.clone()
+    }
+
     /// Closes the database, releasing the file lock. Dropping it does the same.
     pub fn close(self) -> Result<()> {
         drop(self);
@@ -306,8 +320,11 @@ impl DB {
         writer: &mut Writer,
         dirty: &DirtyPages,
         meta: &Meta,
+        stats: &mut TxStats,
     ) -> Result<Arc<Map>> {
-        let r = self.write_commit_inner(writer, dirty, meta);
+        let started = std::time::Instant::now();
+        let r = self.write_commit_inner(writer, dirty, meta, stats);
+        stats.write_time += started.elapsed();
         if r.is_err() {
             self.poisoned.store(true, Ordering::SeqCst);
         }
@@ -319,22 +336,14 @@ impl DB {
         writer: &mut Writer,
         dirty: &DirtyPages,
         meta: &Meta,
+        stats: &mut TxStats,
     ) -> Result<Arc<Map>> {
-        let io = |op: &'static str| {
-            move |source| Error::Io {
-                op,
-                path: self.path.clone(),
-                source,
-            }
-        };
+        let io = |op: &'static str| move |source| Error::Io { op, path: self.path.clone(), source };
         let ps = u64::from(self.page_size);
         let needed = (meta.pgid * ps).max(MIN_FILE_SIZE);
         if needed > writer.file_size {
-            let mut target = if needed < self.opts.alloc_size {
-                mmap_size(needed, ps)
-            } else {
-                needed + self.opts.alloc_size
-            };
+            let mut target =
+                if needed < self.opts.alloc_size { mmap_size(needed, ps) } else { needed + self.opts.alloc_size };
             if self.opts.max_size > 0 {
                 target = target.min(self.opts.max_size.max(needed));
             }
@@ -344,49 +353,46 @@ impl DB {
             }
             writer.file_size = target;
         }
-        // Coalesce adjacent pages into larger writes.
+        // Coalesce adjacent pages into larger writes (at most 4 MiB each).
         let mut run: Vec<u8> = Vec::new();
         let mut run_start = 0u64;
+        let mut flush = |run: &mut Vec<u8>, at: u64| -> Result<()> {
+            if !run.is_empty() {
+                self.storage.write_at(run, at).map_err(io("write"))?;
+                stats.write += 1;
+                run.clear();
+            }
+            Ok(())
+        };
         for (&id, buf) in dirty {
             let off = id * ps;
-            if !run.is_empty() && run_start + run.len() as u64 != off {
-                self.storage
-                    .write_at(&run, run_start)
-                    .map_err(io("write"))?;
-                run.clear();
+            if run_start + run.len() as u64 != off || run.len() >= 4 << 20 {
+                flush(&mut run, run_start)?;
             }
             if run.is_empty() {
                 run_start = off;
             }
             run.extend_from_slice(buf);
-            if run.len() >= 4 << 20 {
-                self.storage
-                    .write_at(&run, run_start)
-                    .map_err(io("write"))?;
-                run.clear();
-            }
         }
-        if !run.is_empty() {
-            self.storage
-                .write_at(&run, run_start)
-                .map_err(io("write"))?;
-        }
+        flush(&mut run, run_start)?;
         if !self.opts.no_sync {
             self.storage.sync().map_err(io("sync"))?;
         }
         let meta_page = meta.txid % 2;
         let page = meta.encode_page(meta_page, ps as usize);
-        self.storage
-            .write_at(&page, meta_page * ps)
-            .map_err(io("write meta"))?;
+        self.storage.write_at(&page, meta_page * ps).map_err(io("write meta"))?;
+        stats.write += 1;
         if !self.opts.no_sync {
             self.storage.sync().map_err(io("sync"))?;
         }
         let mut st = lock(&self.state);
         if needed > st.map.size() {
+            // Readers that started before keep the old map until they end.
             let size = mmap_size(needed.max(self.opts.initial_mmap_size), ps);
-            st.map =
-                Arc::new(Map::new(&self.file, size, self.opts.mmap_populate).map_err(io("mmap"))?);
+            st.map = Arc::new(Map::new(&self.file, size, self.opts.mmap_populate).map_err(io("mmap"))?);
+            let mut maps = lock(&self.maps);
+            maps.retain(|w| w.strong_count() > 0);
+            maps.push(Arc::downgrade(&st.map));
         }
         st.meta = Meta::decode(&page);
         Ok(st.map.clone())
@@ -419,20 +425,8 @@ fn init(storage: &FileStorage, ps: u32, no_sync: bool) -> std::io::Result<()> {
         let page = m.encode_page(i, p);
         buf[i as usize * p..(i as usize + 1) * p].copy_from_slice(&page);
     }
-    PageHeader {
-        id: 2,
-        flags: FREELIST_FLAG,
-        count: 0,
-        overflow: 0,
-    }
-    .write(&mut buf[2 * p..]);
-    PageHeader {
-        id: 3,
-        flags: LEAF_FLAG,
-        count: 0,
-        overflow: 0,
-    }
-    .write(&mut buf[3 * p..]);
+    PageHeader { id: 2, flags: FREELIST_FLAG, count: 0, overflow: 0 }.write(&mut buf[2 * p..]);
+    PageHeader { id: 3, flags: LEAF_FLAG, count: 0, overflow: 0 }.write(&mut buf[3 * p..]);
     storage.write_at(&buf, 0)?;
     if !no_sync {
         storage.sync()?;
@@ -446,11 +440,7 @@ enum ReadMetaError {
 }
 
 /// Finds the page size and the meta to use: the valid one with the highest txid.
-fn read_meta(
-    file: &File,
-    len: u64,
-    opts: &Options,
-) -> std::result::Result<(Meta, u32), ReadMetaError> {
+fn read_meta(file: &File, len: u64, opts: &Options) -> std::result::Result<(Meta, u32), ReadMetaError> {
     if len < MIN_FILE_SIZE {
         return Err(ReadMetaError::Db(Error::Invalid(format!(
             "the file is too small to be a database: {len} bytes (at least {MIN_FILE_SIZE} needed)"
@@ -469,10 +459,7 @@ fn read_meta(
         if valid_page_size(m0.page_size) {
             Ok(())
         } else {
-            Err(Error::Invalid(format!(
-                "meta 0 has an impossible page size {}",
-                m0.page_size
-            )))
+            Err(Error::Invalid(format!("meta 0 has an impossible page size {}", m0.page_size)))
         }
     });
     let mut candidates: Vec<u32> = Vec::new();
@@ -513,20 +500,14 @@ fn read_meta(
 pub(crate) fn snap_freelist_bytes(snap: &Snapshot) -> Result<&[u8]> {
     let id = snap.meta.freelist;
     if id < 2 || id >= snap.meta.pgid {
-        return Err(Error::corrupted(
-            id,
-            format!("freelist page outside 2..{}", snap.meta.pgid),
-        ));
+        return Err(Error::corrupted(id, format!("freelist page outside 2..{}", snap.meta.pgid)));
     }
     let ps = snap.page_size();
     let head = snap.map.bytes(id * ps, 16, id)?;
     let h = PageHeader::read(head);
     let span = 1 + u64::from(h.overflow);
     if id + span > snap.meta.pgid {
-        return Err(Error::corrupted(
-            id,
-            "freelist overflow runs past the high-water mark",
-        ));
+        return Err(Error::corrupted(id, "freelist overflow runs past the high-water mark"));
     }
     snap.map.bytes(id * ps, span * ps, id)
 }

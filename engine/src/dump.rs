@@ -22,10 +22,7 @@ fn hex_into(out: &mut String, bytes: &[u8]) {
 
 fn bucket_json(b: &Bucket<'_>, out: &mut String, depth: usize) -> Result<()> {
     if depth > crate::tree::MAX_DEPTH {
-        return Err(crate::error::Error::corrupted(
-            0,
-            "buckets nested deeper than 64 levels",
-        ));
+        return Err(crate::error::Error::corrupted(0, "buckets nested deeper than 64 levels"));
     }
     let _ = write!(out, "{{\"sequence\":{},\"entries\":[", b.sequence());
     let mut first = true;

@@ -71,6 +71,10 @@ pub enum Error {
         /// What the operation needed.
         wanted: &'static str,
     },
+    /// The shared commit of a [`crate::DB::batch`] failed; every call in it gets this error (the
+    /// first one gets the original error).
+    #[error("the batch commit failed: {0}")]
+    BatchFailed(String),
     /// `move_bucket` was asked to do something impossible (same bucket, or into itself).
     #[error("invalid bucket move: {0}")]
     InvalidMove(String),
@@ -115,9 +119,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn corrupted(page: PageId, reason: impl Into<String>) -> Self {
-        Error::Corrupted {
-            page,
-            reason: reason.into(),
-        }
+        Error::Corrupted { page, reason: reason.into() }
     }
 }

@@ -90,10 +90,7 @@ impl Freelist {
 
     /// Whether `id` is free (not counting pending pages).
     pub fn is_free(&self, id: PageId) -> bool {
-        self.runs
-            .range(..=id)
-            .next_back()
-            .is_some_and(|(&s, &l)| id < s + l)
+        self.runs.range(..=id).next_back().is_some_and(|(&s, &l)| id < s + l)
     }
 
     /// Takes `n` contiguous free pages (the smallest run that fits, lowest id on ties) and
@@ -187,13 +184,7 @@ impl Freelist {
         } else {
             (n as u16, PAGE_HEADER_SIZE)
         };
-        PageHeader {
-            id,
-            flags: FREELIST_FLAG,
-            count,
-            overflow,
-        }
-        .write(buf);
+        PageHeader { id, flags: FREELIST_FLAG, count, overflow }.write(buf);
         for id in ids {
             put_u64(buf, off, id);
             off += 8;
@@ -205,10 +196,7 @@ impl Freelist {
     pub fn decode_ids(bytes: &[u8], pgid: PageId, hwm: PageId) -> Result<Vec<PageId>> {
         let h = PageHeader::read(bytes);
         if h.flags & FREELIST_FLAG == 0 {
-            return Err(Error::corrupted(
-                pgid,
-                format!("expected a freelist page, found flags {:#x}", h.flags),
-            ));
+            return Err(Error::corrupted(pgid, format!("expected a freelist page, found flags {:#x}", h.flags)));
         }
         let (n, start) = if h.count == 0xFFFF {
             (u64_at(bytes, PAGE_HEADER_SIZE), PAGE_HEADER_SIZE + 8)
@@ -217,19 +205,13 @@ impl Freelist {
         };
         let end = (n as u128) * 8 + start as u128;
         if end > bytes.len() as u128 {
-            return Err(Error::corrupted(
-                pgid,
-                format!("freelist of {n} ids overruns its {} bytes", bytes.len()),
-            ));
+            return Err(Error::corrupted(pgid, format!("freelist of {n} ids overruns its {} bytes", bytes.len())));
         }
         let mut ids = Vec::with_capacity(n as usize);
         for i in 0..n as usize {
             let id = u64_at(bytes, start + 8 * i);
             if id < 2 || id >= hwm {
-                return Err(Error::corrupted(
-                    pgid,
-                    format!("freelist lists page {id}, outside 2..{hwm}"),
-                ));
+                return Err(Error::corrupted(pgid, format!("freelist lists page {id}, outside 2..{hwm}")));
             }
             ids.push(id);
         }

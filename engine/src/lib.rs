@@ -31,6 +31,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod backup;
+mod batch;
 mod bucket;
 pub mod check;
 mod cursor;
@@ -49,6 +51,7 @@ mod mmap;
 mod options;
 pub mod page;
 mod spill;
+mod stats;
 #[allow(unsafe_code)]
 mod storage;
 mod tree;
@@ -56,12 +59,15 @@ mod tx;
 mod view;
 mod write;
 
+pub use backup::{compact, compact_file};
+pub use batch::BatchFn;
 pub use bucket::{Bucket, BucketMut};
 pub use cursor::{Cursor, KeyValue, Range};
 pub use cursor_mut::CursorMut;
 pub use db::{Info, DB};
 pub use error::{Error, PageId, Result, TxId};
 pub use options::{Options, DEFAULT_ALLOC_SIZE};
+pub use stats::{BucketStats, Stats, TxStats};
 pub use tree::Snapshot;
 pub use tx::Tx;
 

@@ -10,11 +10,7 @@ use std::time::{Duration, Instant};
 /// Takes the lock, waiting at most `timeout` (`None` or zero: wait forever).
 /// Returns `Ok(false)` if the timeout passed.
 pub fn lock(file: &File, exclusive: bool, timeout: Option<Duration>) -> io::Result<bool> {
-    let op = if exclusive {
-        libc::LOCK_EX
-    } else {
-        libc::LOCK_SH
-    } | libc::LOCK_NB;
+    let op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH } | libc::LOCK_NB;
     let start = Instant::now();
     loop {
         // SAFETY: flock only reads the descriptor number, which `file` keeps open.
@@ -23,8 +19,7 @@ pub fn lock(file: &File, exclusive: bool, timeout: Option<Duration>) -> io::Resu
             return Ok(true);
         }
         let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EWOULDBLOCK) && err.kind() != io::ErrorKind::Interrupted
-        {
+        if err.raw_os_error() != Some(libc::EWOULDBLOCK) && err.kind() != io::ErrorKind::Interrupted {
             return Err(err);
         }
         if let Some(t) = timeout.filter(|t| !t.is_zero()) {

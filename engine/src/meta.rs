@@ -93,16 +93,12 @@ impl Meta {
     pub fn validate(&self) -> Result<()> {
         if self.magic != MAGIC {
             if self.magic == MAGIC.swap_bytes() {
-                return Err(Error::Invalid(
-                    "big-endian bbolt file (written on a big-endian host)".into(),
-                ));
+                return Err(Error::Invalid("big-endian bbolt file (written on a big-endian host)".into()));
             }
             return Err(Error::Invalid(format!("bad magic {:#010x}", self.magic)));
         }
         if self.version != VERSION {
-            return Err(Error::VersionMismatch {
-                found: self.version,
-            });
+            return Err(Error::VersionMismatch { found: self.version });
         }
         if self.checksum != 0 && self.checksum != self.compute_checksum() {
             return Err(Error::Checksum);
@@ -114,13 +110,7 @@ impl Meta {
     /// checksum.
     pub fn encode_page(&self, page_id: PageId, page_size: usize) -> Vec<u8> {
         let mut buf = vec![0u8; page_size];
-        PageHeader {
-            id: page_id,
-            flags: META_FLAG,
-            count: 0,
-            overflow: 0,
-        }
-        .write(&mut buf);
+        PageHeader { id: page_id, flags: META_FLAG, count: 0, overflow: 0 }.write(&mut buf);
         let fields = self.fields();
         buf[PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + 56].copy_from_slice(&fields);
         put_u64(&mut buf, PAGE_HEADER_SIZE + 56, fnv1a64(&fields));
@@ -152,10 +142,7 @@ mod tests {
         assert!(d.validate().is_ok());
         let mut bad = page.clone();
         bad[40] ^= 1;
-        assert!(matches!(
-            Meta::decode(&bad).validate(),
-            Err(Error::Checksum)
-        ));
+        assert!(matches!(Meta::decode(&bad).validate(), Err(Error::Checksum)));
     }
 
     #[test]
@@ -174,9 +161,6 @@ mod tests {
         };
         assert!(m.validate().is_ok());
         let v3 = Meta { version: 3, ..m };
-        assert!(matches!(
-            v3.validate(),
-            Err(Error::VersionMismatch { found: 3 })
-        ));
+        assert!(matches!(v3.validate(), Err(Error::VersionMismatch { found: 3 })));
     }
 }

@@ -51,19 +51,14 @@ impl Map {
 
     /// The bytes `offset..offset + len`, if they lie inside the mapping.
     pub fn bytes(&self, offset: u64, len: u64, page: PageId) -> Result<&[u8]> {
-        let end = offset
-            .checked_add(len)
-            .ok_or_else(|| Error::corrupted(page, "page span overflows"))?;
+        let end = offset.checked_add(len).ok_or_else(|| Error::corrupted(page, "page span overflows"))?;
         let Some(m) = &self.mmap else {
             return Err(Error::corrupted(page, "the database is not mapped"));
         };
         if end > m.len() as u64 {
             return Err(Error::corrupted(
                 page,
-                format!(
-                    "page span {offset}..{end} lies beyond the mapping of {} bytes",
-                    m.len()
-                ),
+                format!("page span {offset}..{end} lies beyond the mapping of {} bytes", m.len()),
             ));
         }
         // SAFETY: `offset..end` lies inside the mapping (checked above), which lives as long as

@@ -30,6 +30,10 @@ pub struct Options {
     pub max_size: u64,
     /// Run the consistency check after every commit and report problems as an error.
     pub strict_mode: bool,
+    /// Most calls [`crate::DB::batch`] puts into one transaction (default 1000).
+    pub max_batch_size: usize,
+    /// Longest a batch waits for more calls before it commits (default 10 ms).
+    pub max_batch_delay: Duration,
 }
 
 /// bbolt's default `AllocSize`.
@@ -49,6 +53,8 @@ impl Default for Options {
             alloc_size: DEFAULT_ALLOC_SIZE,
             max_size: 0,
             strict_mode: false,
+            max_batch_size: 1000,
+            max_batch_delay: Duration::from_millis(10),
         }
     }
 }

@@ -69,12 +69,7 @@ pub struct PageHeader {
 impl PageHeader {
     /// Reads the header at the start of `b` (which must hold at least 16 bytes).
     pub fn read(b: &[u8]) -> PageHeader {
-        PageHeader {
-            id: u64_at(b, 0),
-            flags: u16_at(b, 8),
-            count: u16_at(b, 10),
-            overflow: u32_at(b, 12),
-        }
+        PageHeader { id: u64_at(b, 0), flags: u16_at(b, 8), count: u16_at(b, 10), overflow: u32_at(b, 12) }
     }
     /// Writes the header at the start of `b`.
     pub fn write(&self, b: &mut [u8]) {
@@ -150,24 +145,13 @@ impl<'a> NodeView<'a> {
         } else if h.flags & BRANCH_FLAG != 0 {
             false
         } else {
-            return Err(Error::corrupted(
-                pgid,
-                format!("expected a branch or leaf page, found flags {:#x}", h.flags),
-            ));
+            return Err(Error::corrupted(pgid, format!("expected a branch or leaf page, found flags {:#x}", h.flags)));
         };
         let count = h.count as usize;
         if PAGE_HEADER_SIZE + count * ELEMENT_SIZE > bytes.len() {
-            return Err(Error::corrupted(
-                pgid,
-                format!("{count} elements do not fit in the page"),
-            ));
+            return Err(Error::corrupted(pgid, format!("{count} elements do not fit in the page")));
         }
-        Ok(NodeView {
-            bytes,
-            pgid,
-            leaf,
-            count,
-        })
+        Ok(NodeView { bytes, pgid, leaf, count })
     }
 
     /// Number of elements.
@@ -183,16 +167,11 @@ impl<'a> NodeView<'a> {
         let start = elem_off
             .checked_add(pos as usize)
             .ok_or_else(|| Error::corrupted(self.pgid, "element position overflows"))?;
-        let end = start
-            .checked_add(len)
-            .ok_or_else(|| Error::corrupted(self.pgid, "element size overflows"))?;
+        let end = start.checked_add(len).ok_or_else(|| Error::corrupted(self.pgid, "element size overflows"))?;
         self.bytes.get(start..end).ok_or_else(|| {
             Error::corrupted(
                 self.pgid,
-                format!(
-                    "element data {start}..{end} lies outside the page span of {} bytes",
-                    self.bytes.len()
-                ),
+                format!("element data {start}..{end} lies outside the page span of {} bytes", self.bytes.len()),
             )
         })
     }
@@ -215,10 +194,7 @@ impl<'a> NodeView<'a> {
     /// The branch element `i`. Errors if this is a leaf or the element is out of bounds.
     pub fn branch_elem(&self, i: usize) -> Result<BranchElem<'a>> {
         if self.leaf || i >= self.count {
-            return Err(Error::corrupted(
-                self.pgid,
-                format!("no branch element {i}"),
-            ));
+            return Err(Error::corrupted(self.pgid, format!("no branch element {i}")));
         }
         let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
         let pos = u32_at(self.bytes, off);
@@ -272,13 +248,7 @@ where
     I: ExactSizeIterator<Item = LeafElem<'e>>,
 {
     let count = elems.len();
-    PageHeader {
-        id,
-        flags: LEAF_FLAG,
-        count: count as u16,
-        overflow,
-    }
-    .write(buf);
+    PageHeader { id, flags: LEAF_FLAG, count: count as u16, overflow }.write(buf);
     let mut data = PAGE_HEADER_SIZE + count * ELEMENT_SIZE;
     for (i, e) in elems.enumerate() {
         let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
@@ -299,13 +269,7 @@ where
     I: ExactSizeIterator<Item = BranchElem<'e>>,
 {
     let count = elems.len();
-    PageHeader {
-        id,
-        flags: BRANCH_FLAG,
-        count: count as u16,
-        overflow,
-    }
-    .write(buf);
+    PageHeader { id, flags: BRANCH_FLAG, count: count as u16, overflow }.write(buf);
     let mut data = PAGE_HEADER_SIZE + count * ELEMENT_SIZE;
     for (i, e) in elems.enumerate() {
         let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;

@@ -13,9 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{Error, PageId, Result, TxId};
 use crate::freelist::Freelist;
-use crate::page::{
-    node_size, write_branch, write_leaf, BranchElem, LeafElem, NodeView, BUCKET_LEAF_FLAG,
-};
+use crate::page::{node_size, write_branch, write_leaf, BranchElem, LeafElem, NodeView, BUCKET_LEAF_FLAG};
 use crate::tree::{Snapshot, BUCKET_HEADER_SIZE};
 use crate::view::{BucketId, BucketW, Change, Origin, View};
 
@@ -35,9 +33,7 @@ impl<'x> Node<'x> {
     }
     fn size(&self) -> usize {
         match self {
-            Node::Leaf(v) => {
-                node_size(v.len(), v.iter().map(|e| e.key.len() + e.value.len()).sum())
-            }
+            Node::Leaf(v) => node_size(v.len(), v.iter().map(|e| e.key.len() + e.value.len()).sum()),
             Node::Branch(v) => node_size(v.len(), v.iter().map(|e| e.key.len()).sum()),
         }
     }
@@ -80,6 +76,8 @@ pub(crate) struct Spill<'s> {
     /// Runs allocated by this commit: page count and whether they came from the freelist.
     allocated: HashMap<PageId, (u64, bool)>,
     old_hwm: PageId,
+    /// Work counters of this commit.
+    pub stats: crate::stats::TxStats,
 }
 
 /// Splits `n` elements with the given serialised sizes (element header excluded) as bbolt does.
@@ -118,17 +116,11 @@ fn split<'x>(node: Node<'x>, page_size: usize, fill: f64) -> Vec<Node<'x>> {
     match node {
         Node::Leaf(v) => {
             let sizes: Vec<usize> = v.iter().map(|e| e.key.len() + e.value.len()).collect();
-            split_ranges(&sizes, page_size, fill)
-                .into_iter()
-                .map(|r| Node::Leaf(v[r].to_vec()))
-                .collect()
+            split_ranges(&sizes, page_size, fill).into_iter().map(|r| Node::Leaf(v[r].to_vec())).collect()
         }
         Node::Branch(v) => {
             let sizes: Vec<usize> = v.iter().map(|e| e.key.len()).collect();
-            split_ranges(&sizes, page_size, fill)
-                .into_iter()
-                .map(|r| Node::Branch(v[r].to_vec()))
-                .collect()
+            split_ranges(&sizes, page_size, fill).into_iter().map(|r| Node::Branch(v[r].to_vec())).collect()
         }
     }
 }
@@ -145,11 +137,14 @@ impl<'s> Spill<'s> {
             dirty: BTreeMap::new(),
             allocated: HashMap::new(),
             old_hwm: hwm,
+            stats: Default::default(),
         }
     }
 
     /// Takes `n` contiguous pages: from the freelist if a run fits, else above the high-water mark.
     pub(crate) fn alloc(&mut self, n: u64) -> PageId {
+        self.stats.page_count += n;
+        self.stats.page_alloc += n * self.page_size as u64;
         if let Some(id) = self.freelist.allocate(n) {
             self.allocated.insert(id, (n, true));
             return id;
@@ -188,10 +183,7 @@ impl<'s> Spill<'s> {
 
     fn write_node(&mut self, node: &Node<'_>) -> Result<PageId> {
         if node.len() >= 0xFFFF {
-            return Err(Error::corrupted(
-                0,
-                "a node would hold 65535 or more elements",
-            ));
+            return Err(Error::corrupted(0, "a node would hold 65535 or more elements"));
         }
         let size = node.size();
         let pages = size.div_ceil(self.page_size).max(1);
@@ -203,6 +195,7 @@ impl<'s> Spill<'s> {
             Node::Branch(v) => write_branch(&mut buf, id, overflow, v.iter().copied()),
         }
         self.dirty.insert(id, buf);
+        self.stats.node_count += 1;
         Ok(id)
     }
 
@@ -213,6 +206,7 @@ impl<'s> Spill<'s> {
     {
         let snap: &'x Snapshot = self.snap;
         let view = snap.node(e.pgid)?;
+        self.stats.node_deref += 1;
         let n = node_elems(view)?;
         let span = self.span_of(e.pgid)?;
         self.free(e.pgid, span);
@@ -231,11 +225,9 @@ impl<'s> Spill<'s> {
         's: 'x,
     {
         if depth > crate::tree::MAX_DEPTH {
-            return Err(Error::corrupted(
-                node.pgid,
-                "tree deeper than 64 levels (cycle?)",
-            ));
+            return Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"));
         }
+        self.stats.node_deref += 1;
         if node.pgid != 0 {
             let span = self.span_of(node.pgid)?;
             self.free(node.pgid, span);
@@ -261,7 +253,7 @@ impl<'s> Spill<'s> {
                 }
             }
             out.extend(changes[ci..].iter().filter_map(|c| c.1));
-            return Ok(split(Node::Leaf(out), self.page_size, fill));
+            return Ok(self.split(Node::Leaf(out), fill));
         }
         let snap: &'x Snapshot = self.snap;
         let n = node.len();
@@ -300,7 +292,13 @@ impl<'s> Spill<'s> {
         if elems.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(split(Node::Branch(elems), self.page_size, fill))
+        Ok(self.split(Node::Branch(elems), fill))
+    }
+
+    fn split<'x>(&mut self, node: Node<'x>, fill: f64) -> Vec<Node<'x>> {
+        let parts = split(node, self.page_size, fill);
+        self.stats.split += parts.len().saturating_sub(1) as u64;
+        parts
     }
 
     fn underfull(&self, n: &Node<'_>) -> bool {
@@ -312,6 +310,7 @@ impl<'s> Spill<'s> {
     where
         's: 'x,
     {
+        let started = std::time::Instant::now();
         let mut out: Vec<Child<'x>> = Vec::with_capacity(children.len());
         let mut it = children.into_iter().peekable();
         while let Some(c) = it.next() {
@@ -355,12 +354,10 @@ impl<'s> Spill<'s> {
                     continue;
                 }
             };
-            out.extend(
-                split(merged, self.page_size, fill)
-                    .into_iter()
-                    .map(Child::Built),
-            );
+            self.stats.rebalance += 1;
+            out.extend(self.split(merged, fill).into_iter().map(Child::Built));
         }
+        self.stats.rebalance_time += started.elapsed();
         Ok(out)
     }
 
@@ -406,23 +403,15 @@ impl<'s> Spill<'s> {
     }
 
     /// Turns the rebuilt top level of a bucket into a single root, or an inline page.
-    fn finish_root(
-        &mut self,
-        mut level: Vec<Node<'_>>,
-        may_inline: bool,
-        fill: f64,
-    ) -> Result<NewRoot> {
+    fn finish_root(&mut self, mut level: Vec<Node<'_>>, may_inline: bool, fill: f64) -> Result<NewRoot> {
         loop {
             if level.len() > 1 {
                 let mut elems = Vec::with_capacity(level.len());
                 for n in &level {
                     let key = n.first_key();
-                    elems.push(BranchElem {
-                        key,
-                        pgid: self.write_node(n)?,
-                    });
+                    elems.push(BranchElem { key, pgid: self.write_node(n)? });
                 }
-                level = split(Node::Branch(elems), self.page_size, fill);
+                level = self.split(Node::Branch(elems), fill);
                 continue;
             }
             let node = level.pop().unwrap_or(Node::Leaf(Vec::new()));
@@ -488,30 +477,17 @@ impl<'s> Spill<'s> {
         if !changed {
             return Ok(None);
         }
+        self.stats.spill += 1;
         let mut changes: Vec<(&[u8], Option<LeafElem<'_>>)> = Vec::with_capacity(b.overlay.len());
         let mut vi = 0;
         for (k, c) in &b.overlay {
             match c {
-                Change::Put(v) => changes.push((
-                    k,
-                    Some(LeafElem {
-                        flags: 0,
-                        key: k,
-                        value: v,
-                    }),
-                )),
+                Change::Put(v) => changes.push((k, Some(LeafElem { flags: 0, key: k, value: v }))),
                 Change::Delete => changes.push((k, None)),
                 Change::Bucket(_) => {
                     if child_keys.get(vi) == Some(&k.as_slice()) {
                         let value = child_vals[vi].as_slice();
-                        changes.push((
-                            k,
-                            Some(LeafElem {
-                                flags: BUCKET_LEAF_FLAG,
-                                key: k,
-                                value,
-                            }),
-                        ));
+                        changes.push((k, Some(LeafElem { flags: BUCKET_LEAF_FLAG, key: k, value })));
                         vi += 1;
                     }
                 }
@@ -521,7 +497,7 @@ impl<'s> Spill<'s> {
         let level = match &b.origin {
             None => {
                 let elems: Vec<LeafElem<'_>> = changes.iter().filter_map(|c| c.1).collect();
-                split(Node::Leaf(elems), self.page_size, fill)
+                self.split(Node::Leaf(elems), fill)
             }
             Some(Origin::Paged(root)) => {
                 let snap: &'s Snapshot = self.snap;
@@ -549,14 +525,8 @@ impl<'s> Spill<'s> {
 /// All elements of a committed node, as an owned list.
 fn node_elems(view: NodeView<'_>) -> Result<Node<'_>> {
     if view.leaf {
-        (0..view.len())
-            .map(|i| view.leaf_elem(i))
-            .collect::<Result<Vec<_>>>()
-            .map(Node::Leaf)
+        (0..view.len()).map(|i| view.leaf_elem(i)).collect::<Result<Vec<_>>>().map(Node::Leaf)
     } else {
-        (0..view.len())
-            .map(|i| view.branch_elem(i))
-            .collect::<Result<Vec<_>>>()
-            .map(Node::Branch)
+        (0..view.len()).map(|i| view.branch_elem(i)).collect::<Result<Vec<_>>>().map(Node::Branch)
     }
 }

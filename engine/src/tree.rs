@@ -41,6 +41,7 @@ pub struct Snapshot {
     pub meta: Meta,
     /// The mapping (shared with other transactions of the same generation).
     pub map: Arc<Map>,
+    pub(crate) counters: Arc<crate::stats::Counters>,
 }
 
 impl Snapshot {
@@ -52,26 +53,17 @@ impl Snapshot {
     /// The bytes of page `id` and its overflow pages, checked against the high-water mark.
     pub fn page_bytes(&self, id: PageId) -> Result<&[u8]> {
         if id < 2 || id >= self.meta.pgid {
-            return Err(Error::corrupted(
-                id,
-                format!("page id outside 2..{} (high-water mark)", self.meta.pgid),
-            ));
+            return Err(Error::corrupted(id, format!("page id outside 2..{} (high-water mark)", self.meta.pgid)));
         }
         let ps = self.page_size();
         let head = self.map.bytes(id * ps, PAGE_HEADER_SIZE as u64, id)?;
         let h = PageHeader::read(head);
         if h.id != id {
-            return Err(Error::corrupted(
-                id,
-                format!("page header says it is page {}", h.id),
-            ));
+            return Err(Error::corrupted(id, format!("page header says it is page {}", h.id)));
         }
         let span = 1 + u64::from(h.overflow);
         if id + span > self.meta.pgid {
-            return Err(Error::corrupted(
-                id,
-                format!("{} overflow pages run past the high-water mark", h.overflow),
-            ));
+            return Err(Error::corrupted(id, format!("{} overflow pages run past the high-water mark", h.overflow)));
         }
         self.map.bytes(id * ps, span * ps, id)
     }
@@ -97,10 +89,7 @@ impl Snapshot {
 
     /// The root bucket of this snapshot.
     pub fn root_bucket(&self) -> DiskBucket<'_> {
-        DiskBucket {
-            root: DiskRoot::Paged(self.meta.root),
-            sequence: self.meta.root_sequence,
-        }
+        DiskBucket { root: DiskRoot::Paged(self.meta.root), sequence: self.meta.root_sequence }
     }
 
     /// Finds `key` in a bucket's tree: the leaf element's flags and value.
@@ -121,27 +110,17 @@ impl Snapshot {
             let i = node.child_index(key)?;
             node = self.node(node.branch_elem(i)?.pgid)?;
         }
-        Err(Error::corrupted(
-            node.pgid,
-            "tree deeper than 64 levels (cycle?)",
-        ))
+        Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"))
     }
 }
 
 /// Decodes a bucket header (and inline page) stored as the value of a bucket element.
 pub fn decode_bucket(value: &[u8], page: PageId) -> Result<DiskBucket<'_>> {
     if value.len() < BUCKET_HEADER_SIZE {
-        return Err(Error::corrupted(
-            page,
-            format!("bucket header of {} bytes", value.len()),
-        ));
+        return Err(Error::corrupted(page, format!("bucket header of {} bytes", value.len())));
     }
     let root = u64_at(value, 0);
     let sequence = u64_at(value, 8);
-    let root = if root == 0 {
-        DiskRoot::Inline(&value[BUCKET_HEADER_SIZE..])
-    } else {
-        DiskRoot::Paged(root)
-    };
+    let root = if root == 0 { DiskRoot::Inline(&value[BUCKET_HEADER_SIZE..]) } else { DiskRoot::Paged(root) };
     Ok(DiskBucket { root, sequence })
 }

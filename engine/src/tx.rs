@@ -28,29 +28,20 @@ pub struct Tx<'db> {
 
 impl std::fmt::Debug for Tx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tx")
-            .field("id", &self.id())
-            .field("writable", &self.writable())
-            .finish()
+        f.debug_struct("Tx").field("id", &self.id()).field("writable", &self.writable()).finish()
     }
 }
 
 impl<'db> Tx<'db> {
     pub(crate) fn new_read(db: &'db DB, snap: Snapshot) -> Self {
-        Tx {
-            db,
-            snap,
-            reading: true,
-            write: None,
-        }
+        Tx { db, snap, reading: true, write: None }
     }
     pub(crate) fn new_write(db: &'db DB, w: WriteTx) -> Self {
-        Tx {
-            db,
-            snap: w.snap.clone(),
-            reading: false,
-            write: Some(Box::new(w)),
-        }
+        Tx { db, snap: w.snap.clone(), reading: false, write: Some(Box::new(w)) }
+    }
+
+    pub(crate) fn db(&self) -> &'db DB {
+        self.db
     }
 
     fn snap(&self) -> &Snapshot {
@@ -60,10 +51,7 @@ impl<'db> Tx<'db> {
     pub(crate) fn view(&self) -> View<'_> {
         match &self.write {
             Some(w) => w.view(),
-            None => View {
-                snap: self.snap(),
-                arena: &[],
-            },
+            None => View { snap: self.snap(), arena: &[] },
         }
     }
 
@@ -104,10 +92,7 @@ impl<'db> Tx<'db> {
 
     /// The root bucket, whose items are the top-level buckets.
     pub fn root(&self) -> Bucket<'_> {
-        Bucket {
-            view: self.view(),
-            src: self.root_src(),
-        }
+        Bucket { view: self.view(), src: self.root_src() }
     }
 
     /// The top-level bucket `name`.
@@ -148,10 +133,7 @@ impl<'db> Tx<'db> {
     }
 
     fn root_mut(&mut self) -> Result<BucketMut<'_>> {
-        Ok(BucketMut {
-            w: self.w()?,
-            id: 0,
-        })
+        Ok(BucketMut { w: self.w()?, id: 0 })
     }
 
     /// The top-level bucket `name`, for writing.
@@ -292,17 +274,11 @@ type OnCommit = Vec<Box<dyn FnOnce() + Send>>;
 fn commit(db: &DB, w: &mut WriteTx) -> Result<(Snapshot, OnCommit)> {
     let opts = db.options();
     let page_size = w.snap.page_size();
-    let WriteTx {
-        snap,
-        arena,
-        writer,
-        txid,
-        relocated,
-        on_commit,
-    } = w;
+    let WriteTx { snap, arena, writer, txid, relocated, on_commit } = w;
     let txid = *txid;
     let view = View { snap, arena };
     let mut sp = Spill::new(snap, &mut writer.freelist, txid);
+    let spill_started = std::time::Instant::now();
 
     let prepared = (|| -> Result<Meta> {
         let root = match sp.commit_bucket(&view, relocated, 0)? {
@@ -328,19 +304,9 @@ fn commit(db: &DB, w: &mut WriteTx) -> Result<(Snapshot, OnCommit)> {
         };
         let needed = sp.hwm * page_size;
         if opts.max_size > 0 && needed > opts.max_size {
-            return Err(Error::MaxSizeReached {
-                needed,
-                max: opts.max_size,
-            });
+            return Err(Error::MaxSizeReached { needed, max: opts.max_size });
         }
-        Ok(Meta {
-            root,
-            freelist,
-            pgid: sp.hwm,
-            txid,
-            checksum: 0,
-            ..snap.meta
-        })
+        Ok(Meta { root, freelist, pgid: sp.hwm, txid, checksum: 0, ..snap.meta })
     })();
     let meta = match prepared {
         Ok(m) => m,
@@ -350,9 +316,13 @@ fn commit(db: &DB, w: &mut WriteTx) -> Result<(Snapshot, OnCommit)> {
         }
     };
     let dirty = std::mem::take(&mut sp.dirty);
+    let mut stats = sp.stats;
+    stats.spill_time = spill_started.elapsed();
+    stats.commits = 1;
     drop(sp);
-    let new_map = db.write_commit(writer, &dirty, &meta)?;
-    let new_snap = Snapshot { meta, map: new_map };
+    let new_map = db.write_commit(writer, &dirty, &meta, &mut stats)?;
+    db.add_tx_stats(&stats);
+    let new_snap = Snapshot { meta, map: new_map, counters: db.counters() };
     Ok((new_snap, std::mem::take(on_commit)))
 }
 

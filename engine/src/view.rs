@@ -144,27 +144,13 @@ impl<'a> View<'a> {
         let Some(root) = root else { return Ok(None) };
         match self.snap.get(root, key)? {
             None => Ok(None),
-            Some((flags, value)) => self
-                .item(
-                    LeafElem {
-                        flags,
-                        key: &[],
-                        value,
-                    },
-                    page,
-                )
-                .map(Some),
+            Some((flags, value)) => self.item(LeafElem { flags, key: &[], value }, page).map(Some),
         }
     }
 
     /// The first item strictly after (`forward`) or before `from` (`Unbounded`: the first or
     /// last item; `Included`: admits `from` itself), merging the overlay over the tree.
-    pub(crate) fn step(
-        &self,
-        src: Src<'a>,
-        from: Bound<&[u8]>,
-        forward: bool,
-    ) -> Result<Option<(&'a [u8], Item<'a>)>> {
+    pub(crate) fn step(&self, src: Src<'a>, from: Bound<&[u8]>, forward: bool) -> Result<Option<(&'a [u8], Item<'a>)>> {
         let w = match src {
             Src::Disk(d) => {
                 let mut c = DiskCursor::new(self.snap, d.root);
@@ -172,9 +158,7 @@ impl<'a> View<'a> {
             }
             Src::Write(w) => w,
         };
-        let mut disk = w
-            .disk_root()
-            .map(|r| (DiskCursor::new(self.snap, r), root_page(r)));
+        let mut disk = w.disk_root().map(|r| (DiskCursor::new(self.snap, r), root_page(r)));
         let mut bound: Bound<&[u8]> = from;
         loop {
             let d = match &mut disk {

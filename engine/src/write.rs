@@ -34,10 +34,7 @@ pub struct WriteTx {
 
 impl std::fmt::Debug for WriteTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteTx")
-            .field("txid", &self.txid)
-            .field("buckets", &self.arena.len())
-            .finish()
+        f.debug_struct("WriteTx").field("txid", &self.txid).field("buckets", &self.arena.len()).finish()
     }
 }
 
@@ -55,36 +52,20 @@ impl WriteTx {
     pub(crate) fn new(snap: Snapshot, writer: Writer) -> Self {
         let txid = snap.meta.txid + 1;
         let root = BucketW::new(Some(Origin::Paged(snap.meta.root)), snap.meta.root_sequence);
-        WriteTx {
-            snap,
-            arena: vec![root],
-            writer,
-            txid,
-            relocated: vec![false],
-            on_commit: Vec::new(),
-        }
+        WriteTx { snap, arena: vec![root], writer, txid, relocated: vec![false], on_commit: Vec::new() }
     }
 
     pub(crate) fn view(&self) -> View<'_> {
-        View {
-            snap: &self.snap,
-            arena: &self.arena,
-        }
+        View { snap: &self.snap, arena: &self.arena }
     }
 
     pub(crate) fn bucket_view(&self, id: BucketId) -> Bucket<'_> {
-        Bucket {
-            view: self.view(),
-            src: Src::Write(&self.arena[id]),
-        }
+        Bucket { view: self.view(), src: Src::Write(&self.arena[id]) }
     }
 
     /// What `key` holds in bucket `id`: `Some(true)` a bucket, `Some(false)` a value.
     fn kind(&self, id: BucketId, key: &[u8]) -> Result<Option<bool>> {
-        Ok(self
-            .view()
-            .get(Src::Write(&self.arena[id]), key)?
-            .map(|i| matches!(i, Item::Bucket(_))))
+        Ok(self.view().get(Src::Write(&self.arena[id]), key)?.map(|i| matches!(i, Item::Bucket(_))))
     }
 
     pub(crate) fn put(&mut self, id: BucketId, key: &[u8], value: &[u8]) -> Result<()> {
@@ -93,23 +74,15 @@ impl WriteTx {
             return Err(Error::ValueTooLarge { size: value.len() });
         }
         if self.kind(id, key)? == Some(true) {
-            return Err(Error::IncompatibleValue {
-                found: "bucket",
-                wanted: "value",
-            });
+            return Err(Error::IncompatibleValue { found: "bucket", wanted: "value" });
         }
-        self.arena[id]
-            .overlay
-            .insert(key.to_vec(), Change::Put(value.to_vec()));
+        self.arena[id].overlay.insert(key.to_vec(), Change::Put(value.to_vec()));
         Ok(())
     }
 
     pub(crate) fn delete(&mut self, id: BucketId, key: &[u8]) -> Result<()> {
         match self.kind(id, key)? {
-            Some(true) => Err(Error::IncompatibleValue {
-                found: "bucket",
-                wanted: "value",
-            }),
+            Some(true) => Err(Error::IncompatibleValue { found: "bucket", wanted: "value" }),
             Some(false) => {
                 self.arena[id].overlay.insert(key.to_vec(), Change::Delete);
                 Ok(())
@@ -131,12 +104,7 @@ impl WriteTx {
             let b = &self.arena[id];
             match b.overlay.get(name) {
                 Some(Change::Bucket(cid)) => return Ok(*cid),
-                Some(Change::Put(_)) => {
-                    return Err(Error::IncompatibleValue {
-                        found: "value",
-                        wanted: "bucket",
-                    })
-                }
+                Some(Change::Put(_)) => return Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
                 Some(Change::Delete) => return Err(Error::BucketNotFound),
                 None => {}
             }
@@ -146,16 +114,9 @@ impl WriteTx {
             match self.snap.get(root, name)? {
                 None => return Err(Error::BucketNotFound),
                 Some((flags, value)) => {
-                    let e = LeafElem {
-                        flags,
-                        key: name,
-                        value,
-                    };
+                    let e = LeafElem { flags, key: name, value };
                     if !e.is_bucket() {
-                        return Err(Error::IncompatibleValue {
-                            found: "value",
-                            wanted: "bucket",
-                        });
+                        return Err(Error::IncompatibleValue { found: "value", wanted: "bucket" });
                     }
                     BucketW::from_disk(&decode_bucket(value, root_page(root))?)
                 }
@@ -168,18 +129,11 @@ impl WriteTx {
         let cid = self.arena.len();
         self.arena.push(b);
         self.relocated.push(false);
-        self.arena[parent]
-            .overlay
-            .insert(name.to_vec(), Change::Bucket(cid));
+        self.arena[parent].overlay.insert(name.to_vec(), Change::Bucket(cid));
         cid
     }
 
-    pub(crate) fn create_child(
-        &mut self,
-        id: BucketId,
-        name: &[u8],
-        if_missing: bool,
-    ) -> Result<BucketId> {
+    pub(crate) fn create_child(&mut self, id: BucketId, name: &[u8], if_missing: bool) -> Result<BucketId> {
         if name.is_empty() {
             return Err(Error::BucketNameRequired);
         }
@@ -187,10 +141,7 @@ impl WriteTx {
         match self.kind(id, name)? {
             Some(true) if if_missing => self.child(id, name),
             Some(true) => Err(Error::BucketExists),
-            Some(false) => Err(Error::IncompatibleValue {
-                found: "value",
-                wanted: "bucket",
-            }),
+            Some(false) => Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
             None => Ok(self.attach(id, name, BucketW::new(None, 0))),
         }
     }
@@ -203,12 +154,7 @@ impl WriteTx {
             let view = self.view();
             let src = match view.get(Src::Write(&self.arena[id]), name)? {
                 Some(Item::Bucket(src)) => src,
-                Some(Item::Value(_)) => {
-                    return Err(Error::IncompatibleValue {
-                        found: "value",
-                        wanted: "bucket",
-                    })
-                }
+                Some(Item::Value(_)) => return Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
                 None => return Err(Error::BucketNotFound),
             };
             let mut pages = Vec::new();
@@ -226,31 +172,18 @@ impl WriteTx {
     pub(crate) fn move_child(&mut self, src: BucketId, name: &[u8], dst: BucketId) -> Result<()> {
         let cid = self.child(src, name)?;
         if src == dst {
-            return Err(Error::InvalidMove(
-                "source and destination are the same bucket".into(),
-            ));
+            return Err(Error::InvalidMove("source and destination are the same bucket".into()));
         }
         if self.is_ancestor(cid, dst) {
-            return Err(Error::InvalidMove(
-                "cannot move a bucket into itself or its descendants".into(),
-            ));
+            return Err(Error::InvalidMove("cannot move a bucket into itself or its descendants".into()));
         }
         match self.kind(dst, name)? {
             Some(true) => return Err(Error::BucketExists),
-            Some(false) => {
-                return Err(Error::IncompatibleValue {
-                    found: "value",
-                    wanted: "bucket",
-                })
-            }
+            Some(false) => return Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
             None => {}
         }
-        self.arena[src]
-            .overlay
-            .insert(name.to_vec(), Change::Delete);
-        self.arena[dst]
-            .overlay
-            .insert(name.to_vec(), Change::Bucket(cid));
+        self.arena[src].overlay.insert(name.to_vec(), Change::Delete);
+        self.arena[dst].overlay.insert(name.to_vec(), Change::Bucket(cid));
         self.relocated[cid] = true;
         Ok(())
     }
@@ -260,10 +193,7 @@ impl WriteTx {
         if root == target {
             return true;
         }
-        self.arena[root]
-            .overlay
-            .values()
-            .any(|c| matches!(c, Change::Bucket(c) if self.is_ancestor(*c, target)))
+        self.arena[root].overlay.values().any(|c| matches!(c, Change::Bucket(c) if self.is_ancestor(*c, target)))
     }
 }
 
@@ -276,10 +206,7 @@ pub(crate) fn collect_bucket_pages(
     depth: usize,
 ) -> Result<()> {
     if depth > crate::tree::MAX_DEPTH {
-        return Err(Error::corrupted(
-            0,
-            "buckets nested deeper than 64 levels (cycle?)",
-        ));
+        return Err(Error::corrupted(0, "buckets nested deeper than 64 levels (cycle?)"));
     }
     let (root, overlay): (Option<DiskRoot<'_>>, Option<&BTreeMap<Vec<u8>, Change>>) = match src {
         Src::Disk(d) => (Some(d.root), None),
@@ -316,10 +243,7 @@ fn collect_tree(
                  level: usize|
      -> Result<()> {
         if level > crate::tree::MAX_DEPTH {
-            return Err(Error::corrupted(
-                node.pgid,
-                "tree deeper than 64 levels (cycle?)",
-            ));
+            return Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"));
         }
         if node.leaf {
             for i in 0..node.len() {

@@ -54,10 +54,7 @@ fn small_page_sizes_never_leave_a_file_under_4096_bytes() {
     assert!(std::fs::metadata(&p).unwrap().len() >= 4096);
     db.update(|tx| tx.create_bucket(b"a").map(|_| ())).unwrap();
     drop(db);
-    assert_eq!(
-        DB::open(&p, Options::default()).unwrap().info().page_size,
-        512
-    );
+    assert_eq!(DB::open(&p, Options::default()).unwrap().info().page_size, 512);
 }
 
 #[test]
@@ -77,11 +74,7 @@ fn put_get_delete_and_empty_values() {
     db.view(|tx| {
         let b = tx.bucket(b"b")?;
         assert_eq!(b.get(b"k")?, Some(&b"v2"[..]));
-        assert_eq!(
-            b.get(b"empty")?,
-            Some(&b""[..]),
-            "a zero-length value is not a missing key"
-        );
+        assert_eq!(b.get(b"empty")?, Some(&b""[..]), "a zero-length value is not a missing key");
         assert_eq!(b.get(b"missing")?, None);
         Ok::<_, Error>(())
     })
@@ -101,23 +94,14 @@ fn key_and_value_limits() {
     let mut tx = db.begin(true).unwrap();
     let mut b = tx.create_bucket(b"b").unwrap();
     assert!(matches!(b.put(b"", b"v"), Err(Error::KeyRequired)));
-    assert!(matches!(
-        b.put(&vec![1u8; 32769], b"v"),
-        Err(Error::KeyTooLarge { size: 32769 })
-    ));
+    assert!(matches!(b.put(&vec![1u8; 32769], b"v"), Err(Error::KeyTooLarge { size: 32769 })));
     b.put(&vec![1u8; 32768], b"max key").unwrap();
     // alloc_zeroed: the kernel hands out untouched zero pages, so this costs no real memory.
     let huge = vec![0u8; rivet_engine::MAX_VALUE_SIZE + 1];
-    assert!(matches!(
-        b.put(b"k", &huge),
-        Err(Error::ValueTooLarge { .. })
-    ));
+    assert!(matches!(b.put(b"k", &huge), Err(Error::ValueTooLarge { .. })));
     tx.commit().unwrap();
     db.view(|tx| {
-        assert_eq!(
-            tx.bucket(b"b")?.get(&vec![1u8; 32768])?,
-            Some(&b"max key"[..])
-        );
+        assert_eq!(tx.bucket(b"b")?.get(&vec![1u8; 32768])?, Some(&b"max key"[..]));
         R::Ok(())
     })
     .unwrap();
@@ -128,54 +112,26 @@ fn bucket_errors() {
     let (_d, p) = tmp();
     let db = DB::open(&p, Options::default()).unwrap();
     let mut tx = db.begin(true).unwrap();
-    assert!(matches!(
-        tx.create_bucket(b""),
-        Err(Error::BucketNameRequired)
-    ));
+    assert!(matches!(tx.create_bucket(b""), Err(Error::BucketNameRequired)));
     {
         let mut b = tx.create_bucket(b"b").unwrap();
         b.put(b"plain", b"1").unwrap();
         b.create_bucket(b"sub").unwrap();
         assert!(matches!(b.create_bucket(b"sub"), Err(Error::BucketExists)));
-        assert!(matches!(
-            b.create_bucket(b"plain"),
-            Err(Error::IncompatibleValue { .. })
-        ));
-        assert!(matches!(
-            b.put(b"sub", b"x"),
-            Err(Error::IncompatibleValue { .. })
-        ));
-        assert!(matches!(
-            b.delete(b"sub"),
-            Err(Error::IncompatibleValue { .. })
-        ));
-        assert!(matches!(
-            b.delete_bucket(b"plain"),
-            Err(Error::IncompatibleValue { .. })
-        ));
+        assert!(matches!(b.create_bucket(b"plain"), Err(Error::IncompatibleValue { .. })));
+        assert!(matches!(b.put(b"sub", b"x"), Err(Error::IncompatibleValue { .. })));
+        assert!(matches!(b.delete(b"sub"), Err(Error::IncompatibleValue { .. })));
+        assert!(matches!(b.delete_bucket(b"plain"), Err(Error::IncompatibleValue { .. })));
         assert!(matches!(b.bucket_mut(b"nope"), Err(Error::BucketNotFound)));
-        assert_eq!(
-            b.get(b"sub").unwrap(),
-            None,
-            "get on a bucket name gives None, as bbolt"
-        );
-        b.create_bucket_if_not_exists(b"sub")
-            .unwrap()
-            .put(b"x", b"y")
-            .unwrap();
+        assert_eq!(b.get(b"sub").unwrap(), None, "get on a bucket name gives None, as bbolt");
+        b.create_bucket_if_not_exists(b"sub").unwrap().put(b"x", b"y").unwrap();
     }
     assert!(matches!(tx.create_bucket(b"b"), Err(Error::BucketExists)));
-    assert!(matches!(
-        tx.delete_bucket(b"nope"),
-        Err(Error::BucketNotFound)
-    ));
+    assert!(matches!(tx.delete_bucket(b"nope"), Err(Error::BucketNotFound)));
     tx.commit().unwrap();
     let tx = db.begin(false).unwrap();
     assert!(matches!(tx.bucket(b"nope"), Err(Error::BucketNotFound)));
-    assert_eq!(
-        tx.bucket_path(&[b"b", b"sub"]).unwrap().get(b"x").unwrap(),
-        Some(&b"y"[..])
-    );
+    assert_eq!(tx.bucket_path(&[b"b", b"sub"]).unwrap().get(b"x").unwrap(), Some(&b"y"[..]));
 }
 
 #[test]
@@ -191,29 +147,14 @@ fn read_transactions_cannot_write() {
 #[test]
 fn read_only_database_refuses_writes_and_shares_the_lock() {
     let (_d, p) = tmp();
-    DB::open(&p, Options::default())
-        .unwrap()
-        .update(|tx| tx.create_bucket(b"a").map(|_| ()))
-        .unwrap();
+    DB::open(&p, Options::default()).unwrap().update(|tx| tx.create_bucket(b"a").map(|_| ())).unwrap();
     let ro1 = DB::open(&p, Options::default().read_only(true)).unwrap();
-    let ro2 = DB::open(
-        &p,
-        Options::default()
-            .read_only(true)
-            .with_timeout(Duration::from_millis(200)),
-    )
-    .unwrap();
+    let ro2 = DB::open(&p, Options::default().read_only(true).with_timeout(Duration::from_millis(200))).unwrap();
     assert!(ro1.is_read_only());
     assert!(matches!(ro1.begin(true), Err(Error::DatabaseReadOnly)));
     assert!(ro2.begin(false).unwrap().bucket(b"a").is_ok());
-    let rw = DB::open(
-        &p,
-        Options::default().with_timeout(Duration::from_millis(200)),
-    );
-    assert!(
-        matches!(rw, Err(Error::Timeout)),
-        "a writer must wait for readers' shared locks"
-    );
+    let rw = DB::open(&p, Options::default().with_timeout(Duration::from_millis(200)));
+    assert!(matches!(rw, Err(Error::Timeout)), "a writer must wait for readers' shared locks");
 }
 
 #[test]
@@ -221,10 +162,7 @@ fn a_second_writer_open_times_out() {
     let (_d, p) = tmp();
     let _db = DB::open(&p, Options::default()).unwrap();
     let t = std::time::Instant::now();
-    let r = DB::open(
-        &p,
-        Options::default().with_timeout(Duration::from_millis(150)),
-    );
+    let r = DB::open(&p, Options::default().with_timeout(Duration::from_millis(150)));
     assert!(matches!(r, Err(Error::Timeout)));
     assert!(t.elapsed() >= Duration::from_millis(150));
 }
@@ -247,11 +185,7 @@ fn rollback_and_drop_discard_changes() {
     assert!(r.is_err());
     let tx = db.begin(false).unwrap();
     assert_eq!(tx.root().iter().count(), 0);
-    assert_eq!(
-        tx.id(),
-        1,
-        "rolled back transactions do not advance the txid"
-    );
+    assert_eq!(tx.id(), 1, "rolled back transactions do not advance the txid");
 }
 
 #[test]
@@ -306,9 +240,7 @@ fn on_commit_runs_only_after_commit() {
 fn cursor_walks_both_ways_and_seeks() {
     let (_d, p) = tmp();
     let db = DB::open(&p, Options::default().page_size(1024)).unwrap();
-    let keys: Vec<Vec<u8>> = (0..2000u32)
-        .map(|i| (i * 2).to_be_bytes().to_vec())
-        .collect();
+    let keys: Vec<Vec<u8>> = (0..2000u32).map(|i| (i * 2).to_be_bytes().to_vec()).collect();
     db.update(|tx| {
         let mut b = tx.create_bucket(b"b")?;
         for k in &keys {
@@ -335,14 +267,8 @@ fn cursor_walks_both_ways_and_seeks() {
     }
     back.reverse();
     assert_eq!(back, keys);
-    assert_eq!(
-        c.seek(&3u32.to_be_bytes()).unwrap().unwrap().0,
-        &4u32.to_be_bytes()
-    );
-    assert_eq!(
-        c.seek(&4u32.to_be_bytes()).unwrap().unwrap().0,
-        &4u32.to_be_bytes()
-    );
+    assert_eq!(c.seek(&3u32.to_be_bytes()).unwrap().unwrap().0, &4u32.to_be_bytes());
+    assert_eq!(c.seek(&4u32.to_be_bytes()).unwrap().unwrap().0, &4u32.to_be_bytes());
     assert!(c.seek(&5000u32.to_be_bytes()).unwrap().is_none());
     let r: Vec<u32> = b
         .range(&10u32.to_be_bytes()[..]..=&20u32.to_be_bytes()[..])
@@ -415,26 +341,14 @@ fn move_bucket_moves_content_and_checks_its_arguments() {
     })
     .unwrap();
     db.update(|tx| {
-        assert!(matches!(
-            tx.move_bucket(b"child", &[b"a"], &[b"a"]),
-            Err(Error::InvalidMove(_))
-        ));
-        assert!(matches!(
-            tx.move_bucket(b"child", &[b"a"], &[b"a", b"child"]),
-            Err(Error::InvalidMove(_))
-        ));
-        assert!(matches!(
-            tx.move_bucket(b"nope", &[b"a"], &[b"b"]),
-            Err(Error::BucketNotFound)
-        ));
+        assert!(matches!(tx.move_bucket(b"child", &[b"a"], &[b"a"]), Err(Error::InvalidMove(_))));
+        assert!(matches!(tx.move_bucket(b"child", &[b"a"], &[b"a", b"child"]), Err(Error::InvalidMove(_))));
+        assert!(matches!(tx.move_bucket(b"nope", &[b"a"], &[b"b"]), Err(Error::BucketNotFound)));
         tx.move_bucket(b"child", &[b"a"], &[b"b"])
     })
     .unwrap();
     db.view(|tx| {
-        assert!(matches!(
-            tx.bucket_path(&[b"a", b"child"]),
-            Err(Error::BucketNotFound)
-        ));
+        assert!(matches!(tx.bucket_path(&[b"a", b"child"]), Err(Error::BucketNotFound)));
         let c = tx.bucket_path(&[b"b", b"child"])?;
         assert_eq!(c.sequence(), 9);
         assert_eq!(c.iter().count(), 500);
@@ -468,8 +382,7 @@ fn max_size_refuses_growth_and_keeps_the_database_usable() {
         R::Ok(())
     });
     assert!(matches!(r, Err(Error::MaxSizeReached { .. })), "{r:?}");
-    db.update(|tx| tx.create_bucket(b"small")?.put(b"k", b"v"))
-        .unwrap();
+    db.update(|tx| tx.create_bucket(b"small")?.put(b"k", b"v")).unwrap();
     assert!(std::fs::metadata(&p).unwrap().len() <= 256 * 1024);
     assert!(db.begin(false).unwrap().check().unwrap().is_empty());
 }
@@ -503,22 +416,11 @@ fn readers_keep_their_snapshot_while_pages_are_rewritten() {
     assert_eq!(first, &7u32.to_le_bytes());
     for item in old.iter() {
         let (k, v) = item.unwrap();
-        assert_eq!(
-            k,
-            v.unwrap()
-                .iter()
-                .rev()
-                .copied()
-                .collect::<Vec<u8>>()
-                .as_slice()
-        );
+        assert_eq!(k, v.unwrap().iter().rev().copied().collect::<Vec<u8>>().as_slice());
     }
     drop(reader);
     db.view(|tx| {
-        assert_eq!(
-            tx.bucket(b"b")?.get(&7u32.to_be_bytes())?,
-            Some(&(7 + 19 * 100_000u32).to_le_bytes()[..])
-        );
+        assert_eq!(tx.bucket(b"b")?.get(&7u32.to_be_bytes())?, Some(&(7 + 19 * 100_000u32).to_le_bytes()[..]));
         R::Ok(())
     })
     .unwrap();
@@ -528,8 +430,7 @@ fn readers_keep_their_snapshot_while_pages_are_rewritten() {
 fn inline_buckets_grow_into_pages_and_shrink_back() {
     let (_d, p) = tmp();
     let db = DB::open(&p, Options::default()).unwrap();
-    db.update(|tx| tx.create_bucket(b"b")?.put(b"k", b"v"))
-        .unwrap();
+    db.update(|tx| tx.create_bucket(b"b")?.put(b"k", b"v")).unwrap();
     assert!(db.begin(false).unwrap().bucket(b"b").unwrap().is_inline());
     db.update(|tx| {
         let mut b = tx.bucket_mut(b"b")?;

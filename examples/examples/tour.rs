@@ -9,28 +9,16 @@ use std::path::PathBuf;
 use rivet_engine::{Error, Options, DB};
 
 fn main() -> Result<(), Error> {
-    let path = std::env::args()
-        .nth(1)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("tour.db"));
+    let path = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("tour.db"));
     let _ = std::fs::remove_file(&path);
 
     let db = DB::open(&path, Options::default())?;
-    println!(
-        "created {} (page size {} bytes)",
-        path.display(),
-        db.info().page_size
-    );
+    println!("created {} (page size {} bytes)", path.display(), db.info().page_size);
 
     // One durable write transaction: a bucket with a few keys and a nested bucket.
     db.update(|tx| {
         let mut fruits = tx.create_bucket(b"fruits")?;
-        for (k, v) in [
-            ("apple", "red"),
-            ("banana", "yellow"),
-            ("cherry", "dark red"),
-            ("kiwi", "green"),
-        ] {
+        for (k, v) in [("apple", "red"), ("banana", "yellow"), ("cherry", "dark red"), ("kiwi", "green")] {
             fruits.put(k.as_bytes(), v.as_bytes())?;
         }
         let mut orders = fruits.create_bucket(b"orders")?;
@@ -57,10 +45,7 @@ fn main() -> Result<(), Error> {
         tx.bucket_mut(b"fruits")?.put(b"durian", b"smelly")?;
         Err(Error::KeyRequired)
     });
-    println!(
-        "a failing transaction returned {:?}; its write was rolled back",
-        failed.err()
-    );
+    println!("a failing transaction returned {:?}; its write was rolled back", failed.err());
 
     // Read back: zero-copy slices that live as long as the read transaction.
     db.view(|tx| {
@@ -68,11 +53,7 @@ fn main() -> Result<(), Error> {
         println!("fruits (forward):");
         for item in fruits.iter() {
             match item? {
-                (k, Some(v)) => println!(
-                    "  {} = {}",
-                    String::from_utf8_lossy(k),
-                    String::from_utf8_lossy(v)
-                ),
+                (k, Some(v)) => println!("  {} = {}", String::from_utf8_lossy(k), String::from_utf8_lossy(v)),
                 (k, None) => println!("  {} = <bucket>", String::from_utf8_lossy(k)),
             }
         }
@@ -84,11 +65,7 @@ fn main() -> Result<(), Error> {
         println!("fruits in b..l, backwards: {back:?}");
         println!("durian present? {}", fruits.get(b"durian")?.is_some());
         let orders = fruits.bucket(b"orders")?;
-        println!(
-            "orders: {} items, sequence {}",
-            orders.iter().count(),
-            orders.sequence()
-        );
+        println!("orders: {} items, sequence {}", orders.iter().count(), orders.sequence());
         let mut c = tx.bucket(b"numbers")?.cursor();
         if let Some((k, v)) = c.seek(&40_000u32.to_be_bytes())? {
             let v = v.unwrap_or_default();
@@ -106,11 +83,7 @@ fn main() -> Result<(), Error> {
         "reopened at txid {} (was {txid}); {} bytes on disk; consistency check: {}",
         db.info().meta.txid,
         std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
-        if problems.is_empty() {
-            "OK".to_string()
-        } else {
-            format!("{problems:?}")
-        }
+        if problems.is_empty() { "OK".to_string() } else { format!("{problems:?}") }
     );
     Ok(())
 }

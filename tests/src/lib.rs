@@ -23,20 +23,13 @@ pub fn fixtures() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|x| x == "db"))
         .collect();
     v.sort();
-    assert!(
-        !v.is_empty(),
-        "no fixtures found in {}",
-        fixtures_dir().display()
-    );
+    assert!(!v.is_empty(), "no fixtures found in {}", fixtures_dir().display());
     v
 }
 
 /// A fresh scratch directory, removed on drop.
 pub fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("rivet-test-")
-        .tempdir()
-        .expect("cannot create a temp dir")
+    tempfile::Builder::new().prefix("rivet-test-").tempdir().expect("cannot create a temp dir")
 }
 
 /// Copies a fixture into `dir` (writable) and returns the copy's path.
@@ -59,10 +52,7 @@ pub fn rust_dump(path: &Path) -> String {
 
 /// The seed for a randomized test: `RIVET_SEED` if set, else `default`. Prints it.
 pub fn seed(default: u64) -> u64 {
-    let s = std::env::var("RIVET_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default);
+    let s = std::env::var("RIVET_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(default);
     eprintln!("seed = {s} (replay with RIVET_SEED={s})");
     s
 }
@@ -110,17 +100,13 @@ pub fn bbolt_tool() -> Option<PathBuf> {
 
 /// The Go interop tool, or a panic that says how to get it.
 pub fn require_bbolt_tool() -> PathBuf {
-    bbolt_tool().expect(
-        "Go bbolt-tool not found: run `../shared/interop/install.sh target/interop` or set RIVET_BBOLT_TOOL",
-    )
+    bbolt_tool()
+        .expect("Go bbolt-tool not found: run `../shared/interop/install.sh target/interop` or set RIVET_BBOLT_TOOL")
 }
 
 /// Runs `bbolt-tool ARGS...` and returns (success, stdout + stderr).
 pub fn run_tool(args: &[&str]) -> (bool, String) {
-    let out = Command::new(require_bbolt_tool())
-        .args(args)
-        .output()
-        .expect("run bbolt-tool");
+    let out = Command::new(require_bbolt_tool()).args(args).output().expect("run bbolt-tool");
     let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
     s.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.success(), s)
@@ -138,11 +124,7 @@ pub fn go_dump(path: &Path) -> String {
         .args(["dump", path.to_str().expect("utf-8 path")])
         .output()
         .expect("run bbolt-tool dump");
-    assert!(
-        out.status.success(),
-        "Go dump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "Go dump failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8 dump")
 }
 
@@ -213,11 +195,7 @@ pub fn random_mix(db: &DB, seed: u64, txs: usize, ops_per_tx: usize) {
                     12 => b.set_sequence(rng.next_u64())?,
                     13..=40 => {
                         // Delete an existing key, or a run of keys.
-                        let n = if rng.below(4) == 0 {
-                            1 + rng.below(50) as usize
-                        } else {
-                            1
-                        };
+                        let n = if rng.below(4) == 0 { 1 + rng.below(50) as usize } else { 1 };
                         let from = rng.bytes_between(1, 3);
                         let keys: Vec<Vec<u8>> = b
                             .as_bucket()
@@ -232,11 +210,7 @@ pub fn random_mix(db: &DB, seed: u64, txs: usize, ops_per_tx: usize) {
                         }
                     }
                     _ => {
-                        let n = if rng.below(10) == 0 {
-                            20 + rng.below(200)
-                        } else {
-                            1
-                        };
+                        let n = if rng.below(10) == 0 { 20 + rng.below(200) } else { 1 };
                         let prefix = rng.bytes_between(0, 4);
                         for _ in 0..n {
                             let mut key = prefix.clone();

@@ -14,8 +14,7 @@ fn every_fixture_dumps_exactly_as_go() {
 #[test]
 fn every_fixture_passes_the_engine_check() {
     for f in fixtures() {
-        let db =
-            rivet_engine::DB::open(&f, rivet_engine::Options::default().read_only(true)).unwrap();
+        let db = rivet_engine::DB::open(&f, rivet_engine::Options::default().read_only(true)).unwrap();
         let problems = db.begin(false).unwrap().check().unwrap();
         assert!(problems.is_empty(), "{}: {problems:?}", f.display());
     }

@@ -8,7 +8,8 @@
 use rivet_engine::{Options, DB};
 use rivet_tests::*;
 
-const NEEDS_GO: &str = "needs Go bbolt-tool (.ci/run installs it): cargo test -p rivet-tests --test interop -- --ignored";
+const NEEDS_GO: &str =
+    "needs Go bbolt-tool (.ci/run installs it): cargo test -p rivet-tests --test interop -- --ignored";
 
 #[test]
 #[ignore = "needs Go bbolt-tool (.ci/run installs it)"]
@@ -20,29 +21,14 @@ fn fixtures_after_random_writes_pass_go_check_and_dump_alike() {
         let path = copy_fixture(f, dir.path());
         let before = rust_dump(&path);
         {
-            let db = DB::open(&path, Options::default())
-                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let db = DB::open(&path, Options::default()).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
             random_mix(&db, base + i as u64, 6, 40);
             let problems = db.begin(false).unwrap().check().unwrap();
-            assert!(
-                problems.is_empty(),
-                "{}: engine check: {problems:?}",
-                f.display()
-            );
+            assert!(problems.is_empty(), "{}: engine check: {problems:?}", f.display());
         }
         assert_go_check(&path);
-        assert_ne!(
-            rust_dump(&path),
-            before,
-            "{}: the mix changed nothing",
-            f.display()
-        );
-        assert_eq!(
-            go_dump(&path),
-            rust_dump(&path),
-            "{}: Go and Rust dumps differ",
-            f.display()
-        );
+        assert_ne!(rust_dump(&path), before, "{}: the mix changed nothing", f.display());
+        assert_eq!(go_dump(&path), rust_dump(&path), "{}: Go and Rust dumps differ", f.display());
     }
 }
 
@@ -110,8 +96,7 @@ fn build_big(path: &std::path::Path, opts: Options, seed: u64) {
         })
         .unwrap();
     }
-    db.update(|tx| tx.bucket_mut(b"large")?.delete(&[4]))
-        .unwrap();
+    db.update(|tx| tx.bucket_mut(b"large")?.delete(&[4])).unwrap();
     let problems = db.begin(false).unwrap().check().unwrap();
     assert!(problems.is_empty(), "engine check: {problems:?}");
 }
@@ -123,20 +108,13 @@ fn engine_written_databases_pass_go_check_and_dump_alike() {
     let cases = [
         ("p4k.db", Options::default().page_size(4096)),
         ("p16k.db", Options::default().page_size(16384)),
-        (
-            "nofl.db",
-            Options::default().page_size(4096).no_freelist_sync(true),
-        ),
+        ("nofl.db", Options::default().page_size(4096).no_freelist_sync(true)),
     ];
     for (name, opts) in cases {
         let path = dir.path().join(name);
         build_big(&path, opts, seed(42));
         assert_go_check(&path);
-        assert_eq!(
-            go_dump(&path),
-            rust_dump(&path),
-            "{name}: Go and Rust dumps differ"
-        );
+        assert_eq!(go_dump(&path), rust_dump(&path), "{name}: Go and Rust dumps differ");
     }
 }
 
@@ -151,11 +129,7 @@ fn go_mutates_what_the_engine_wrote_and_the_engine_reads_it_back() {
             random_mix(&db, seed(7) + i as u64, 8, 60);
         }
         let before = rust_dump(&path);
-        let flag = if nofl {
-            vec!["-no-freelist-sync"]
-        } else {
-            vec![]
-        };
+        let flag = if nofl { vec!["-no-freelist-sync"] } else { vec![] };
         let p = path.to_str().unwrap();
         let mut args = vec!["mutate"];
         args.extend(flag);
@@ -164,11 +138,7 @@ fn go_mutates_what_the_engine_wrote_and_the_engine_reads_it_back() {
         assert!(ok, "Go mutate failed: {out}");
         let after_go = go_dump(&path);
         assert_ne!(after_go, before, "mutate changed nothing");
-        assert_eq!(
-            rust_dump(&path),
-            after_go,
-            "engine reads Go's changes differently"
-        );
+        assert_eq!(rust_dump(&path), after_go, "engine reads Go's changes differently");
         // And the engine can keep writing on the file Go modified.
         {
             let db = DB::open(&path, Options::default().no_freelist_sync(nofl)).unwrap();
@@ -204,15 +174,11 @@ fn a_freelist_of_65535_ids_or_more_uses_the_count_overflow_form() {
     }
     let (ok, info) = run_tool(&["info", path.to_str().unwrap()]);
     assert!(ok, "{info}");
-    assert!(
-        info.contains("\"freelist_count_overflow_form\": true"),
-        "{info}"
-    );
+    assert!(info.contains("\"freelist_count_overflow_form\": true"), "{info}");
     assert_go_check(&path);
     assert_eq!(go_dump(&path), rust_dump(&path));
     // And the engine reads its own overflow-form freelist back.
     let db = DB::open(&path, Options::default()).unwrap();
-    db.update(|tx| tx.bucket_mut(b"keep")?.put(b"k2", b"v2"))
-        .unwrap();
+    db.update(|tx| tx.bucket_mut(b"keep")?.put(b"k2", b"v2")).unwrap();
     assert!(db.begin(false).unwrap().check().unwrap().is_empty());
 }

@@ -14,10 +14,7 @@ fn leak_last_free_page(path: &std::path::Path) -> u64 {
     let mut bytes = std::fs::read(path).unwrap();
     let off = (info.meta.freelist * ps) as usize;
     let count = u16::from_le_bytes([bytes[off + 10], bytes[off + 11]]);
-    assert!(
-        count > 0 && count < 0xFFFF,
-        "fixture needs a small non-empty freelist"
-    );
+    assert!(count > 0 && count < 0xFFFF, "fixture needs a small non-empty freelist");
     let last_at = off + 16 + 8 * (count as usize - 1);
     let leaked = u64::from_le_bytes(bytes[last_at..last_at + 8].try_into().unwrap());
     bytes[off + 10..off + 12].copy_from_slice(&(count - 1).to_le_bytes());
@@ -34,14 +31,8 @@ fn leaked_pages_are_reported_and_the_file_stays_usable() {
     let leaked = leak_last_free_page(&path);
     let db = DB::open(&path, Options::default()).unwrap();
     let problems = db.begin(false).unwrap().check().unwrap();
-    assert_eq!(
-        problems,
-        vec![format!("page {leaked}: unreachable unfreed")]
-    );
-    assert_eq!(
-        rivet_engine::dump::dump_json(&db.begin(false).unwrap()).unwrap(),
-        before
-    );
+    assert_eq!(problems, vec![format!("page {leaked}: unreachable unfreed")]);
+    assert_eq!(rivet_engine::dump::dump_json(&db.begin(false).unwrap()).unwrap(), before);
     for round in 0..5u32 {
         db.update(|tx| {
             let mut b = tx.create_bucket_if_not_exists(b"more")?;
@@ -54,8 +45,5 @@ fn leaked_pages_are_reported_and_the_file_stays_usable() {
     }
     // Still exactly one problem: the leaked page was never reused.
     let problems = db.begin(false).unwrap().check().unwrap();
-    assert_eq!(
-        problems,
-        vec![format!("page {leaked}: unreachable unfreed")]
-    );
+    assert_eq!(problems, vec![format!("page {leaked}: unreachable unfreed")]);
 }

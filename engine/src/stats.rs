@@ -1,0 +1,223 @@
+//! Statistics: database-wide counters (bbolt's `DB.Stats`/`TxStats`) and per-bucket page
+//! statistics (bbolt's `BucketStats`).
+//!
+//! Rivet rebuilds trees at commit instead of keeping bbolt's in-memory node graph, so the node
+//! counters mean: `node_count` nodes written, `node_deref` committed nodes read to rebuild them,
+//! `split` extra nodes made by splitting, `rebalance` merges of underfull nodes, `spill`
+//! buckets committed.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::page::{BUCKET_LEAF_FLAG, ELEMENT_SIZE, PAGE_HEADER_SIZE};
+use crate::tree::{decode_bucket, DiskRoot, Snapshot, MAX_DEPTH};
+
+/// Counters shared by every snapshot of one database (updated without locks).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub cursors: std::sync::atomic::AtomicU64,
+}
+
+/// Counters of transaction work, summed over committed transactions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxStats {
+    /// Write transactions committed.
+    pub commits: u64,
+    /// Pages allocated.
+    pub page_count: u64,
+    /// Bytes allocated.
+    pub page_alloc: u64,
+    /// Cursors created.
+    pub cursor_count: u64,
+    /// Nodes written.
+    pub node_count: u64,
+    /// Committed nodes read to rebuild them.
+    pub node_deref: u64,
+    /// Underfull nodes merged.
+    pub rebalance: u64,
+    /// Time spent merging.
+    pub rebalance_time: Duration,
+    /// Extra nodes made by splitting.
+    pub split: u64,
+    /// Buckets committed.
+    pub spill: u64,
+    /// Time spent rebuilding trees.
+    pub spill_time: Duration,
+    /// Write calls to the file (data and meta).
+    pub write: u64,
+    /// Time spent writing and syncing.
+    pub write_time: Duration,
+}
+
+impl TxStats {
+    /// `self - other`, field by field (saturating): the work done between two readings.
+    pub fn sub(&self, o: &TxStats) -> TxStats {
+        TxStats {
+            commits: self.commits.saturating_sub(o.commits),
+            page_count: self.page_count.saturating_sub(o.page_count),
+            page_alloc: self.page_alloc.saturating_sub(o.page_alloc),
+            cursor_count: self.cursor_count.saturating_sub(o.cursor_count),
+            node_count: self.node_count.saturating_sub(o.node_count),
+            node_deref: self.node_deref.saturating_sub(o.node_deref),
+            rebalance: self.rebalance.saturating_sub(o.rebalance),
+            rebalance_time: self.rebalance_time.saturating_sub(o.rebalance_time),
+            split: self.split.saturating_sub(o.split),
+            spill: self.spill.saturating_sub(o.spill),
+            spill_time: self.spill_time.saturating_sub(o.spill_time),
+            write: self.write.saturating_sub(o.write),
+            write_time: self.write_time.saturating_sub(o.write_time),
+        }
+    }
+
+    pub(crate) fn add(&mut self, o: &TxStats) {
+        self.commits += o.commits;
+        self.page_count += o.page_count;
+        self.page_alloc += o.page_alloc;
+        self.cursor_count += o.cursor_count;
+        self.node_count += o.node_count;
+        self.node_deref += o.node_deref;
+        self.rebalance += o.rebalance;
+        self.rebalance_time += o.rebalance_time;
+        self.split += o.split;
+        self.spill += o.spill;
+        self.spill_time += o.spill_time;
+        self.write += o.write;
+        self.write_time += o.write_time;
+    }
+}
+
+/// Database statistics (bbolt's `DB.Stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Free pages, reusable now.
+    pub free_page_n: u64,
+    /// Pages freed by recent commits and still visible to some reader.
+    pub pending_page_n: u64,
+    /// Bytes in free pages.
+    pub free_alloc: u64,
+    /// Bytes the freelist takes on disk.
+    pub freelist_inuse: u64,
+    /// Read transactions started.
+    pub tx_n: u64,
+    /// Read transactions open now.
+    pub open_tx_n: u64,
+    /// Memory maps alive (the current one plus old ones still held by readers).
+    pub maps: u64,
+    /// Transaction counters.
+    pub tx_stats: TxStats,
+}
+
+impl Stats {
+    /// `self - other`: counters are subtracted, gauges (free pages, open transactions, maps)
+    /// are taken from `self`.
+    pub fn sub(&self, o: &Stats) -> Stats {
+        Stats { tx_n: self.tx_n.saturating_sub(o.tx_n), tx_stats: self.tx_stats.sub(&o.tx_stats), ..*self }
+    }
+}
+
+/// Page statistics of a bucket and everything nested in it (bbolt's `BucketStats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BucketStats {
+    /// Branch pages (first pages of branch nodes).
+    pub branch_page_n: u64,
+    /// Extra pages of overflowing branch nodes.
+    pub branch_overflow_n: u64,
+    /// Leaf pages.
+    pub leaf_page_n: u64,
+    /// Extra pages of overflowing leaf nodes.
+    pub leaf_overflow_n: u64,
+    /// Keys (values and nested buckets).
+    pub key_n: u64,
+    /// Levels of the deepest tree.
+    pub depth: u64,
+    /// Bytes allocated for branch pages.
+    pub branch_alloc: u64,
+    /// Bytes of branch pages in use.
+    pub branch_inuse: u64,
+    /// Bytes allocated for leaf pages.
+    pub leaf_alloc: u64,
+    /// Bytes of leaf pages in use.
+    pub leaf_inuse: u64,
+    /// Buckets, this one included.
+    pub bucket_n: u64,
+    /// Inline buckets.
+    pub inline_bucket_n: u64,
+    /// Bytes used by inline buckets.
+    pub inline_bucket_inuse: u64,
+}
+
+impl BucketStats {
+    /// Adds another bucket's statistics (depth is the maximum).
+    pub fn add(&mut self, o: &BucketStats) {
+        self.branch_page_n += o.branch_page_n;
+        self.branch_overflow_n += o.branch_overflow_n;
+        self.leaf_page_n += o.leaf_page_n;
+        self.leaf_overflow_n += o.leaf_overflow_n;
+        self.key_n += o.key_n;
+        self.depth = self.depth.max(o.depth);
+        self.branch_alloc += o.branch_alloc;
+        self.branch_inuse += o.branch_inuse;
+        self.leaf_alloc += o.leaf_alloc;
+        self.leaf_inuse += o.leaf_inuse;
+        self.bucket_n += o.bucket_n;
+        self.inline_bucket_n += o.inline_bucket_n;
+        self.inline_bucket_inuse += o.inline_bucket_inuse;
+    }
+}
+
+/// Statistics of the committed bucket rooted at `root`, in `snap`.
+pub(crate) fn bucket_stats(snap: &Snapshot, root: DiskRoot<'_>, nesting: usize) -> Result<BucketStats> {
+    if nesting > MAX_DEPTH {
+        return Err(Error::corrupted(0, "buckets nested deeper than 64 levels"));
+    }
+    let mut s = BucketStats { bucket_n: 1, ..Default::default() };
+    match root {
+        DiskRoot::Inline(bytes) => {
+            let node = crate::page::NodeView::new(bytes, 0)?;
+            s.inline_bucket_n = 1;
+            s.key_n = node.len() as u64;
+            s.inline_bucket_inuse = bytes.len() as u64;
+            s.depth = 1;
+        }
+        DiskRoot::Paged(id) => walk(snap, id, 1, nesting, &mut s)?,
+    }
+    Ok(s)
+}
+
+fn walk(snap: &Snapshot, id: u64, level: u64, nesting: usize, s: &mut BucketStats) -> Result<()> {
+    if level as usize > MAX_DEPTH {
+        return Err(Error::corrupted(id, "tree deeper than 64 levels"));
+    }
+    let bytes = snap.page_bytes(id)?;
+    let node = crate::page::NodeView::new(bytes, id)?;
+    let pages = bytes.len() as u64 / snap.page_size();
+    s.depth = s.depth.max(level);
+    let mut used = (PAGE_HEADER_SIZE + ELEMENT_SIZE * node.len()) as u64;
+    if node.leaf {
+        s.leaf_page_n += 1;
+        s.leaf_overflow_n += pages - 1;
+        s.leaf_alloc += bytes.len() as u64;
+        s.key_n += node.len() as u64;
+        for i in 0..node.len() {
+            let e = node.leaf_elem(i)?;
+            used += (e.key.len() + e.value.len()) as u64;
+            if e.flags & BUCKET_LEAF_FLAG != 0 {
+                let b = decode_bucket(e.value, id)?;
+                let child = bucket_stats(snap, b.root, nesting + 1)?;
+                s.add(&child);
+            }
+        }
+        s.leaf_inuse += used;
+    } else {
+        s.branch_page_n += 1;
+        s.branch_overflow_n += pages - 1;
+        s.branch_alloc += bytes.len() as u64;
+        for i in 0..node.len() {
+            let e = node.branch_elem(i)?;
+            used += e.key.len() as u64;
+            walk(snap, e.pgid, level + 1, nesting, s)?;
+        }
+        s.branch_inuse += used;
+    }
+    Ok(())
+}
