@@ -234,3 +234,54 @@ pub fn random_mix(db: &DB, seed: u64, txs: usize, ops_per_tx: usize) {
         .expect("random mix transaction");
     }
 }
+
+/// Takes a backup from a read transaction while another thread keeps writing (and growing the
+/// file); returns (snapshot dump, backup path, tx size).
+pub fn backup_during_writes(dir: &std::path::Path) -> (String, std::path::PathBuf, u64) {
+    let db = std::sync::Arc::new(DB::open(dir.join("live.db"), Options::default().no_sync(true)).unwrap());
+    db.update(|tx| {
+        let mut b = tx.create_bucket(b"data")?;
+        for i in 0..20_000u32 {
+            b.put(&i.to_be_bytes(), &[7u8; 100])?;
+        }
+        b.create_bucket(b"nested")?.put(b"k", b"v")?;
+        Ok::<_, rivet_engine::Error>(())
+    })
+    .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (db, stop) = (db.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut round = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                db.update(|tx| {
+                    let mut b = tx.bucket_mut(b"data")?;
+                    for i in 0..2000u32 {
+                        b.put(&(i * 7 + round).to_be_bytes(), &[round as u8; 300])?;
+                    }
+                    for i in 0..500u32 {
+                        b.delete(&(i * 13 + round).to_be_bytes())?;
+                    }
+                    Ok::<_, rivet_engine::Error>(())
+                })
+                .unwrap();
+                round += 1;
+            }
+            round
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let tx = db.begin(false).unwrap();
+    let snapshot = rivet_engine::dump::dump_json(&tx).unwrap();
+    let path = dir.join("backup.db");
+    let written = tx.copy_file(&path).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let size = tx.size();
+    assert_eq!(rivet_engine::dump::dump_json(&tx).unwrap(), snapshot);
+    drop(tx);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rounds = writer.join().unwrap();
+    assert!(rounds > 0, "the writer made no progress while the backup ran");
+    assert_eq!(written, size);
+    (snapshot, path, size)
+}

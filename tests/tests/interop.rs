@@ -182,3 +182,25 @@ fn a_freelist_of_65535_ids_or_more_uses_the_count_overflow_form() {
     db.update(|tx| tx.bucket_mut(b"keep")?.put(b"k2", b"v2")).unwrap();
     assert!(db.begin(false).unwrap().check().unwrap().is_empty());
 }
+
+#[test]
+#[ignore = "needs Go bbolt-tool (.ci/run installs it)"]
+fn a_hot_backup_taken_during_writes_passes_go_check() {
+    let dir = scratch();
+    let (snapshot, path, size) = backup_during_writes(dir.path());
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), size);
+    assert_go_check(&path);
+    assert_eq!(go_dump(&path), snapshot);
+}
+
+#[test]
+#[ignore = "needs Go bbolt-tool (.ci/run installs it)"]
+fn compacting_the_freelist_fixture_gives_a_smaller_file_go_accepts() {
+    let dir = scratch();
+    let src = fixtures_dir().join("freelist.db");
+    let dst = dir.path().join("compact.db");
+    let (before, after) = rivet_engine::compact_file(&src, &dst, 16 * 1024).unwrap();
+    assert!(after < before, "{after} >= {before}");
+    assert_go_check(&dst);
+    assert_eq!(go_dump(&dst), go_dump(&src));
+}
