@@ -89,6 +89,16 @@ impl DB {
     /// [`Error::VersionMismatch`] or [`Error::Checksum`] for a file that is not a usable
     /// database; [`Error::Io`] for operating-system errors.
     pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<DB> {
+        Self::open_with_storage(path, opts, |f| Box::new(FileStorage::new(f)))
+    }
+
+    /// Like [`DB::open`], with every write, sync and resize of the file going through the
+    /// [`Storage`] that `make` builds around the opened file (used to inject I/O faults and to
+    /// record writes for crash simulation). Reads still come from the memory map of the file.
+    pub fn open_with_storage<F>(path: impl AsRef<Path>, opts: Options, make: F) -> Result<DB>
+    where
+        F: FnOnce(File) -> Box<dyn Storage>,
+    {
         let path = path.as_ref().to_path_buf();
         let io = |op: &'static str| {
             let path = path.clone();
@@ -99,17 +109,17 @@ impl DB {
         if !crate::lock::lock(&file, !ro, opts.timeout).map_err(io("lock"))? {
             return Err(Error::Timeout);
         }
-        let storage = FileStorage::new(file.try_clone().map_err(io("open"))?);
+        let storage = make(file.try_clone().map_err(io("open"))?);
+        let new_ps = opts.page_size.unwrap_or_else(os_page_size);
         let mut len = storage.len().map_err(io("stat"))?;
-        if len == 0 {
+        if len == 0 || interrupted_creation(&file, len, new_ps).map_err(io("read"))? {
             if ro {
-                return Err(Error::Invalid("the file is empty".into()));
+                return Err(Error::Invalid("the file is empty (or its creation was interrupted)".into()));
             }
-            let ps = opts.page_size.unwrap_or_else(os_page_size);
-            if !valid_page_size(ps) {
-                return Err(Error::Invalid(format!("page size {ps} is not a power of two in 256..=65536")));
+            if !valid_page_size(new_ps) {
+                return Err(Error::Invalid(format!("page size {new_ps} is not a power of two in 256..=65536")));
             }
-            init(&storage, ps, opts.no_sync).map_err(io("initialise"))?;
+            init(storage.as_ref(), new_ps, opts.no_sync).map_err(io("initialise"))?;
             len = storage.len().map_err(io("stat"))?;
         }
         let (meta, page_size) = read_meta(&file, len, &opts).map_err(|e| match e {
@@ -142,7 +152,7 @@ impl DB {
             path,
             opts,
             file,
-            storage: Box::new(storage),
+            storage,
             page_size,
             maps: Mutex::new(vec![Arc::downgrade(&map)]),
             state: Mutex::new(Shared { meta, map, readers: BTreeMap::new() }),
@@ -405,8 +415,8 @@ impl Drop for DB {
     }
 }
 
-/// Writes the four pages of a new database (bbolt's layout) and syncs.
-fn init(storage: &FileStorage, ps: u32, no_sync: bool) -> std::io::Result<()> {
+/// The four pages of a new database (bbolt's layout), padded to 4096 bytes.
+fn init_image(ps: u32) -> Vec<u8> {
     let p = ps as usize;
     let mut buf = vec![0u8; (4 * p).max(MIN_FILE_SIZE as usize)];
     for i in 0..2u64 {
@@ -427,11 +437,44 @@ fn init(storage: &FileStorage, ps: u32, no_sync: bool) -> std::io::Result<()> {
     }
     PageHeader { id: 2, flags: FREELIST_FLAG, count: 0, overflow: 0 }.write(&mut buf[2 * p..]);
     PageHeader { id: 3, flags: LEAF_FLAG, count: 0, overflow: 0 }.write(&mut buf[3 * p..]);
-    storage.write_at(&buf, 0)?;
+    buf
+}
+
+/// Writes a new database so that a crash at any point leaves either no valid meta (and only
+/// bytes of this image, which [`interrupted_creation`] recognises) or a complete database:
+/// first the freelist and root pages, synced, then both metas, synced. (bbolt writes all four
+/// pages at once and can leave an "invalid database" behind: etcd-io/etcd#16596.)
+fn init(storage: &dyn Storage, ps: u32, no_sync: bool) -> std::io::Result<()> {
+    let image = init_image(ps);
+    let metas = 2 * ps as usize;
+    storage.write_at(&image[metas..], metas as u64)?;
+    if !no_sync {
+        storage.sync()?;
+    }
+    storage.write_at(&image[..metas], 0)?;
     if !no_sync {
         storage.sync()?;
     }
     Ok(())
+}
+
+/// Whether a non-empty file is what an interrupted [`init`] left: no longer than the initial
+/// image and holding, at every byte, either zero or that image's byte. Such a file holds no
+/// data, so it is safe to initialise it again. Any other file is left alone.
+fn interrupted_creation(file: &File, len: u64, ps: u32) -> std::io::Result<bool> {
+    if !valid_page_size(ps) {
+        return Ok(false);
+    }
+    let image = init_image(ps);
+    if len > image.len() as u64 {
+        return Ok(false);
+    }
+    let mut bytes = vec![0u8; len as usize];
+    file.read_exact_at(&mut bytes, 0)?;
+    if Meta::decode(&bytes).validate().is_ok() {
+        return Ok(false);
+    }
+    Ok(bytes.iter().zip(&image).all(|(&b, &i)| b == 0 || b == i))
 }
 
 enum ReadMetaError {

@@ -68,6 +68,7 @@ pub use db::{Info, DB};
 pub use error::{Error, PageId, Result, TxId};
 pub use options::{Options, DEFAULT_ALLOC_SIZE};
 pub use stats::{BucketStats, Stats, TxStats};
+pub use storage::{FileStorage, Storage};
 pub use tree::Snapshot;
 pub use tx::Tx;
 
