@@ -110,9 +110,13 @@ impl DB {
             return Err(Error::Timeout);
         }
         let storage = make(file.try_clone().map_err(io("open"))?);
-        let new_ps = opts.page_size.unwrap_or_else(os_page_size);
+        let mut new_ps = opts.page_size.unwrap_or_else(os_page_size);
         let mut len = storage.len().map_err(io("stat"))?;
-        if len == 0 || interrupted_creation(&file, len, new_ps).map_err(io("read"))? {
+        let interrupted = if len == 0 { None } else { interrupted_creation(&file, len, new_ps).map_err(io("read"))? };
+        if let Some(ps) = interrupted {
+            new_ps = ps;
+        }
+        if len == 0 || interrupted.is_some() {
             if ro {
                 return Err(Error::Invalid("the file is empty (or its creation was interrupted)".into()));
             }
@@ -459,22 +463,26 @@ fn init(storage: &dyn Storage, ps: u32, no_sync: bool) -> std::io::Result<()> {
 }
 
 /// Whether a non-empty file is what an interrupted [`init`] left: no longer than the initial
-/// image and holding, at every byte, either zero or that image's byte. Such a file holds no
-/// data, so it is safe to initialise it again. Any other file is left alone.
-fn interrupted_creation(file: &File, len: u64, ps: u32) -> std::io::Result<bool> {
-    if !valid_page_size(ps) {
-        return Ok(false);
-    }
-    let image = init_image(ps);
-    if len > image.len() as u64 {
-        return Ok(false);
+/// image for some page size and holding, at every byte, either zero or that image's byte. Such
+/// a file holds no data, so it is safe to initialise it again (with the page size it was
+/// created with, which is returned; `preferred` first). Any other file is left alone.
+fn interrupted_creation(file: &File, len: u64, preferred: u32) -> std::io::Result<Option<u32>> {
+    if len > 4 * 65536 {
+        return Ok(None);
     }
     let mut bytes = vec![0u8; len as usize];
     file.read_exact_at(&mut bytes, 0)?;
     if Meta::decode(&bytes).validate().is_ok() {
-        return Ok(false);
+        return Ok(None);
     }
-    Ok(bytes.iter().zip(&image).all(|(&b, &i)| b == 0 || b == i))
+    let sizes = std::iter::once(preferred).chain((8..=16).map(|s| 1u32 << s));
+    for ps in sizes.filter(|&p| valid_page_size(p)) {
+        let image = init_image(ps);
+        if len <= image.len() as u64 && bytes.iter().zip(&image).all(|(&b, &i)| b == 0 || b == i) {
+            return Ok(Some(ps));
+        }
+    }
+    Ok(None)
 }
 
 enum ReadMetaError {

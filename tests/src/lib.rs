@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod faults;
+pub mod torture;
+
 use rivet_engine::{Options, DB};
 
 /// The directory of the Go-written fixtures (`../shared/fixtures/bbolt` beside the repo).
@@ -150,6 +153,11 @@ pub fn bucket_paths(tx: &rivet_engine::Tx<'_>) -> Vec<Vec<Vec<u8>>> {
 /// overflow-sized values), overwrites, deletes, bucket creates and deletes at any depth, and
 /// sequence changes.
 pub fn random_mix(db: &DB, seed: u64, txs: usize, ops_per_tx: usize) {
+    try_random_mix(db, seed, txs, ops_per_tx).expect("random mix transaction");
+}
+
+/// [`random_mix`], returning the first transaction's error instead of panicking.
+pub fn try_random_mix(db: &DB, seed: u64, txs: usize, ops_per_tx: usize) -> Result<(), rivet_engine::Error> {
     let mut rng = Rng::new(seed);
     for _ in 0..txs {
         db.update(|tx| {
@@ -230,9 +238,9 @@ pub fn random_mix(db: &DB, seed: u64, txs: usize, ops_per_tx: usize) {
                 }
             }
             Ok::<_, rivet_engine::Error>(())
-        })
-        .expect("random mix transaction");
+        })?;
     }
+    Ok(())
 }
 
 /// Takes a backup from a read transaction while another thread keeps writing (and growing the

@@ -1,0 +1,196 @@
+//! A storage that records every mutation of the file and can inject I/O faults, for crash
+//! simulation and error-path tests.
+//!
+//! The log is enough to rebuild the file as it would be after a power loss at any point: the
+//! writes and resizes before the last completed sync are durable; each later one may or may not
+//! have reached the disk, and a write may be torn at 512-byte sector boundaries.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use rivet_engine::{FileStorage, Storage};
+
+use crate::Rng;
+
+/// One mutation of the file.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// `pwrite(data, offset)`.
+    Write(u64, Vec<u8>),
+    /// `fdatasync`.
+    Sync,
+    /// `ftruncate(len)`.
+    SetLen(u64),
+}
+
+/// Which error to inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The operation fails with EIO.
+    Eio,
+    /// A write or resize fails with ENOSPC.
+    NoSpace,
+    /// A write stores only its first half and then fails.
+    ShortWrite,
+    /// A sync fails (the writes may or may not be on disk).
+    SyncFails,
+}
+
+/// When to inject it.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultPlan {
+    /// Index (0-based, counting every write, sync and resize) of the first failing operation.
+    pub at: usize,
+    /// Fail only that operation (`true`) or every operation from it on.
+    pub once: bool,
+    /// The error.
+    pub fault: Fault,
+}
+
+/// Shared state: the log and the plan.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    /// Every mutation, in order (failed ones excluded, partial short writes included).
+    pub log: Vec<Op>,
+    /// Operations attempted so far.
+    pub attempts: usize,
+    /// The fault to inject, if any.
+    pub plan: Option<FaultPlan>,
+    /// Faults injected so far.
+    pub injected: usize,
+}
+
+/// The recording, fault-injecting storage.
+#[derive(Debug)]
+pub struct FaultStorage {
+    inner: FileStorage,
+    rec: Arc<Mutex<Recorder>>,
+}
+
+impl FaultStorage {
+    /// Wraps the engine's file storage; `rec` receives the log.
+    pub fn new(file: std::fs::File, rec: Arc<Mutex<Recorder>>) -> Self {
+        FaultStorage { inner: FileStorage::new(file), rec }
+    }
+
+    fn fault_now(&self, is_sync: bool) -> Option<Fault> {
+        let mut r = self.rec.lock().unwrap_or_else(|e| e.into_inner());
+        let k = r.attempts;
+        r.attempts += 1;
+        let plan = r.plan?;
+        let hit = if plan.once { k == plan.at } else { k >= plan.at };
+        let applies = match plan.fault {
+            Fault::SyncFails => is_sync,
+            Fault::Eio => true,
+            Fault::NoSpace | Fault::ShortWrite => !is_sync,
+        };
+        if hit && applies {
+            r.injected += 1;
+            Some(plan.fault)
+        } else {
+            None
+        }
+    }
+
+    fn log(&self, op: Op) {
+        self.rec.lock().unwrap_or_else(|e| e.into_inner()).log.push(op);
+    }
+}
+
+fn err(f: Fault) -> io::Error {
+    match f {
+        Fault::NoSpace => io::Error::from_raw_os_error(28),
+        _ => io::Error::from_raw_os_error(5),
+    }
+}
+
+impl Storage for FaultStorage {
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        match self.fault_now(false) {
+            None => {
+                self.inner.write_at(buf, offset)?;
+                self.log(Op::Write(offset, buf.to_vec()));
+                Ok(())
+            }
+            Some(Fault::ShortWrite) => {
+                let half = &buf[..buf.len() / 2];
+                self.inner.write_at(half, offset)?;
+                self.log(Op::Write(offset, half.to_vec()));
+                Err(err(Fault::Eio))
+            }
+            Some(f) => Err(err(f)),
+        }
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        match self.fault_now(true) {
+            None => {
+                self.inner.sync()?;
+                self.log(Op::Sync);
+                Ok(())
+            }
+            Some(f) => Err(err(f)),
+        }
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        match self.fault_now(false) {
+            None => {
+                self.inner.set_len(len)?;
+                self.log(Op::SetLen(len));
+                Ok(())
+            }
+            Some(f) => Err(err(f)),
+        }
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        self.inner.len()
+    }
+}
+
+fn apply(file: &mut Vec<u8>, op: &Op) {
+    match op {
+        Op::Write(off, data) => {
+            let end = *off as usize + data.len();
+            if file.len() < end {
+                file.resize(end, 0);
+            }
+            file[*off as usize..end].copy_from_slice(data);
+        }
+        Op::SetLen(len) => file.resize(*len as usize, 0),
+        Op::Sync => {}
+    }
+}
+
+/// The file after a power loss following the first `k` operations of `log`: everything before
+/// the last sync among them, plus a random subset of the later writes and resizes, each write
+/// possibly torn at 512-byte sectors.
+pub fn crash_image(log: &[Op], k: usize, rng: &mut Rng) -> Vec<u8> {
+    let k = k.min(log.len());
+    let last_sync = log[..k].iter().rposition(|o| matches!(o, Op::Sync));
+    let durable_end = last_sync.map_or(0, |s| s + 1);
+    let mut file = Vec::new();
+    for op in &log[..durable_end] {
+        apply(&mut file, op);
+    }
+    for op in &log[durable_end..k] {
+        match op {
+            Op::Write(off, data) => match rng.below(4) {
+                0 => {}
+                1 => {
+                    // Torn: a random subset of its sectors.
+                    for (i, chunk) in data.chunks(512).enumerate() {
+                        if rng.below(2) == 0 {
+                            apply(&mut file, &Op::Write(off + 512 * i as u64, chunk.to_vec()));
+                        }
+                    }
+                }
+                _ => apply(&mut file, op),
+            },
+            Op::SetLen(_) if rng.below(2) == 0 => apply(&mut file, op),
+            _ => {}
+        }
+    }
+    file
+}

@@ -1,0 +1,32 @@
+//! Bounded runs of the reliability scenarios (the `torture` binary runs them for longer):
+//! simulated power loss at every I/O boundary, injected I/O errors at every operation, and
+//! meta-page damage.
+
+use rivet_tests::torture::{io_errors, meta_damage, power_loss};
+use rivet_tests::{scratch, seed};
+
+#[test]
+fn power_loss_at_every_io_boundary_keeps_a_committed_state() {
+    let dir = scratch();
+    let base = seed(1);
+    let mut images = 0;
+    for s in base..base + 3 {
+        images += power_loss(dir.path(), s, 6, 3);
+    }
+    assert!(images > 100, "only {images} crash images");
+}
+
+#[test]
+fn every_injected_io_error_is_reported_and_leaves_a_committed_state() {
+    let dir = scratch();
+    let runs = io_errors(dir.path(), seed(2), 3);
+    assert!(runs > 50, "only {runs} fault runs");
+}
+
+#[test]
+fn meta_damage_in_the_checksummed_bytes_is_always_detected() {
+    let dir = scratch();
+    // Header and meta struct of both pages, every value (the torture binary covers whole pages).
+    let opens = meta_damage(dir.path(), 96);
+    assert_eq!(opens, 2 * 96 * 255);
+}
