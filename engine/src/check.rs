@@ -235,6 +235,14 @@ pub fn check(snap: &Snapshot) -> Result<Vec<String>> {
         }
     }
     walk.tree(DiskRoot::Paged(snap.meta.root), &free, 0);
+    let mut c = crate::cursor_disk::DiskCursor::new(snap, DiskRoot::Paged(snap.meta.root));
+    let mut e = c.first();
+    while let Ok(Some(elem)) = e {
+        if !elem.is_bucket() {
+            walk.problems.push(format!("root bucket holds a non-bucket key {}", hex(elem.key)));
+        }
+        e = c.next();
+    }
     if stored.is_some() {
         for id in 0..hwm {
             if !walk.reached[id] && !free[id] {

@@ -13,11 +13,14 @@ pub(crate) struct DiskCursor<'a> {
     snap: &'a Snapshot,
     root: DiskRoot<'a>,
     stack: Vec<(NodeView<'a>, usize)>,
+    /// The key last returned: each step must move strictly past it, so a damaged tree (keys
+    /// out of order, a page reachable twice) is an error, never an endless or repeating walk.
+    last: Option<&'a [u8]>,
 }
 
 impl<'a> DiskCursor<'a> {
     pub(crate) fn new(snap: &'a Snapshot, root: DiskRoot<'a>) -> Self {
-        DiskCursor { snap, root, stack: Vec::with_capacity(8) }
+        DiskCursor { snap, root, stack: Vec::with_capacity(8), last: None }
     }
 
     fn push(&mut self, node: NodeView<'a>, idx: usize) -> Result<()> {
@@ -33,6 +36,7 @@ impl<'a> DiskCursor<'a> {
 
     fn reset(&mut self) -> Result<()> {
         self.stack.clear();
+        self.last = None;
         let root = self.snap.root_node(self.root)?;
         self.push(root, 0)
     }
@@ -60,11 +64,25 @@ impl<'a> DiskCursor<'a> {
         }
     }
 
+    /// Records `e` as the element returned, checking that the walk moved in its direction.
+    fn arrive(&mut self, e: Option<LeafElem<'a>>, forward: Option<bool>) -> Result<Option<LeafElem<'a>>> {
+        if let (Some(e), Some(last), Some(fwd)) = (e, self.last, forward) {
+            if (fwd && e.key <= last) || (!fwd && e.key >= last) {
+                let page = self.stack.last().map_or(0, |(n, _)| n.pgid);
+                return Err(Error::corrupted(page, "keys out of order across pages (damaged tree)"));
+            }
+        }
+        if let Some(e) = e {
+            self.last = Some(e.key);
+        }
+        Ok(e)
+    }
+
     pub(crate) fn first(&mut self) -> Result<Option<LeafElem<'a>>> {
         self.reset()?;
         self.descend(false)?;
         match self.current()? {
-            Some(e) => Ok(Some(e)),
+            Some(e) => self.arrive(Some(e), None),
             None => self.next(),
         }
     }
@@ -76,7 +94,7 @@ impl<'a> DiskCursor<'a> {
         }
         self.descend(true)?;
         match self.current()? {
-            Some(e) => Ok(Some(e)),
+            Some(e) => self.arrive(Some(e), None),
             None => self.prev(),
         }
     }
@@ -99,7 +117,7 @@ impl<'a> DiskCursor<'a> {
             self.stack.truncate(depth);
             self.descend(false)?;
             if let Some(e) = self.current()? {
-                return Ok(Some(e));
+                return self.arrive(Some(e), Some(true));
             }
         }
     }
@@ -122,7 +140,7 @@ impl<'a> DiskCursor<'a> {
             self.stack.truncate(depth);
             self.descend(true)?;
             if let Some(e) = self.current()? {
-                return Ok(Some(e));
+                return self.arrive(Some(e), Some(false));
             }
         }
     }
@@ -139,7 +157,8 @@ impl<'a> DiskCursor<'a> {
                 let (i, _) = node.search(key)?;
                 if i < node.len() {
                     top.1 = i;
-                    return self.current();
+                    let e = self.current()?;
+                    return self.arrive(e, None);
                 }
                 top.1 = node.len().saturating_sub(1);
                 return self.next();

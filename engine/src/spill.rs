@@ -78,6 +78,8 @@ pub(crate) struct Spill<'s> {
     old_hwm: PageId,
     /// Work counters of this commit.
     pub stats: crate::stats::TxStats,
+    /// Committed pages freed by this commit (a page freed twice means a damaged tree).
+    freed: std::collections::HashSet<PageId>,
 }
 
 /// Splits `n` elements with the given serialised sizes (element header excluded) as bbolt does.
@@ -138,6 +140,7 @@ impl<'s> Spill<'s> {
             allocated: HashMap::new(),
             old_hwm: hwm,
             stats: Default::default(),
+            freed: Default::default(),
         }
     }
 
@@ -157,13 +160,17 @@ impl<'s> Spill<'s> {
 
     /// Frees `n` pages at `id`: pending if committed before, reusable at once if this commit
     /// allocated them (nobody else can see them).
-    pub(crate) fn free(&mut self, id: PageId, n: u64) {
+    pub(crate) fn free(&mut self, id: PageId, n: u64) -> Result<()> {
         if self.allocated.remove(&id).is_some() {
             self.dirty.remove(&id);
             self.freelist.unallocate(id, n);
         } else {
+            if !self.freed.insert(id) || self.freelist.is_free(id) {
+                return Err(Error::corrupted(id, "page reached twice or already free (damaged tree)"));
+            }
             self.freelist.free(self.txid, id, n);
         }
+        Ok(())
     }
 
     /// Undoes every freelist change of this commit (it failed before anything was written).
@@ -209,7 +216,7 @@ impl<'s> Spill<'s> {
         self.stats.node_deref += 1;
         let n = node_elems(view)?;
         let span = self.span_of(e.pgid)?;
-        self.free(e.pgid, span);
+        self.free(e.pgid, span)?;
         Ok(n)
     }
 
@@ -230,7 +237,7 @@ impl<'s> Spill<'s> {
         self.stats.node_deref += 1;
         if node.pgid != 0 {
             let span = self.span_of(node.pgid)?;
-            self.free(node.pgid, span);
+            self.free(node.pgid, span)?;
         }
         if node.leaf {
             let mut out = Vec::with_capacity(node.len() + changes.len());
@@ -429,13 +436,13 @@ impl<'s> Spill<'s> {
                     let mut root = v[0].pgid;
                     while let Some(child) = self.single_child(root)? {
                         let n = self.page_count(root)?;
-                        self.free(root, n);
+                        self.free(root, n)?;
                         root = child;
                     }
                     if may_inline {
                         if let Some(page) = self.inline_image(root)? {
                             let n = self.page_count(root)?;
-                            self.free(root, n);
+                            self.free(root, n)?;
                             return Ok(NewRoot::Inline(page));
                         }
                     }

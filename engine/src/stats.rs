@@ -167,6 +167,15 @@ impl BucketStats {
 
 /// Statistics of the committed bucket rooted at `root`, in `snap`.
 pub(crate) fn bucket_stats(snap: &Snapshot, root: DiskRoot<'_>, nesting: usize) -> Result<BucketStats> {
+    bucket_stats_seen(snap, root, nesting, &mut std::collections::HashSet::new())
+}
+
+fn bucket_stats_seen(
+    snap: &Snapshot,
+    root: DiskRoot<'_>,
+    nesting: usize,
+    seen: &mut std::collections::HashSet<u64>,
+) -> Result<BucketStats> {
     if nesting > MAX_DEPTH {
         return Err(Error::corrupted(0, "buckets nested deeper than 64 levels"));
     }
@@ -179,12 +188,22 @@ pub(crate) fn bucket_stats(snap: &Snapshot, root: DiskRoot<'_>, nesting: usize) 
             s.inline_bucket_inuse = bytes.len() as u64;
             s.depth = 1;
         }
-        DiskRoot::Paged(id) => walk(snap, id, 1, nesting, &mut s)?,
+        DiskRoot::Paged(id) => walk(snap, id, 1, nesting, &mut s, seen)?,
     }
     Ok(s)
 }
 
-fn walk(snap: &Snapshot, id: u64, level: u64, nesting: usize, s: &mut BucketStats) -> Result<()> {
+fn walk(
+    snap: &Snapshot,
+    id: u64,
+    level: u64,
+    nesting: usize,
+    s: &mut BucketStats,
+    seen: &mut std::collections::HashSet<u64>,
+) -> Result<()> {
+    if !seen.insert(id) {
+        return Err(Error::corrupted(id, "page reached twice (damaged tree)"));
+    }
     if level as usize > MAX_DEPTH {
         return Err(Error::corrupted(id, "tree deeper than 64 levels"));
     }
@@ -203,7 +222,7 @@ fn walk(snap: &Snapshot, id: u64, level: u64, nesting: usize, s: &mut BucketStat
             used += (e.key.len() + e.value.len()) as u64;
             if e.flags & BUCKET_LEAF_FLAG != 0 {
                 let b = decode_bucket(e.value, id)?;
-                let child = bucket_stats(snap, b.root, nesting + 1)?;
+                let child = bucket_stats_seen(snap, b.root, nesting + 1, seen)?;
                 s.add(&child);
             }
         }
@@ -215,7 +234,7 @@ fn walk(snap: &Snapshot, id: u64, level: u64, nesting: usize, s: &mut BucketStat
         for i in 0..node.len() {
             let e = node.branch_elem(i)?;
             used += e.key.len() as u64;
-            walk(snap, e.pgid, level + 1, nesting, s)?;
+            walk(snap, e.pgid, level + 1, nesting, s, seen)?;
         }
         s.branch_inuse += used;
     }

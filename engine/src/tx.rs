@@ -103,8 +103,15 @@ impl<'db> Tx<'db> {
         self.root().bucket(name)
     }
 
-    /// Walks a path of nested buckets from the root (`path` must not be empty).
+    /// Walks a path of nested buckets from the root.
+    ///
+    /// # Errors
+    /// [`Error::BucketNameRequired`] for an empty path (the root bucket holds only buckets;
+    /// use [`Tx::root`] to read it), [`Error::BucketNotFound`], [`Error::IncompatibleValue`].
     pub fn bucket_path(&self, path: &[&[u8]]) -> Result<Bucket<'_>> {
+        if path.is_empty() {
+            return Err(Error::BucketNameRequired);
+        }
         let mut b = self.root();
         for name in path {
             b = b.bucket(name)?;
@@ -147,7 +154,14 @@ impl<'db> Tx<'db> {
     }
 
     /// Walks a path of nested buckets from the root, for writing.
+    ///
+    /// # Errors
+    /// [`Error::BucketNameRequired`] for an empty path: the root bucket holds only buckets, so
+    /// it is never handed out for writing.
     pub fn bucket_path_mut(&mut self, path: &[&[u8]]) -> Result<BucketMut<'_>> {
+        if path.is_empty() {
+            return Err(Error::BucketNameRequired);
+        }
         let w = self.w()?;
         let id = resolve(w, path)?;
         Ok(BucketMut { w, id })
@@ -290,7 +304,7 @@ fn commit(db: &DB, w: &mut WriteTx) -> Result<(Snapshot, OnCommit)> {
         }
         if snap.meta.freelist != NO_FREELIST {
             let n = page_span(snap, snap.meta.freelist)?;
-            sp.free(snap.meta.freelist, n);
+            sp.free(snap.meta.freelist, n)?;
         }
         let freelist = if opts.no_freelist_sync {
             NO_FREELIST

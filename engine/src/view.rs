@@ -208,10 +208,28 @@ impl<'a> View<'a> {
             Bound::Included(k) => c.seek_dir(Some(k), true, forward)?,
             Bound::Excluded(k) => c.seek_dir(Some(k), false, forward)?,
         };
-        match e {
-            None => Ok(None),
-            Some(e) => Ok(Some((e.key, self.item(e, page)?))),
+        let Some(e) = e else { return Ok(None) };
+        let moved = match from {
+            Bound::Unbounded => true,
+            Bound::Included(k) => {
+                if forward {
+                    e.key >= k
+                } else {
+                    e.key <= k
+                }
+            }
+            Bound::Excluded(k) => {
+                if forward {
+                    e.key > k
+                } else {
+                    e.key < k
+                }
+            }
+        };
+        if !moved {
+            return Err(crate::error::Error::corrupted(page, "keys out of order (damaged tree)"));
         }
+        Ok(Some((e.key, self.item(e, page)?)))
     }
 }
 

@@ -69,6 +69,10 @@ impl WriteTx {
     }
 
     pub(crate) fn put(&mut self, id: BucketId, key: &[u8], value: &[u8]) -> Result<()> {
+        if id == 0 {
+            // bbolt's API cannot put plain keys into the root bucket, and Go's tools reject them.
+            return Err(Error::IncompatibleValue { found: "root bucket", wanted: "bucket" });
+        }
         check_key(key)?;
         if value.len() > MAX_VALUE_SIZE {
             return Err(Error::ValueTooLarge { size: value.len() });
@@ -260,11 +264,16 @@ fn collect_tree(
         }
         Ok(())
     };
+    let mut seen = std::collections::HashSet::new();
     if let DiskRoot::Paged(id) = root {
+        seen.insert(id);
         out.push((id, page_span(view.snap, id)?));
     }
     visit(root_node, out, &mut stack, 0)?;
     while let Some((id, level)) = stack.pop() {
+        if !seen.insert(id) {
+            return Err(Error::corrupted(id, "page reached twice (damaged tree)"));
+        }
         out.push((id, page_span(view.snap, id)?));
         visit(view.snap.node(id)?, out, &mut stack, level)?;
     }

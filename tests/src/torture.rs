@@ -213,3 +213,105 @@ pub fn meta_damage(dir: &std::path::Path, span: usize) -> usize {
     }
     opens
 }
+
+/// Opens, checks, dumps and writes to a damaged file; every step must return (Ok or a clean
+/// error) without panicking. Returns `Err` with a description on a panic.
+pub fn survive(path: &std::path::Path) -> Result<(), String> {
+    let r = std::panic::catch_unwind(|| {
+        for ro in [true, false] {
+            let Ok(db) = DB::open(path, Options::default().read_only(ro)) else { continue };
+            if let Ok(tx) = db.begin(false) {
+                let _ = tx.check();
+                let _ = rivet_engine::dump::dump_json(&tx);
+                let _ = tx.root().iter().count();
+            }
+            if !ro {
+                let _ = db.update(|tx| {
+                    let mut b = tx.create_bucket_if_not_exists(b"torture")?;
+                    b.put(b"k", &[1u8; 300])?;
+                    let names: Vec<Vec<u8>> =
+                        tx.root().iter().filter_map(|r| r.ok()).map(|(k, _)| k.to_vec()).collect();
+                    for n in names.iter().take(3) {
+                        if let Ok(mut b) = tx.bucket_mut(n) {
+                            let _ = b.put(b"\x00new", b"v");
+                            let _ = b.delete(b"\x00new");
+                        }
+                    }
+                    Ok::<_, Error>(())
+                });
+            }
+        }
+    });
+    r.map_err(|p| {
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    })
+}
+
+/// Random damage to data pages (and, sometimes, to meta fields with the checksum recomputed so
+/// the damage is trusted). Returns the number of damaged files survived; panics on a failure.
+pub fn mutations(dir: &std::path::Path, source: &[u8], seed: u64, count: usize) -> usize {
+    let mut rng = Rng::new(seed);
+    let path = dir.join(format!("mut-{seed}.db"));
+    let ps = {
+        let m = rivet_engine::meta::Meta::decode(source);
+        if m.validate().is_ok() {
+            m.page_size as usize
+        } else {
+            4096
+        }
+    };
+    for i in 0..count {
+        let mut bytes = source.to_vec();
+        let n = 1 + rng.below(8) as usize;
+        for _ in 0..n {
+            if bytes.len() <= 2 * ps {
+                break;
+            }
+            let at = 2 * ps + rng.below((bytes.len() - 2 * ps) as u64) as usize;
+            bytes[at] = match rng.below(3) {
+                0 => 0,
+                1 => 0xFF,
+                _ => rng.next_u64() as u8,
+            };
+        }
+        if rng.below(5) == 0 {
+            // Damage a meta field of both metas, then make the checksums agree.
+            for page in 0..2 {
+                let base = page * ps;
+                let field = 16 + 8 + 8 * rng.below(6) as usize; // page_size .. txid region
+                if base + field + 8 <= bytes.len() {
+                    bytes[base + field + rng.below(8) as usize] = rng.next_u64() as u8;
+                    let sum = rivet_engine::meta::fnv1a64(&bytes[base + 16..base + 72]);
+                    bytes[base + 72..base + 80].copy_from_slice(&sum.to_le_bytes());
+                }
+            }
+        }
+        std::fs::write(&path, &bytes).expect("write mutated file");
+        let started = std::time::Instant::now();
+        if let Err(e) = survive(&path) {
+            panic!("panic on mutated file #{i} (seed {seed}): {e}");
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "mutated file #{i} (seed {seed}) took too long"
+        );
+    }
+    count
+}
+
+/// Every truncation length of `source` (step `step`): open, check, dump and write survive.
+pub fn truncations(dir: &std::path::Path, source: &[u8], step: usize) -> usize {
+    let path = dir.join("trunc.db");
+    let mut n = 0;
+    for len in (0..source.len()).step_by(step.max(1)) {
+        std::fs::write(&path, &source[..len]).expect("write truncated file");
+        if let Err(e) = survive(&path) {
+            panic!("panic on a file truncated to {len} bytes: {e}");
+        }
+        n += 1;
+    }
+    n
+}

@@ -30,3 +30,26 @@ fn meta_damage_in_the_checksummed_bytes_is_always_detected() {
     let opens = meta_damage(dir.path(), 96);
     assert_eq!(opens, 2 * 96 * 255);
 }
+
+#[test]
+fn random_damage_to_data_and_meta_fields_never_panics() {
+    let dir = scratch();
+    let s = seed(3);
+    let mut n = 0;
+    for (i, f) in rivet_tests::fixtures().iter().enumerate() {
+        let bytes = std::fs::read(f).unwrap();
+        if bytes.len() > 2 << 20 {
+            continue;
+        }
+        n += rivet_tests::torture::mutations(dir.path(), &bytes, s + i as u64, 20);
+    }
+    assert!(n >= 200);
+}
+
+#[test]
+fn every_truncation_of_a_small_file_is_a_clean_error_or_a_database() {
+    let dir = scratch();
+    let bytes = std::fs::read(rivet_tests::fixtures_dir().join("empty_tx.db")).unwrap();
+    let n = rivet_tests::torture::truncations(dir.path(), &bytes, 97);
+    assert!(n > 300);
+}
