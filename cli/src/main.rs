@@ -1,50 +1,83 @@
-//! The `rivet` command. Today it has `dump` and `check`; the full bbolt-style tool (info,
-//! stats, pages, compact, surgery, bench) is tracked in the CLI issue.
+//! # `rivet`: inspect, check, dump, compact, repair and bench Rivet and bbolt files
+//!
+//! The command-line companion of `rivet-engine`, with the command names Go's `bbolt` tool
+//! users know. Every command works on files written by Rivet and on files written by Go bbolt
+//! (format version 2, little-endian).
+//!
+//! Layout of this crate:
+//! - [`cli`]: the argument grammar (clap derive) and the shared options;
+//! - [`cmd`]: one module per command;
+//! - [`raw`]: reads meta pages, page headers, pages and the freelist straight from the file
+//!   (so that damaged files can still be inspected), and [`walk`] walks the trees of a file from
+//!   raw pages (page table, `check --from-page`, truncated files);
+//! - [`open`]: opening a file for inspection (read-only, shared lock, bounded wait) and turning
+//!   engine errors into one-line messages; [`lock`] is the `flock` behind it;
+//! - [`format`]: how keys and values are printed (`--format`) and parsed (`--parse-format`);
+//! - [`progress`]: progress bars on a terminal, silence when piped;
+//! - [`error`]: the single error type, printed as `rivet: FILE: problem`.
+//!
+//! Exit status: 0 success, 1 `check` found problems, 2 the command could not be carried out
+//! (missing file, not a bbolt file, damaged meta pages, unknown bucket, bad hex, usage error).
+//! Nothing is ever written to a file unless the command is meant to write (`compact`,
+//! `surgery`, `bench`); inspection takes a shared lock and gives up after `--timeout` if a
+//! writer holds the file.
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use rivet_engine::{Options, DB};
+use clap::Parser;
 
-const USAGE: &str =
-    "usage: rivet dump FILE   print the canonical JSON dump\n       rivet check FILE  run the consistency check";
+mod cli;
+mod cmd;
+mod error;
+mod format;
+mod lock;
+mod open;
+mod progress;
+mod raw;
+mod walk;
 
-fn run(cmd: &str, file: &str) -> Result<ExitCode, rivet_engine::Error> {
-    let db = DB::open(file, Options::default().read_only(true).with_timeout(std::time::Duration::from_secs(5)))?;
-    let tx = db.begin(false)?;
-    match cmd {
-        "dump" => {
-            print!("{}", rivet_engine::dump::dump_json(&tx)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        _ => {
-            let problems = tx.check()?;
-            for p in &problems {
-                println!("ERROR {p}");
-            }
-            if problems.is_empty() {
-                println!("OK");
-                Ok(ExitCode::SUCCESS)
-            } else {
-                println!("FAIL: {} problems", problems.len());
-                Ok(ExitCode::FAILURE)
-            }
-        }
+use cli::{Cli, Command};
+use error::CliError;
+
+/// Runs the parsed command, writing its normal output to `out`.
+fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let g = cli.global;
+    match cli.command {
+        Command::Info(a) => cmd::info::run(&g, a, out),
+        Command::Stats(a) => cmd::stats::run(&g, a, out),
+        Command::Buckets(a) => cmd::buckets::run(&g, a, out),
+        Command::Keys(a) => cmd::keys::run(&g, a, out),
+        Command::Get(a) => cmd::get::run(&g, a, out),
+        Command::Pages(a) => cmd::pages::run(&g, a, out),
+        Command::Page(a) => cmd::page::run(&g, a, out),
+        Command::PageItem(a) => cmd::page_item::run(&g, a, out),
+        Command::Check(a) => cmd::check::run(&g, a, out),
+        Command::Dump(a) => cmd::dump::run(&g, a, out),
+        Command::Compact(a) => cmd::compact::run(&g, a, out),
+        Command::Surgery(a) => cmd::surgery::run(&g, a, out),
+        Command::Bench(a) => cmd::bench::run(&g, a, out),
     }
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [cmd, file] if cmd == "dump" || cmd == "check" => match run(cmd, file) {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("rivet: {file}: {e}");
-                ExitCode::from(2)
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = run(cli, &mut out).and_then(|code| {
+        out.flush().map_err(CliError::output)?;
+        Ok(code)
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // Whatever was printed before the error still goes out first.
+            let _ = out.flush();
+            if e.is_quiet() {
+                return ExitCode::SUCCESS;
             }
-        },
-        _ => {
-            eprintln!("{USAGE}");
-            ExitCode::from(2)
+            eprintln!("{e}");
+            ExitCode::from(e.code())
         }
     }
 }
