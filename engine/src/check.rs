@@ -105,16 +105,24 @@ impl<'a> Walk<'a> {
             self.problems.push(format!("page {id}: tree deeper than 64 levels"));
             return None;
         }
+        if id >= self.snap.meta.pgid || id < 2 {
+            self.problems.push(format!("page {id}: out of bounds: {}", self.snap.meta.pgid));
+            return None;
+        }
+        // Mark the page reached before decoding it, so that a damaged page is reported once,
+        // for what is wrong with it, and not again as "unreachable unfreed".
+        let span = self.snap.page_bytes(id).map(|b| b.len() as u64 / self.snap.page_size()).unwrap_or(1);
+        if !self.mark(id, span, free) {
+            return None;
+        }
         let node = match self.snap.node(id) {
             Ok(n) => n,
+            Err(Error::Corrupted { reason, .. }) if reason.contains("flags") => {
+                self.problems.push(format!("page {id}: invalid type: {reason}"));
+                return None;
+            }
             Err(Error::Corrupted { page, reason }) => {
-                if id < self.snap.meta.pgid && !reason.contains("flags") {
-                    self.problems.push(format!("page {page}: {reason}"));
-                } else if reason.contains("flags") {
-                    self.problems.push(format!("page {id}: invalid type: {reason}"));
-                } else {
-                    self.problems.push(format!("page {id}: out of bounds: {}", self.snap.meta.pgid));
-                }
+                self.problems.push(format!("page {page}: {reason}"));
                 return None;
             }
             Err(e) => {
@@ -122,10 +130,6 @@ impl<'a> Walk<'a> {
                 return None;
             }
         };
-        let span = self.snap.page_bytes(id).map(|b| b.len() as u64 / self.snap.page_size()).unwrap_or(1);
-        if !self.mark(id, span, free) {
-            return None;
-        }
         let mut first = None;
         for i in 0..node.len() {
             if node.leaf {
