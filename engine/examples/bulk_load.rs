@@ -43,6 +43,23 @@ fn main() -> Result<(), Error> {
     })?;
     let read = t.elapsed();
     assert_eq!(found, n);
+    for pass in ["cold", "warm"] {
+        let t = Instant::now();
+        let scanned = db.view(|tx| {
+            let b = tx.bucket(b"bulk")?;
+            let mut c = b.cursor();
+            let mut n = 0u64;
+            let mut item = c.first()?;
+            while item.is_some() {
+                n += 1;
+                item = c.next()?;
+            }
+            Ok::<_, Error>(n)
+        })?;
+        let scan = t.elapsed();
+        assert_eq!(scanned, n);
+        println!("sequential cursor scan ({pass}): {:.1} ns/key", scan.as_nanos() as f64 / n as f64);
+    }
     println!(
         "{n} random 24-byte keys, 150-byte values: load in one transaction {:.2?}, {n} random reads {:.2?} ({:.0} ns/read); file {} bytes",
         load,

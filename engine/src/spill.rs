@@ -92,9 +92,12 @@ fn split_ranges(sizes: &[usize], page_size: usize, fill: f64) -> Vec<std::ops::R
     }
     let threshold = (page_size as f64 * fill) as usize;
     let mut start = 0;
+    // Bytes of the elements not yet assigned to a part (kept as a running total so that
+    // splitting a huge node stays linear).
+    let mut rest_data: usize = sizes.iter().sum();
     loop {
         let rest = &sizes[start..];
-        let total = node_size(rest.len(), rest.iter().sum());
+        let total = node_size(rest.len(), rest_data);
         if rest.len() <= 2 * MIN_KEYS || total < page_size {
             out.push(start..n);
             return out;
@@ -109,6 +112,7 @@ fn split_ranges(sizes: &[usize], page_size: usize, fill: f64) -> Vec<std::ops::R
             }
             sz += el;
         }
+        rest_data -= rest[..index].iter().sum::<usize>();
         out.push(start..start + index);
         start += index;
     }
