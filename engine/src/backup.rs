@@ -147,7 +147,7 @@ impl<'d> Compactor<'d> {
                     self.account((k.len() + v.len()) as u64)?;
                 }
                 None => {
-                    let child = src.bucket(k)?;
+                    let child = src.listed_bucket(k)?;
                     {
                         let refs: Vec<&[u8]> = path.iter().map(Vec::as_slice).collect();
                         let tx = self.tx()?;

@@ -43,6 +43,17 @@ impl<'a> Bucket<'a> {
         }
     }
 
+    /// The nested bucket `name`, which an iteration over this bucket has just returned: not
+    /// finding it again means the keys are out of order, which is damage, not absence.
+    pub(crate) fn listed_bucket(&self, name: &[u8]) -> Result<Bucket<'a>> {
+        match self.bucket(name) {
+            Err(Error::BucketNotFound) => {
+                Err(Error::corrupted(0, "a bucket listed by iteration cannot be found again (keys out of order)"))
+            }
+            other => other,
+        }
+    }
+
     /// Whether a nested bucket `name` exists.
     pub fn has_bucket(&self, name: &[u8]) -> Result<bool> {
         Ok(matches!(self.view.get(self.src, name)?, Some(Item::Bucket(_))))

@@ -226,6 +226,15 @@ impl DB {
             None => writer.freelist.release(TxId::MAX),
         }
         drop(st);
+        if snap.meta.txid == TxId::MAX {
+            // The next commit would wrap to txid 0 and overwrite the live meta page.
+            drop(snap);
+            self.end_write(writer);
+            return Err(Error::corrupted(
+                0,
+                "the transaction id is at its maximum (u64::MAX); no further commit is possible",
+            ));
+        }
         Ok(Tx::new_write(self, WriteTx::new(snap, writer)))
     }
 

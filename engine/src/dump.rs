@@ -42,7 +42,7 @@ fn bucket_json(b: &Bucket<'_>, out: &mut String, depth: usize) -> Result<()> {
             }
             None => {
                 out.push_str("\",\"bucket\":");
-                bucket_json(&b.bucket(k)?, out, depth + 1)?;
+                bucket_json(&b.listed_bucket(k)?, out, depth + 1)?;
                 out.push('}');
             }
         }

@@ -133,7 +133,7 @@ impl<'db> Tx<'db> {
         for item in root.iter() {
             let (k, v) = item?;
             if v.is_none() {
-                f(k, root.bucket(k)?)?;
+                f(k, root.listed_bucket(k)?)?;
             }
         }
         Ok(())

@@ -50,7 +50,8 @@ pub(crate) fn check_key(key: &[u8]) -> Result<()> {
 
 impl WriteTx {
     pub(crate) fn new(snap: Snapshot, writer: Writer) -> Self {
-        let txid = snap.meta.txid + 1;
+        // `begin` refuses a snapshot at u64::MAX, so this cannot wrap.
+        let txid = snap.meta.txid.saturating_add(1);
         let root = BucketW::new(Some(Origin::Paged(snap.meta.root)), snap.meta.root_sequence);
         WriteTx { snap, arena: vec![root], writer, txid, relocated: vec![false], on_commit: Vec::new() }
     }
