@@ -15,12 +15,20 @@ use crate::db::DB;
 use crate::error::{Error, Result};
 use crate::tx::Tx;
 
-/// A function submitted to [`DB::batch`].
+/// A function submitted to [`DB::batch`]. If it panics, the panic is raised again in the thread
+/// that called `batch` with it, and the rest of the batch commits without it.
 pub type BatchFn = Box<dyn Fn(&mut Tx<'_>) -> Result<()> + Send>;
+
+/// What a call gets back: its result, or the panic its function raised (re-raised in the
+/// caller's own thread, never in the leader's).
+enum Outcome {
+    Done(Result<()>),
+    Panicked(Box<dyn std::any::Any + Send>),
+}
 
 struct Call {
     f: BatchFn,
-    done: Sender<Result<()>>,
+    done: Sender<Outcome>,
 }
 
 /// The batch being filled.
@@ -29,10 +37,13 @@ pub(crate) struct Pending {
     calls: Vec<Call>,
 }
 
+/// A batch being filled, and the condition its leader waits on.
+type Shared = Arc<(Mutex<Pending>, Condvar)>;
+
 /// Shared batch slot of a database.
 #[derive(Default)]
 pub(crate) struct Batcher {
-    current: Mutex<Option<Arc<(Mutex<Pending>, Condvar)>>>,
+    current: Mutex<Option<Shared>>,
 }
 
 impl DB {
@@ -72,10 +83,15 @@ impl DB {
         if leader {
             self.lead(&batch);
         }
-        rx.recv().unwrap_or(Err(Error::TxClosed))
+        match rx.recv() {
+            Ok(Outcome::Done(r)) => r,
+            Ok(Outcome::Panicked(payload)) => std::panic::resume_unwind(payload),
+            // The leader vanished without answering (it cannot, short of an engine bug).
+            Err(_) => Err(Error::TxClosed),
+        }
     }
 
-    fn lead(&self, batch: &Arc<(Mutex<Pending>, Condvar)>) {
+    fn lead(&self, batch: &Shared) {
         let deadline = Instant::now() + self.options().max_batch_delay;
         let max = self.options().max_batch_size.max(1);
         {
@@ -100,25 +116,29 @@ impl DB {
             std::mem::take(&mut p.calls)
         };
         while !calls.is_empty() {
-            let mut failed: Option<(usize, Error)> = None;
+            let mut failed: Option<(usize, Outcome)> = None;
             let r = self.update(|tx| {
                 for (i, c) in calls.iter().enumerate() {
-                    if let Err(e) = (c.f)(tx) {
-                        failed = Some((i, e));
-                        return Err(Error::TxClosed);
-                    }
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (c.f)(tx)));
+                    let outcome = match r {
+                        Ok(Ok(())) => continue,
+                        Ok(Err(e)) => Outcome::Done(Err(e)),
+                        Err(payload) => Outcome::Panicked(payload),
+                    };
+                    failed = Some((i, outcome));
+                    return Err(Error::TxClosed);
                 }
                 Ok(())
             });
             match (r, failed) {
                 (Ok(()), _) => {
                     for c in calls.drain(..) {
-                        let _ = c.done.send(Ok(()));
+                        let _ = c.done.send(Outcome::Done(Ok(())));
                     }
                 }
                 (Err(_), Some((i, e))) => {
                     let c = calls.remove(i);
-                    let _ = c.done.send(Err(e));
+                    let _ = c.done.send(e);
                 }
                 (Err(e), None) => {
                     // The commit itself failed: everyone gets the error.
@@ -126,7 +146,7 @@ impl DB {
                     let mut first = Some(e);
                     for c in calls.drain(..) {
                         let err = first.take().unwrap_or_else(|| Error::BatchFailed(msg.clone()));
-                        let _ = c.done.send(Err(err));
+                        let _ = c.done.send(Outcome::Done(Err(err)));
                     }
                 }
             }

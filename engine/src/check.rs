@@ -248,8 +248,8 @@ pub fn check(snap: &Snapshot) -> Result<Vec<String>> {
         e = c.next();
     }
     if stored.is_some() {
-        for id in 0..hwm {
-            if !walk.reached[id] && !free[id] {
+        for (id, (&reached, &free)) in walk.reached.iter().zip(&free).enumerate() {
+            if !reached && !free {
                 walk.problems.push(format!("page {id}: unreachable unfreed"));
             }
         }

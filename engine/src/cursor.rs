@@ -92,6 +92,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Moves to the next item; `None` past the end.
+    #[allow(clippy::should_implement_trait)] // bbolt's name; a cursor also moves backwards
     pub fn next(&mut self) -> Result<Option<KeyValue<'a>>> {
         match &mut self.disk {
             Some(c) => {

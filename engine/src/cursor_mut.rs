@@ -44,6 +44,7 @@ impl<'t> CursorMut<'t> {
         self.go(Bound::Included(key), true)
     }
     /// Moves to the next item.
+    #[allow(clippy::should_implement_trait)] // bbolt's name; a cursor also moves backwards
     pub fn next(&mut self) -> Result<Option<KeyValue<'_>>> {
         match self.key.take() {
             Some(k) => self.go(Bound::Excluded(&k), true),

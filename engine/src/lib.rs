@@ -29,6 +29,7 @@
 //! # Ok(()) }
 //! ```
 #![deny(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_docs)]
 
 pub mod backup;

@@ -231,15 +231,15 @@ impl<'db> Tx<'db> {
     }
 
     /// Commits a write transaction durably: when this returns `Ok`, the changes are on disk.
-    /// Committing a read transaction just ends it.
     ///
     /// # Errors
+    /// [`Error::TxNotWritable`] for a read transaction (as bbolt; it is ended all the same);
     /// [`Error::MaxSizeReached`] (nothing written); [`Error::Io`] (the handle is then poisoned:
     /// reopen the database); [`Error::CheckFailed`] in strict mode (the commit is durable).
     pub fn commit(mut self) -> Result<()> {
         let Some(mut w) = self.write.take() else {
             self.finish();
-            return Ok(());
+            return Err(Error::TxNotWritable);
         };
         let result = commit(self.db, &mut w);
         match result {
