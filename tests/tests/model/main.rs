@@ -50,7 +50,7 @@ fn engine_matches_the_model() {
     let config = Config {
         cases: cases(),
         rng_seed: RngSeed::Fixed(seed),
-        // One file only: no regression files are written next to this test.
+        // No proptest regression files are written next to this test.
         failure_persistence: None,
         max_shrink_iters: 2048,
         ..Config::default()
