@@ -1,6 +1,148 @@
-//! Rivet's typed object store: `#[derive(Record)]` types over the `rivet-engine` page engine.
+//! # rivet
 //!
-//! Not built yet (tracked in the typed-store issue). Today this crate only re-exports the
-//! engine so that applications can depend on `rivet` from the start.
+//! Rivet's typed object store: declare record types with `#[derive(Record)]`, then store,
+//! look up and scan them by primary key or by secondary index, in ACID transactions over
+//! [`rivet_engine`] (a bbolt-compatible single-file engine).
+//!
+//! ```
+//! use rivet::{Record, Store};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Record, Serialize, Deserialize, Debug)]
+//! #[rivet(bucket = "users")]                 // optional; default: the type name in snake_case
+//! struct User {
+//!     #[key(auto)] id: u64,                  // assigned from the bucket's sequence on insert
+//!     #[index(unique)] email: String,
+//!     #[index] country: String,
+//!     #[index] born: Option<i32>,            // an Option field alone: indexed only when Some
+//!     name: String,
+//! }
+//!
+//! #[derive(Record, Serialize, Deserialize, Debug)]
+//! #[rivet(index(name = "by_sku_time", fields(sku, at)))]   // a composite secondary index
+//! struct Order { #[key] user: u64, #[key] at: i64, sku: String, cents: i64 }  // key (user, at)
+//!
+//! # let dir = tempfile::tempdir().unwrap();
+//! let store = Store::open(dir.path().join("shop.db"))?;
+//! store.write(|tx| {
+//!     let ada = User { id: 0, email: "ada@example.com".into(), country: "GB".into(), born: Some(1815), name: "Ada".into() };
+//!     let id = tx.insert(&mut { ada })?;                       // id == 1
+//!     tx.insert(&mut Order { user: id, at: 100, sku: "loom".into(), cents: 1200 })?;
+//!     tx.insert(&mut Order { user: id, at: 200, sku: "gear".into(), cents: 300 })?;
+//!     Ok(())
+//! })?;
+//! store.read(|tx| {
+//!     let ada = tx.index(User::email).get("ada@example.com")?.expect("ada");
+//!     let orders: Vec<Order> = tx.prefix::<Order>((ada.id,)).to_vec()?;   // her orders, by time
+//!     assert_eq!(orders.len(), 2);
+//!     let recent = tx.range::<Order>((ada.id, 150)..=(ada.id, i64::MAX)).count()?;
+//!     assert_eq!(recent, 1);
+//!     let gears = tx.index(Order::by_sku_time).prefix(("gear".to_string(),)).count()?;
+//!     assert_eq!(gears, 1);
+//!     Ok(())
+//! })?;
+//! # Ok::<(), rivet::Error>(())
+//! ```
+//!
+//! ## What it promises
+//! - **Keys sort as values.** Primary and index keys use the [`Key`] encoding, whose byte
+//!   order is the values' order (negative numbers and floats included), so ranges and prefix
+//!   scans are plain B+tree range reads. See [`key`].
+//! - **Indexes never drift.** Every write updates the record and its index entries in the same
+//!   transaction; a unique violation aborts the whole transaction. [`ReadTx::verify`] checks.
+//! - **Nothing is skipped.** A value that fails to decode is an error from `get`; a scan yields
+//!   the error and stops.
+//! - **Types are checked.** Each record type's description is kept in a catalog; a type that
+//!   no longer matches (or a second type claiming the same bucket) is
+//!   [`Error::SchemaMismatch`], before anything is written.
+//!
+//! ## Storage layout
+//!
+//! Everything is ordinary bbolt buckets, readable with `rivet dump` or with bbolt itself.
+//!
+//! | bucket | key | value |
+//! |---|---|---|
+//! | `<bucket>` (top level, one per record type) | the encoded primary key | the record, encoded by its codec (postcard by default) |
+//! | `<bucket>` / `index:<name>` (nested, one per index) | non-unique: encoded index key ++ encoded primary key | empty |
+//! | | unique: encoded index key | encoded primary key |
+//! | `__rivet_catalog` (top level) | the record bucket's name | the type's description, as text |
+//!
+//! - `<bucket>` is `#[rivet(bucket = "..")]`, or the type's name in snake_case
+//!   (`OrderLine` -> `order_line`). Names starting with `__rivet` are reserved.
+//! - The record bucket's sequence (bbolt's `NextSequence`) is the autoincrement counter: `insert`
+//!   takes the next value; writing a larger auto key explicitly moves the sequence up to it.
+//! - An index on a single `Option<T>` field is *sparse*: records whose value is `None` have no
+//!   entry and the index key is the `T` inside. In a composite index, `Option` fields are
+//!   encoded as `Option` (`None` first) and every record has an entry.
+//! - Index buckets sit in the record bucket next to the records; the store passes over them
+//!   when scanning. Their names can never be record keys: `index:<name>` is chosen, and if it
+//!   happens to be a valid encoding of the key type, `index:<name>~` (key encodings are
+//!   prefix-free, so that one cannot be).
+//! - Catalog entry, for the `User` above:
+//!
+//!   ```text
+//!   format = 1
+//!   type = User
+//!   version = 1
+//!   codec = postcard
+//!   key = id: u64 (auto)
+//!   index email = unique (email: string)
+//!   index country = (country: string)
+//!   index born = sparse (born: i32)
+//!   ```
+//!
+//! ## Attributes
+//! - On the struct: `#[rivet(bucket = "name")]`, `#[rivet(version = N)]` (bump it when the
+//!   value layout changes, so that old files are refused rather than misread),
+//!   `#[rivet(codec = path::To::Codec)]`, `#[rivet(index(name = "n", fields(a, b), unique))]`.
+//! - On fields: `#[key]` (several make a composite key, in declaration order), `#[key(auto)]`
+//!   (a single integer key from the sequence), `#[index]`, `#[index(unique)]`,
+//!   `#[index(name = "n")]`.
+//!
+//! Each index gets a typed handle, an associated constant named after it (`User::email`,
+//! `Order::by_sku_time`), so index queries are checked at compile time: a misspelt index does
+//! not compile, the value type must match, and `get` exists only on unique indexes. (A method
+//! or constant of the same name on the type would clash with the handle: rename the index with
+//! `#[index(name = "..")]`.)
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+// Lets the derive's `::rivet::...` paths resolve inside this crate's own tests and docs.
+extern crate self as rivet;
+
+pub mod catalog;
+pub mod codec;
+mod error;
+pub mod key;
+mod record;
+mod scan;
+mod store;
+mod txn;
+
+pub use codec::{Codec, Postcard};
+pub use error::{Error, Result};
+pub use key::{AutoKey, Key, KeyLike, KeyPrefix, KeyRange};
+pub use record::{
+    index_bucket_name, Field, FieldSpec, Index, IndexSchema, IndexSpec, Multi, Record, Schema, SchemaSpec, Unique,
+};
+pub use rivet_derive::Record;
+pub use scan::{IndexKeys, IndexQuery, IndexView, Keys, Query};
+pub use store::Store;
+pub use txn::{ReadTx, WriteTx};
+
+/// The engine crate, for raw work underneath the store.
 pub use rivet_engine as engine;
+/// Engine open options (see [`Store::open_with`]).
+pub use rivet_engine::Options;
+/// The serde version records are encoded with (for `#[serde(crate = "rivet::serde")]` in a
+/// crate that does not depend on serde itself).
+pub use serde;
+
+/// Re-exports for the derive's generated code; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use std::string::String;
+    pub use std::sync::OnceLock;
+    pub use std::vec::Vec;
+}

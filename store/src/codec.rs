@@ -1,0 +1,54 @@
+//! Value codecs: how a record's serde form becomes the bytes stored under its key.
+//!
+//! A record type names its codec (`#[rivet(codec = path::To::Codec)]`, default [`Postcard`]);
+//! the catalog records the codec's [`Codec::NAME`], so a file written with one codec is never
+//! read with another. A codec must reject bytes it cannot fully consume: a value with trailing
+//! bytes is a decode error, never a silent partial read.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// A codec's error, as text (it ends up in [`crate::Error::Decode`] or [`crate::Error::Encode`]).
+pub type CodecError = String;
+
+/// Turns serde values into bytes and back.
+pub trait Codec {
+    /// The name recorded in the catalog (`postcard`).
+    const NAME: &'static str;
+
+    /// Encodes `value`.
+    ///
+    /// # Errors
+    /// Whatever the serializer refuses, as text.
+    fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError>;
+
+    /// Decodes a whole value from `bytes`.
+    ///
+    /// # Errors
+    /// Malformed bytes, a value of another shape, or bytes left over, as text.
+    fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError>;
+}
+
+/// The default codec: [postcard](https://docs.rs/postcard), a compact, stable, non
+/// self-describing format (varint integers, length-prefixed strings, fields in declaration
+/// order). Adding, removing or reordering fields changes the format: bump the record's
+/// `#[rivet(version = N)]` when you do, so that old files are refused instead of misread.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Postcard;
+
+impl Codec for Postcard {
+    const NAME: &'static str = "postcard";
+
+    fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
+        postcard::to_allocvec(value).map_err(|e| e.to_string())
+    }
+
+    fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+        let (value, rest) = postcard::take_from_bytes(bytes).map_err(|e| e.to_string())?;
+        if rest.is_empty() {
+            Ok(value)
+        } else {
+            Err(format!("{} bytes left over after the value", rest.len()))
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The `Record` trait (what `#[derive(Record)]` implements), the schema it describes, and the
+//! typed index handles the derive generates (`User::email`).
+//!
+//! A record type's [`Schema`] is built once per process and says everything the store needs
+//! without looking at a value: the bucket, the key fields and their encodings, whether the key
+//! is an autoincrement, the indexes (and the nested buckets that hold them), the codec and the
+//! version. Its catalog entry (see [`crate::catalog`]) is what the file remembers about the type.
+
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::codec::Codec;
+use crate::key::Key;
+
+/// A type stored by the typed store: one bucket of records, keyed by [`Record::Key`], with
+/// secondary indexes. Implement it with `#[derive(Record)]`; the methods below are what the
+/// derive generates.
+///
+/// ```
+/// use rivet::Record;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Record, Serialize, Deserialize, Debug)]
+/// #[rivet(bucket = "users")]
+/// struct User {
+///     #[key(auto)]
+///     id: u64,
+///     #[index(unique)]
+///     email: String,
+///     #[index]
+///     country: String,
+///     name: String,
+/// }
+///
+/// assert_eq!(User::schema().bucket, "users");
+/// assert_eq!(User::email.name(), "email");
+/// ```
+pub trait Record: Serialize + DeserializeOwned + 'static {
+    /// The primary key: the key field's type, or a tuple of the key fields in declaration order.
+    type Key: Key;
+    /// How values are encoded (default [`crate::Postcard`]).
+    type Codec: Codec;
+
+    /// The type's schema (built once).
+    fn schema() -> &'static Schema;
+
+    /// The record's primary key.
+    fn key(&self) -> Self::Key;
+
+    /// Appends the encoding of the primary key (the same bytes as encoding [`Record::key`]).
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        self.key().encode_key(out);
+    }
+
+    /// Sets the autoincrement key field to sequence number `sequence`. Returns `false` if the
+    /// type has no auto key or the number does not fit its type.
+    fn assign_auto_key(&mut self, sequence: u64) -> bool {
+        let _ = sequence;
+        false
+    }
+
+    /// The sequence number the auto key field holds (`None` without an auto key, or for a
+    /// negative value). Writes move the bucket's sequence up to it, so that later inserts never
+    /// reuse a key written explicitly.
+    fn auto_key_sequence(&self) -> Option<u64> {
+        None
+    }
+
+    /// Appends the key of index number `index` (its position in [`Schema::indexes`]) and
+    /// returns `true`, or returns `false` if the record is not in that index (a sparse index on
+    /// an `Option` field that is `None`).
+    fn encode_index(&self, index: usize, out: &mut Vec<u8>) -> bool {
+        let _ = (index, out);
+        false
+    }
+
+    /// The value of index number `index` as `Debug` prints it (for error messages).
+    fn index_value(&self, index: usize) -> String {
+        let _ = index;
+        String::new()
+    }
+}
+
+/// A named field and the kind of its key encoding (`u64`, `string`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The field's name.
+    pub name: &'static str,
+    /// The encoding kind ([`Key::kind`]).
+    pub kind: String,
+}
+
+/// One secondary index of a record type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSchema {
+    /// The index's name (the field name for a field index).
+    pub name: &'static str,
+    /// Whether two records may not share a value.
+    pub unique: bool,
+    /// Whether records whose (single, `Option`) field is `None` are left out.
+    pub sparse: bool,
+    /// The indexed fields, in key order.
+    pub fields: Vec<Field>,
+    /// The name of the nested bucket holding the index (see [`index_bucket_name`]).
+    pub bucket: Vec<u8>,
+}
+
+/// What the store knows about a record type. Built by [`Schema::build`] from the derive's
+/// [`SchemaSpec`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schema {
+    /// The Rust type's name (without its module path).
+    pub type_name: &'static str,
+    /// The top-level bucket holding the records.
+    pub bucket: &'static str,
+    /// The record's format version (`#[rivet(version = N)]`, default 1).
+    pub version: u32,
+    /// The value codec's name.
+    pub codec: &'static str,
+    /// The key fields, in key order.
+    pub key: Vec<Field>,
+    /// Whether the key is assigned from the bucket's sequence on insert.
+    pub auto_key: bool,
+    /// The secondary indexes, in declaration order (field indexes first, then the composite
+    /// indexes of `#[rivet(index(..))]`).
+    pub indexes: Vec<IndexSchema>,
+    /// The catalog entry this schema writes.
+    pub(crate) entry: String,
+}
+
+/// The derive's description of a record type, turned into a [`Schema`] by [`Schema::build`].
+#[derive(Debug, Clone)]
+pub struct SchemaSpec {
+    /// The Rust type's name.
+    pub type_name: &'static str,
+    /// The bucket name.
+    pub bucket: &'static str,
+    /// The format version.
+    pub version: u32,
+    /// The key fields.
+    pub key: Vec<FieldSpec>,
+    /// Whether the key is an autoincrement.
+    pub auto_key: bool,
+    /// The indexes.
+    pub indexes: Vec<IndexSpec>,
+}
+
+/// A field of a [`SchemaSpec`].
+#[derive(Debug, Clone)]
+pub struct FieldSpec {
+    /// The field's name.
+    pub name: &'static str,
+    /// The field type's [`Key::kind`].
+    pub kind: fn() -> String,
+}
+
+/// An index of a [`SchemaSpec`].
+#[derive(Debug, Clone)]
+pub struct IndexSpec {
+    /// The index's name.
+    pub name: &'static str,
+    /// Whether values are unique.
+    pub unique: bool,
+    /// Whether `None` values are left out.
+    pub sparse: bool,
+    /// The indexed fields.
+    pub fields: Vec<FieldSpec>,
+}
+
+impl Schema {
+    /// Builds the schema of `T` from its spec: resolves encoding kinds, index bucket names and
+    /// the catalog entry.
+    pub fn build<T: Record>(spec: SchemaSpec) -> Schema {
+        let fields = |f: &[FieldSpec]| f.iter().map(|f| Field { name: f.name, kind: (f.kind)() }).collect();
+        let indexes = spec
+            .indexes
+            .iter()
+            .map(|i| IndexSchema {
+                name: i.name,
+                unique: i.unique,
+                sparse: i.sparse,
+                fields: fields(&i.fields),
+                bucket: index_bucket_name::<T::Key>(i.name),
+            })
+            .collect();
+        let mut schema = Schema {
+            type_name: spec.type_name,
+            bucket: spec.bucket,
+            version: spec.version,
+            codec: <T::Codec as Codec>::NAME,
+            key: fields(&spec.key),
+            auto_key: spec.auto_key,
+            indexes,
+            entry: String::new(),
+        };
+        schema.entry = crate::catalog::render(&schema);
+        schema
+    }
+
+    /// The catalog entry this type writes (and expects to find), as text.
+    pub fn catalog_entry(&self) -> &str {
+        &self.entry
+    }
+}
+
+/// The name of the nested bucket holding index `name` in a record bucket keyed by `K`:
+/// `index:NAME`, or `index:NAME~` in the one case where `index:NAME` is itself a valid
+/// encoding of a `K` (for example a `[u8; 11]` key). Key encodings are prefix-free, so the
+/// longer name can never be one: an index bucket never collides with a record key.
+pub fn index_bucket_name<K: Key>(name: &str) -> Vec<u8> {
+    let mut b = format!("index:{name}").into_bytes();
+    if crate::key::decode::<K>(&b).is_ok() {
+        b.push(b'~');
+    }
+    b
+}
+
+/// Marks an [`Index`] whose values are unique: it has [`crate::IndexView::get`].
+#[derive(Debug, Clone, Copy)]
+pub enum Unique {}
+
+/// Marks an [`Index`] whose values may repeat.
+#[derive(Debug, Clone, Copy)]
+pub enum Multi {}
+
+/// Ties a handle to its record, key and uniqueness types without owning any of them.
+pub(crate) type Marker<T, K, U> = PhantomData<fn() -> (T, K, U)>;
+
+/// A typed handle on one index of record type `T`, whose index keys have type `K`. The derive
+/// generates one per index as an associated constant named after the index (`User::email`);
+/// pass it to [`crate::ReadTx::index`].
+pub struct Index<T, K, U = Multi> {
+    position: usize,
+    name: &'static str,
+    _marker: Marker<T, K, U>,
+}
+
+impl<T, K, U> Index<T, K, U> {
+    /// A handle on index number `position` of `T` (used by the derive; the store checks the
+    /// name against the schema).
+    #[doc(hidden)]
+    pub const fn new(position: usize, name: &'static str) -> Self {
+        Index { position, name, _marker: PhantomData }
+    }
+
+    /// The index's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The index's position in [`Schema::indexes`].
+    pub fn position(&self) -> usize {
+        self.position
+    }
+}
+
+impl<T, K, U> Clone for Index<T, K, U> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T, K, U> Copy for Index<T, K, U> {}
+
+impl<T, K, U> std::fmt::Debug for Index<T, K, U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index").field("name", &self.name).field("position", &self.position).finish()
+    }
+}

@@ -1,0 +1,558 @@
+//! Range, prefix and index iterators: lazy, in key order or reversed, with `limit` and `after`
+//! for pagination.
+//!
+//! Each yields `Result`s. A failure (an engine error, a value or key that does not decode, an
+//! index entry naming a missing record) is yielded once and ends the iteration: nothing is ever
+//! skipped silently. Nested buckets inside a record bucket (the indexes) are not records and
+//! are passed over.
+
+use std::marker::PhantomData;
+use std::ops::Bound;
+
+use rivet_engine::Bucket;
+
+use crate::error::{hex, Error, Result};
+use crate::key::{self, EncodedBounds, Key, KeyLike, KeyPrefix, KeyRange};
+use crate::record::{IndexSchema, Marker, Record, Unique};
+use crate::txn::{decode_value, describe_key};
+
+/// Where a query reads from: a bucket, nothing (the type has no records yet), or an error to
+/// report on the first step.
+#[derive(Debug)]
+pub(crate) enum Source<'a> {
+    Bucket(Bucket<'a>),
+    Empty,
+    Failed(Option<Error>),
+}
+
+impl<'a> Source<'a> {
+    pub(crate) fn from_result(r: Result<Option<Bucket<'a>>>) -> Self {
+        match r {
+            Ok(Some(b)) => Source::Bucket(b),
+            Ok(None) => Source::Empty,
+            Err(e) => Source::Failed(Some(e)),
+        }
+    }
+}
+
+/// The tighter of two lower bounds.
+fn max_lower(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
+    match (a, b) {
+        (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
+        (a, b) => {
+            let (ka, kb) = (bound_key(&a), bound_key(&b));
+            match ka.cmp(kb) {
+                std::cmp::Ordering::Greater => a,
+                std::cmp::Ordering::Less => b,
+                std::cmp::Ordering::Equal => {
+                    if matches!(a, Bound::Excluded(_)) {
+                        a
+                    } else {
+                        b
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The tighter of two upper bounds.
+fn min_upper(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
+    match (a, b) {
+        (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
+        (a, b) => {
+            let (ka, kb) = (bound_key(&a), bound_key(&b));
+            match ka.cmp(kb) {
+                std::cmp::Ordering::Less => a,
+                std::cmp::Ordering::Greater => b,
+                std::cmp::Ordering::Equal => {
+                    if matches!(a, Bound::Excluded(_)) {
+                        a
+                    } else {
+                        b
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn bound_key(b: &Bound<Vec<u8>>) -> &[u8] {
+    match b {
+        Bound::Included(k) | Bound::Excluded(k) => k,
+        Bound::Unbounded => &[],
+    }
+}
+
+/// The raw walk shared by every query: items of one bucket within bounds, forwards or
+/// backwards, after a position, at most `limit` of them, nested buckets skipped.
+#[derive(Debug)]
+struct Walk<'a> {
+    source: Source<'a>,
+    bounds: EncodedBounds,
+    reverse: bool,
+    limit: Option<usize>,
+    after: Option<Vec<u8>>,
+    iter: Option<rivet_engine::Range<'a>>,
+    yielded: usize,
+    done: bool,
+}
+
+impl<'a> Walk<'a> {
+    fn new(source: Source<'a>, bounds: EncodedBounds) -> Self {
+        Walk { source, bounds, reverse: false, limit: None, after: None, iter: None, yielded: 0, done: false }
+    }
+
+    fn restart(&mut self) {
+        self.iter = None;
+        self.yielded = 0;
+        self.done = false;
+    }
+
+    fn next_raw(&mut self) -> Option<Result<(&'a [u8], &'a [u8])>> {
+        if self.done || self.limit.is_some_and(|n| self.yielded >= n) {
+            return None;
+        }
+        if self.iter.is_none() {
+            let bucket = match &mut self.source {
+                Source::Bucket(b) => *b,
+                Source::Empty => {
+                    self.done = true;
+                    return None;
+                }
+                Source::Failed(e) => {
+                    self.done = true;
+                    return e.take().map(Err);
+                }
+            };
+            let (mut lo, mut hi) = self.bounds.clone();
+            if let Some(after) = &self.after {
+                if self.reverse {
+                    hi = min_upper(hi, Bound::Excluded(after.clone()));
+                } else {
+                    lo = max_lower(lo, Bound::Excluded(after.clone()));
+                }
+            }
+            self.iter = Some(bucket.range::<Vec<u8>, _>((lo, hi)));
+        }
+        let iter = self.iter.as_mut()?;
+        loop {
+            let item = if self.reverse { iter.next_back() } else { iter.next() };
+            match item {
+                None => {
+                    self.done = true;
+                    return None;
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(e.into()));
+                }
+                // A nested bucket (an index), not a record.
+                Some(Ok((_, None))) => continue,
+                Some(Ok((k, Some(v)))) => {
+                    self.yielded += 1;
+                    return Some(Ok((k, v)));
+                }
+            }
+        }
+    }
+
+    fn count(mut self) -> Result<usize> {
+        let mut n = 0;
+        while let Some(item) = self.next_raw() {
+            item?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// Records of type `T` in primary-key order: from [`crate::ReadTx::scan`],
+/// [`crate::ReadTx::range`] and [`crate::ReadTx::prefix`].
+///
+/// Configure it with [`Query::rev`], [`Query::limit`] and [`Query::after`] before the first
+/// step; then iterate it (it is an `Iterator` of `Result<T>`), or use [`Query::to_vec`],
+/// [`Query::count`] or [`Query::keys`].
+///
+/// ```
+/// # use rivet::{Record, Store};
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Record, Serialize, Deserialize, Debug)]
+/// # struct Event { #[key] at: i64, what: String }
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let store = Store::open(dir.path().join("doc.db")).unwrap();
+/// store.write(|tx| {
+///     for at in [-5, 0, 5, 10, 15] {
+///         tx.upsert(&Event { at, what: format!("event {at}") })?;
+///     }
+///     Ok(())
+/// })?;
+/// store.read(|tx| {
+///     let page: Vec<Event> = tx.range::<Event>(0..).limit(2).to_vec()?;
+///     assert_eq!(page.iter().map(|e| e.at).collect::<Vec<_>>(), [0, 5]);
+///     let next: Vec<Event> = tx.range::<Event>(0..).after(5).limit(2).to_vec()?;
+///     assert_eq!(next.iter().map(|e| e.at).collect::<Vec<_>>(), [10, 15]);
+///     let latest = tx.scan::<Event>().rev().next().transpose()?;
+///     assert_eq!(latest.map(|e| e.at), Some(15));
+///     Ok(())
+/// })?;
+/// # Ok::<(), rivet::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Query<'a, T> {
+    walk: Walk<'a>,
+    _record: PhantomData<fn() -> T>,
+}
+
+impl<'a, T: Record> Query<'a, T> {
+    pub(crate) fn new(source: Source<'a>, bounds: EncodedBounds) -> Self {
+        Query { walk: Walk::new(source, bounds), _record: PhantomData }
+    }
+
+    /// Walks from the last key to the first.
+    pub fn rev(mut self) -> Self {
+        self.walk.reverse = !self.walk.reverse;
+        self.walk.restart();
+        self
+    }
+
+    /// Yields at most `n` records.
+    pub fn limit(mut self, n: usize) -> Self {
+        self.walk.limit = Some(n);
+        self.walk.restart();
+        self
+    }
+
+    /// Starts strictly after `key` in the walking direction (for pagination: pass the key of
+    /// the last record of the previous page). Combine it with [`Query::rev`] in either order.
+    pub fn after(mut self, key: impl KeyLike<T::Key>) -> Self {
+        let mut k = Vec::new();
+        key.encode_like(&mut k);
+        self.walk.after = Some(k);
+        self.walk.restart();
+        self
+    }
+
+    /// Counts the records the query selects, without decoding them.
+    ///
+    /// # Errors
+    /// Engine errors, or the schema check's.
+    pub fn count(self) -> Result<usize> {
+        self.walk.count()
+    }
+
+    /// Collects the records.
+    ///
+    /// # Errors
+    /// The first error the iteration meets.
+    pub fn to_vec(self) -> Result<Vec<T>> {
+        self.collect()
+    }
+
+    /// The primary keys instead of the records (values are not decoded).
+    pub fn keys(self) -> Keys<'a, T> {
+        Keys { walk: self.walk, _record: PhantomData }
+    }
+}
+
+impl<T: Record> Iterator for Query<'_, T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        let (k, v) = match self.walk.next_raw()? {
+            Ok(kv) => kv,
+            Err(e) => return Some(Err(e)),
+        };
+        match decode_value::<T>(k, v) {
+            Ok(r) => Some(Ok(r)),
+            Err(e) => {
+                self.walk.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// The primary keys a [`Query`] selects (see [`Query::keys`]).
+#[derive(Debug)]
+pub struct Keys<'a, T> {
+    walk: Walk<'a>,
+    _record: PhantomData<fn() -> T>,
+}
+
+impl<T: Record> Iterator for Keys<'_, T> {
+    type Item = Result<T::Key>;
+
+    fn next(&mut self) -> Option<Result<T::Key>> {
+        let (k, _) = match self.walk.next_raw()? {
+            Ok(kv) => kv,
+            Err(e) => return Some(Err(e)),
+        };
+        match key::decode::<T::Key>(k) {
+            Ok(key) => Some(Ok(key)),
+            Err(cause) => {
+                self.walk.done = true;
+                Some(Err(Error::Decode { bucket: T::schema().bucket.into(), key: hex(k), cause: cause.to_string() }))
+            }
+        }
+    }
+}
+
+/// One index of record type `T` (keys of type `K`), from [`crate::ReadTx::index`]: look records
+/// up by index value, by range of values, or by prefix of a composite index key.
+///
+/// ```
+/// # use rivet::{Record, Store};
+/// # use serde::{Deserialize, Serialize};
+/// #[derive(Record, Serialize, Deserialize, Debug)]
+/// struct User {
+///     #[key(auto)]
+///     id: u64,
+///     #[index(unique)]
+///     email: String,
+///     #[index]
+///     country: String,
+/// }
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let store = Store::open(dir.path().join("doc.db")).unwrap();
+/// store.write(|tx| {
+///     for (email, country) in [("ada@example.com", "GB"), ("grace@example.com", "US"), ("alan@example.com", "GB")] {
+///         tx.insert(&mut User { id: 0, email: email.into(), country: country.into() })?;
+///     }
+///     Ok(())
+/// })?;
+/// store.read(|tx| {
+///     let grace = tx.index(User::email).get("grace@example.com")?;
+///     assert_eq!(grace.map(|u| u.id), Some(2));
+///     let british: Vec<u64> = tx.index(User::country).equal("GB").map(|u| u.map(|u| u.id)).collect::<Result<_, _>>()?;
+///     assert_eq!(british, [1, 3]);
+///     assert_eq!(tx.index(User::country).range("A".."H").count()?, 2);
+///     Ok(())
+/// })?;
+/// # Ok::<(), rivet::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct IndexView<'a, T, K, U> {
+    records: Option<Bucket<'a>>,
+    index: Source<'a>,
+    /// The index's position and schema (`None` when the handle does not match the type; the
+    /// source then holds the error).
+    schema: Option<(usize, &'static IndexSchema)>,
+    _marker: Marker<T, K, U>,
+}
+
+impl<'a, T: Record, K: Key, U> IndexView<'a, T, K, U> {
+    pub(crate) fn new(
+        records: Option<Bucket<'a>>,
+        index: Source<'a>,
+        schema: Option<(usize, &'static IndexSchema)>,
+    ) -> Self {
+        IndexView { records, index, schema, _marker: PhantomData }
+    }
+
+    fn query(self, bounds: EncodedBounds) -> IndexQuery<'a, T, K> {
+        IndexQuery {
+            walk: Walk::new(self.index, bounds),
+            records: self.records,
+            schema: self.schema,
+            pending_after: None,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Every record whose index value equals `value`, in primary-key order.
+    pub fn equal(self, value: impl KeyLike<K>) -> IndexQuery<'a, T, K> {
+        let mut k = Vec::new();
+        value.encode_like(&mut k);
+        self.query(key::raw_prefix_bounds(k))
+    }
+
+    /// Every record whose index value falls in `range` (whose endpoints may be prefixes of a
+    /// composite index key), in index order.
+    pub fn range(self, range: impl KeyRange<K>) -> IndexQuery<'a, T, K> {
+        let bounds = range.encode_bounds();
+        self.query(bounds)
+    }
+
+    /// Every record whose (composite) index value starts with `prefix`, in index order.
+    pub fn prefix(self, prefix: impl KeyPrefix<K>) -> IndexQuery<'a, T, K> {
+        let mut p = Vec::new();
+        prefix.encode_prefix(&mut p);
+        self.query(key::raw_prefix_bounds(p))
+    }
+
+    /// Every record in the index, in index order.
+    pub fn scan(self) -> IndexQuery<'a, T, K> {
+        self.query((Bound::Unbounded, Bound::Unbounded))
+    }
+}
+
+impl<T: Record, K: Key> IndexView<'_, T, K, Unique> {
+    /// The record whose unique index value is `value`.
+    ///
+    /// # Errors
+    /// Engine errors, [`Error::Decode`], [`Error::Inconsistent`] if the entry names a missing
+    /// record, or the schema check's.
+    pub fn get(self, value: impl KeyLike<K>) -> Result<Option<T>> {
+        self.equal(value).next().transpose()
+    }
+}
+
+/// Records found through an index, in index order (ties in primary-key order). Like
+/// [`Query`]: `rev`, `limit`, `after`, `count`, `to_vec`, `keys`; an `Iterator` of `Result<T>`.
+#[derive(Debug)]
+pub struct IndexQuery<'a, T, K> {
+    walk: Walk<'a>,
+    records: Option<Bucket<'a>>,
+    schema: Option<(usize, &'static IndexSchema)>,
+    pending_after: Option<Error>,
+    _marker: PhantomData<fn() -> (T, K)>,
+}
+
+impl<'a, T: Record, K: Key> IndexQuery<'a, T, K> {
+    /// Walks from the last index value to the first.
+    pub fn rev(mut self) -> Self {
+        self.walk.reverse = !self.walk.reverse;
+        self.walk.restart();
+        self
+    }
+
+    /// Yields at most `n` records.
+    pub fn limit(mut self, n: usize) -> Self {
+        self.walk.limit = Some(n);
+        self.walk.restart();
+        self
+    }
+
+    /// Starts strictly after `record` (the last record of the previous page) in the walking
+    /// direction. The first step fails with [`Error::NotFound`] if `record` is not in this
+    /// index (a sparse index and a `None` value).
+    pub fn after(mut self, record: &T) -> Self {
+        self.walk.restart();
+        let Some((position, schema)) = self.schema else {
+            return self;
+        };
+        let mut k = Vec::new();
+        if !record.encode_index(position, &mut k) {
+            self.pending_after = Some(Error::NotFound {
+                bucket: format!("{}/{}", T::schema().bucket, schema.name),
+                key: format!("{:?}", record.key()),
+            });
+            return self;
+        }
+        if !schema.unique {
+            record.encode_key(&mut k);
+        }
+        self.walk.after = Some(k);
+        self
+    }
+
+    /// Counts the records selected, without loading them.
+    ///
+    /// # Errors
+    /// Engine errors, or the schema check's.
+    pub fn count(self) -> Result<usize> {
+        if let Some(e) = self.pending_after {
+            return Err(e);
+        }
+        self.walk.count()
+    }
+
+    /// Collects the records.
+    ///
+    /// # Errors
+    /// The first error the iteration meets.
+    pub fn to_vec(self) -> Result<Vec<T>> {
+        self.collect()
+    }
+
+    /// The primary keys of the records selected, without loading the records.
+    pub fn keys(self) -> IndexKeys<'a, T, K> {
+        IndexKeys { query: self }
+    }
+
+    /// The next entry's primary key (encoded).
+    fn next_primary(&mut self) -> Option<Result<&'a [u8]>> {
+        if let Some(e) = self.pending_after.take() {
+            self.walk.done = true;
+            return Some(Err(e));
+        }
+        let (k, v) = match self.walk.next_raw()? {
+            Ok(kv) => kv,
+            Err(e) => return Some(Err(e)),
+        };
+        let (_, schema) = self.schema?;
+        if schema.unique {
+            return Some(Ok(v));
+        }
+        // Non-unique entries are `index key ++ primary key`: the index key is prefix-free, so
+        // decoding it finds where the primary key starts.
+        let mut rest = k;
+        match K::decode_key(&mut rest) {
+            Ok(_) => Some(Ok(rest)),
+            Err(cause) => {
+                self.walk.done = true;
+                Some(Err(self.inconsistent(format!("entry {} is malformed: {cause}", hex(k)))))
+            }
+        }
+    }
+
+    fn inconsistent(&self, reason: String) -> Error {
+        Error::Inconsistent {
+            bucket: T::schema().bucket.into(),
+            index: self.schema.map(|(_, s)| s.name).unwrap_or_default().into(),
+            reason,
+        }
+    }
+}
+
+impl<T: Record, K: Key> Iterator for IndexQuery<'_, T, K> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        let pk = match self.next_primary()? {
+            Ok(pk) => pk,
+            Err(e) => return Some(Err(e)),
+        };
+        let found = match self.records {
+            Some(records) => records.get(pk),
+            None => Ok(None),
+        };
+        let r = match found {
+            Err(e) => Err(e.into()),
+            Ok(Some(v)) => decode_value::<T>(pk, v),
+            Ok(None) => Err(self.inconsistent(format!(
+                "an entry names the record with key {}, which does not exist",
+                describe_key::<T::Key>(pk)
+            ))),
+        };
+        if r.is_err() {
+            self.walk.done = true;
+        }
+        Some(r)
+    }
+}
+
+/// The primary keys an [`IndexQuery`] selects (see [`IndexQuery::keys`]).
+#[derive(Debug)]
+pub struct IndexKeys<'a, T, K> {
+    query: IndexQuery<'a, T, K>,
+}
+
+impl<T: Record, K: Key> Iterator for IndexKeys<'_, T, K> {
+    type Item = Result<T::Key>;
+
+    fn next(&mut self) -> Option<Result<T::Key>> {
+        let pk = match self.query.next_primary()? {
+            Ok(pk) => pk,
+            Err(e) => return Some(Err(e)),
+        };
+        match key::decode::<T::Key>(pk) {
+            Ok(k) => Some(Ok(k)),
+            Err(cause) => {
+                self.query.walk.done = true;
+                Some(Err(self.query.inconsistent(format!("primary key {} does not decode: {cause}", hex(pk)))))
+            }
+        }
+    }
+}

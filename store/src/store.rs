@@ -1,0 +1,123 @@
+//! The store handle: a [`rivet_engine::DB`] plus typed transactions.
+
+use std::path::Path;
+
+use rivet_engine::{Options, DB};
+
+use crate::error::Result;
+use crate::txn::{ReadTx, WriteTx};
+
+/// An open typed store: one database file. `Send + Sync`; share it by reference or `Arc`.
+///
+/// ```
+/// use rivet::{Record, Store};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Record, Serialize, Deserialize, Debug, PartialEq)]
+/// struct Note {
+///     #[key(auto)]
+///     id: u64,
+///     text: String,
+/// }
+///
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = Store::open(dir.path().join("notes.db"))?;
+/// let id = store.write(|tx| tx.insert(&mut Note { id: 0, text: "hello".into() }))?;
+/// let note = store.read(|tx| tx.get::<Note>(id))?;
+/// assert_eq!(note, Some(Note { id: 1, text: "hello".into() }));
+/// # Ok::<(), rivet::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Store {
+    db: DB,
+}
+
+impl Store {
+    /// Opens (or creates) the database file at `path` with the engine's default options
+    /// (durable commits).
+    ///
+    /// # Errors
+    /// The engine's open errors ([`rivet_engine::Error::Timeout`], `Invalid`, `Io`, ...).
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with(path, Options::default())
+    }
+
+    /// Opens (or creates) the database file at `path` with engine options.
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Store> {
+        Ok(Store { db: DB::open(path, options)? })
+    }
+
+    /// A store over an engine handle that is already open.
+    pub fn from_engine(db: DB) -> Store {
+        Store { db }
+    }
+
+    /// The engine underneath, for raw work (other buckets, stats, backup, check).
+    pub fn engine(&self) -> &DB {
+        &self.db
+    }
+
+    /// Gives the engine handle back.
+    pub fn into_engine(self) -> DB {
+        self.db
+    }
+
+    /// Runs `f` in a write transaction and commits if it returns `Ok` (durably, when this
+    /// returns `Ok`); rolls back if it returns `Err`, or if a unique violation aborted the
+    /// transaction (even one `f` caught).
+    ///
+    /// # Errors
+    /// `f`'s error, the violation that aborted the transaction, or the commit's error.
+    pub fn write<R>(&self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<R>) -> Result<R> {
+        let mut tx = self.begin_write()?;
+        match f(&mut tx) {
+            Ok(v) => {
+                tx.commit()?;
+                Ok(v)
+            }
+            Err(e) => {
+                tx.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `f` in a read transaction (a consistent snapshot).
+    ///
+    /// # Errors
+    /// `f`'s error, or the engine's if the transaction cannot begin.
+    pub fn read<R>(&self, f: impl FnOnce(&ReadTx<'_>) -> Result<R>) -> Result<R> {
+        let tx = self.begin_read()?;
+        let r = f(&tx);
+        tx.close();
+        r
+    }
+
+    /// Begins a write transaction (waiting for the previous writer); end it with
+    /// [`WriteTx::commit`] or [`WriteTx::rollback`].
+    ///
+    /// # Errors
+    /// [`rivet_engine::Error::DatabaseReadOnly`], [`rivet_engine::Error::Poisoned`].
+    pub fn begin_write(&self) -> Result<WriteTx<'_>> {
+        Ok(WriteTx::new(self.db.begin(true)?))
+    }
+
+    /// Begins a read transaction.
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn begin_read(&self) -> Result<ReadTx<'_>> {
+        Ok(ReadTx::new(self.db.begin(false)?))
+    }
+
+    /// Closes the store, releasing the file lock (dropping it does the same).
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub fn close(self) -> Result<()> {
+        Ok(self.db.close()?)
+    }
+}

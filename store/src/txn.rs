@@ -1,0 +1,635 @@
+//! Typed transactions: [`ReadTx`] for queries, [`WriteTx`] (which derefs to `ReadTx`) for
+//! writes that keep every index in step with the records.
+//!
+//! Invariants a write transaction keeps:
+//! - **Indexes match records.** For every record and every index it belongs to there is exactly
+//!   one index entry (`index key ++ primary key -> empty`, or for a unique index
+//!   `index key -> primary key`), and no entry names anything else. Each write reads what it
+//!   needs and checks every constraint first, then changes the index entries and the record.
+//! - **A failed write writes nothing.** Duplicate keys, missing records, encode and decode
+//!   failures and size limits are found before the first change. A unique violation (or an
+//!   engine failure in the middle of a write, which cannot be undone piecemeal) also *aborts*
+//!   the transaction: it cannot commit, even if the error is caught, so the whole transaction
+//!   writes nothing.
+//! - **Types are checked before use.** The first use of a record type in a transaction compares
+//!   it with its catalog entry (and registers it on the first write), before anything is written.
+
+use std::any::TypeId;
+use std::cell::RefCell;
+use std::ops::Deref;
+
+use rivet_engine::{Bucket, Tx};
+
+use crate::catalog::{mismatch, CATALOG_BUCKET};
+use crate::codec::Codec;
+use crate::error::{hex, Error, Result};
+use crate::key::{self, Key, KeyLike, KeyPrefix, KeyRange};
+use crate::record::{Index, Record, Schema};
+use crate::scan::{IndexView, Query, Source};
+
+/// Decodes a stored value as `T`, naming the bucket and key on failure.
+pub(crate) fn decode_value<T: Record>(key: &[u8], value: &[u8]) -> Result<T> {
+    <T::Codec as Codec>::decode(value).map_err(|cause| Error::Decode {
+        bucket: T::schema().bucket.into(),
+        key: describe_key::<T::Key>(key),
+        cause,
+    })
+}
+
+/// A key for messages: its `Debug` form, or hex if it does not decode.
+pub(crate) fn describe_key<K: Key>(bytes: &[u8]) -> String {
+    match key::decode::<K>(bytes) {
+        Ok(k) => format!("{k:?}"),
+        Err(_) => hex(bytes),
+    }
+}
+
+fn not_found_is_none<T>(r: rivet_engine::Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(rivet_engine::Error::BucketNotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A read transaction of the typed store: a consistent snapshot to query. Every query method is
+/// also available on [`WriteTx`], where it sees the transaction's own writes.
+///
+/// Queries return lazy iterators that borrow the transaction; nothing read can outlive it.
+#[derive(Debug)]
+pub struct ReadTx<'db> {
+    tx: Tx<'db>,
+    /// Record types already checked against the catalog in this transaction.
+    verified: RefCell<Vec<TypeId>>,
+}
+
+impl<'db> ReadTx<'db> {
+    pub(crate) fn new(tx: Tx<'db>) -> Self {
+        ReadTx { tx, verified: RefCell::new(Vec::new()) }
+    }
+
+    /// The engine transaction underneath, for raw work (buckets, cursors, `check`).
+    pub fn engine(&self) -> &Tx<'db> {
+        &self.tx
+    }
+
+    fn is_verified<T: Record>(&self) -> bool {
+        self.verified.borrow().contains(&TypeId::of::<T>())
+    }
+
+    /// Checks `T` against the catalog (once per transaction) and returns its record bucket, or
+    /// `None` if the type has no records yet.
+    pub(crate) fn records<T: Record>(&self) -> Result<Option<Bucket<'_>>> {
+        let schema = T::schema();
+        let name = schema.bucket.as_bytes();
+        if !self.is_verified::<T>() {
+            let catalog = not_found_is_none(self.tx.bucket(CATALOG_BUCKET))?;
+            let entry = match catalog {
+                Some(c) => c.get(name)?,
+                None => None,
+            };
+            match entry {
+                Some(stored) => {
+                    if let Some(message) = mismatch(stored, schema) {
+                        return Err(Error::SchemaMismatch { bucket: schema.bucket.into(), message });
+                    }
+                }
+                None => {
+                    return match self.tx.root().get(name)? {
+                        None if !self.tx.root().has_bucket(name)? => Ok(None),
+                        _ => Err(Error::SchemaMismatch {
+                            bucket: schema.bucket.into(),
+                            message: format!(
+                                "a bucket `{}` exists but the store's catalog has no entry for it: it was not \
+                                 written by the typed store, so `{}` will not use it",
+                                schema.bucket, schema.type_name
+                            ),
+                        }),
+                    };
+                }
+            }
+            self.verified.borrow_mut().push(TypeId::of::<T>());
+        }
+        not_found_is_none(self.tx.bucket(name))
+    }
+
+    /// The record of type `T` with primary key `key`.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] if the stored value does not decode; [`Error::SchemaMismatch`];
+    /// engine errors.
+    pub fn get<T: Record>(&self, key: impl KeyLike<T::Key>) -> Result<Option<T>> {
+        let Some(b) = self.records::<T>()? else {
+            return Ok(None);
+        };
+        let mut k = Vec::new();
+        key.encode_like(&mut k);
+        match b.get(&k)? {
+            Some(v) => decode_value::<T>(&k, v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether a record of type `T` has primary key `key` (the value is not decoded).
+    ///
+    /// # Errors
+    /// [`Error::SchemaMismatch`]; engine errors.
+    pub fn contains<T: Record>(&self, key: impl KeyLike<T::Key>) -> Result<bool> {
+        let Some(b) = self.records::<T>()? else {
+            return Ok(false);
+        };
+        let mut k = Vec::new();
+        key.encode_like(&mut k);
+        Ok(b.get(&k)?.is_some())
+    }
+
+    /// Every record of type `T`, in primary-key order.
+    pub fn scan<T: Record>(&self) -> Query<'_, T> {
+        self.range::<T>(..)
+    }
+
+    /// The records of type `T` whose primary keys fall in `range`: `a..b`, `a..=b`, `a..`,
+    /// `..b`, `..`, or a pair of `Bound`s. Endpoints may be prefixes of a composite key:
+    /// `(user,)..(user + 1,)`.
+    pub fn range<T: Record>(&self, range: impl KeyRange<T::Key>) -> Query<'_, T> {
+        Query::new(Source::from_result(self.records::<T>()), range.encode_bounds())
+    }
+
+    /// The records of type `T` whose composite key starts with `prefix` (a tuple of leading key
+    /// fields, such as `(user_id,)`), in key order.
+    pub fn prefix<T: Record>(&self, prefix: impl KeyPrefix<T::Key>) -> Query<'_, T> {
+        Query::new(Source::from_result(self.records::<T>()), key::prefix_bounds(&prefix))
+    }
+
+    /// How many records of type `T` there are (walks the keys; values are not decoded).
+    ///
+    /// # Errors
+    /// [`Error::SchemaMismatch`]; engine errors.
+    pub fn count<T: Record>(&self) -> Result<usize> {
+        self.scan::<T>().count()
+    }
+
+    /// The current autoincrement sequence of `T` (the last key `insert` assigned, or the
+    /// largest auto key written explicitly); 0 before any.
+    ///
+    /// # Errors
+    /// [`Error::SchemaMismatch`]; engine errors.
+    pub fn sequence<T: Record>(&self) -> Result<u64> {
+        Ok(self.records::<T>()?.map(|b| b.sequence()).unwrap_or(0))
+    }
+
+    /// Queries through an index: `tx.index(User::email).get("ada@example.com")`,
+    /// `tx.index(User::country).range("A".."M")`, ... (see [`IndexView`]).
+    pub fn index<T: Record, K: Key, U>(&self, index: Index<T, K, U>) -> IndexView<'_, T, K, U> {
+        let schema = T::schema();
+        let Some(ischema) = schema.indexes.get(index.position()).filter(|i| i.name == index.name()) else {
+            let e = Error::SchemaMismatch {
+                bucket: schema.bucket.into(),
+                message: format!("`{}` has no index `{}`", schema.type_name, index.name()),
+            };
+            return IndexView::new(None, Source::Failed(Some(e)), None);
+        };
+        let (records, source) = match self.records::<T>() {
+            Err(e) => (None, Source::Failed(Some(e))),
+            Ok(None) => (None, Source::Empty),
+            Ok(Some(b)) => match b.bucket(&ischema.bucket) {
+                Ok(ib) => (Some(b), Source::Bucket(ib)),
+                Err(rivet_engine::Error::BucketNotFound) => (
+                    Some(b),
+                    Source::Failed(Some(Error::Inconsistent {
+                        bucket: schema.bucket.into(),
+                        index: ischema.name.into(),
+                        reason: "the index bucket is missing".into(),
+                    })),
+                ),
+                Err(e) => (Some(b), Source::Failed(Some(e.into()))),
+            },
+        };
+        IndexView::new(records, source, Some((index.position(), ischema)))
+    }
+
+    /// Checks that the indexes of `T` match its records exactly: every index entry is well
+    /// formed and names an existing record with that index value, and every record has its
+    /// entries. Returns the problems found (empty: consistent). It reads everything.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] for a record that does not decode; [`Error::SchemaMismatch`]; engine
+    /// errors.
+    pub fn verify<T: Record>(&self) -> Result<Vec<String>> {
+        let schema = T::schema();
+        let Some(records) = self.records::<T>()? else {
+            return Ok(Vec::new());
+        };
+        let mut problems = Vec::new();
+        // What the records say the index entries must be, per index: (entry key, entry value).
+        let mut expected: Vec<std::collections::BTreeMap<Vec<u8>, Vec<u8>>> =
+            schema.indexes.iter().map(|_| Default::default()).collect();
+        for item in records.iter() {
+            let (k, v) = item?;
+            let Some(v) = v else { continue };
+            if key::decode::<T::Key>(k).is_err() {
+                problems.push(format!("record key {} is not a valid key", hex(k)));
+            }
+            let rec = decode_value::<T>(k, v)?;
+            for (i, (idx, map)) in schema.indexes.iter().zip(expected.iter_mut()).enumerate() {
+                let mut ik = Vec::new();
+                if !rec.encode_index(i, &mut ik) {
+                    continue;
+                }
+                if idx.unique {
+                    if let Some(other) = map.insert(ik, k.to_vec()) {
+                        problems.push(format!(
+                            "unique index `{}`: records {} and {} share the value {}",
+                            idx.name,
+                            describe_key::<T::Key>(&other),
+                            describe_key::<T::Key>(k),
+                            rec.index_value(i)
+                        ));
+                    }
+                } else {
+                    ik.extend_from_slice(k);
+                    map.insert(ik, Vec::new());
+                }
+            }
+        }
+        for (idx, expected) in schema.indexes.iter().zip(&expected) {
+            let ib = match records.bucket(&idx.bucket) {
+                Ok(b) => b,
+                Err(e) => {
+                    problems.push(format!("index `{}`: bucket {}: {e}", idx.name, hex(&idx.bucket)));
+                    continue;
+                }
+            };
+            let mut found = std::collections::BTreeMap::new();
+            for item in ib.iter() {
+                let (k, v) = item?;
+                match v {
+                    Some(v) => {
+                        found.insert(k.to_vec(), v.to_vec());
+                    }
+                    None => problems.push(format!("index `{}`: unexpected nested bucket {}", idx.name, hex(k))),
+                }
+            }
+            for (k, v) in &found {
+                match expected.get(k) {
+                    Some(want) if want == v => {}
+                    Some(want) => problems.push(format!(
+                        "index `{}`: entry {} names {}, the record holding that value is {}",
+                        idx.name,
+                        hex(k),
+                        describe_key::<T::Key>(v),
+                        describe_key::<T::Key>(want)
+                    )),
+                    None => problems.push(format!("index `{}`: entry {} matches no record", idx.name, hex(k))),
+                }
+            }
+            for k in expected.keys() {
+                if !found.contains_key(k) {
+                    problems.push(format!("index `{}`: entry {} is missing", idx.name, hex(k)));
+                }
+            }
+        }
+        Ok(problems)
+    }
+
+    fn finish(self) -> Tx<'db> {
+        self.tx
+    }
+}
+
+/// How a write treats an existing record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The key must be new.
+    Insert,
+    /// Either.
+    Upsert,
+    /// The key must exist.
+    Update,
+}
+
+/// Why a transaction can no longer commit.
+#[derive(Debug, Clone)]
+enum Abort {
+    Unique { bucket: String, index: String, value: String },
+    Failed { bucket: String, cause: String },
+}
+
+impl Abort {
+    fn error(&self) -> Error {
+        match self.clone() {
+            Abort::Unique { bucket, index, value } => Error::UniqueViolation { bucket, index, value },
+            Abort::Failed { bucket, cause } => Error::Inconsistent {
+                bucket,
+                index: String::new(),
+                reason: format!(
+                    "a write failed halfway ({cause}); the transaction was aborted to keep the indexes consistent"
+                ),
+            },
+        }
+    }
+}
+
+/// A write transaction of the typed store. Every query of [`ReadTx`] is available on it (it
+/// derefs to one) and sees the writes made so far.
+///
+/// Ends with [`WriteTx::commit`] or [`WriteTx::rollback`] (dropping it rolls back);
+/// [`crate::Store::write`] does this for you.
+#[derive(Debug)]
+pub struct WriteTx<'db> {
+    read: ReadTx<'db>,
+    aborted: Option<Abort>,
+}
+
+impl<'db> Deref for WriteTx<'db> {
+    type Target = ReadTx<'db>;
+    fn deref(&self) -> &ReadTx<'db> {
+        &self.read
+    }
+}
+
+/// Validates an engine key before any write, so that the writes themselves cannot fail on it.
+fn check_key(k: &[u8]) -> Result<()> {
+    if k.is_empty() {
+        return Err(rivet_engine::Error::KeyRequired.into());
+    }
+    if k.len() > rivet_engine::MAX_KEY_SIZE {
+        return Err(rivet_engine::Error::KeyTooLarge { size: k.len() }.into());
+    }
+    Ok(())
+}
+
+/// One index's change for a write: the entry to remove and the entry to add.
+struct IndexChange {
+    position: usize,
+    remove: Option<Vec<u8>>,
+    add: Option<Vec<u8>>,
+}
+
+impl<'db> WriteTx<'db> {
+    pub(crate) fn new(tx: Tx<'db>) -> Self {
+        WriteTx { read: ReadTx::new(tx), aborted: None }
+    }
+
+    /// The engine transaction underneath, for raw writes. Changing a record bucket or an index
+    /// bucket directly can break the store's invariants; [`ReadTx::verify`] finds out.
+    pub fn engine_mut(&mut self) -> &mut Tx<'db> {
+        &mut self.read.tx
+    }
+
+    /// Whether the transaction was aborted (by a unique violation) and can only roll back.
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.is_some()
+    }
+
+    fn check_open(&self) -> Result<()> {
+        match &self.aborted {
+            Some(a) => Err(a.error()),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks `T` against the catalog and, on first use, registers it: the catalog entry, the
+    /// record bucket and one nested bucket per index.
+    fn register<T: Record>(&mut self) -> Result<&'static Schema> {
+        let schema = T::schema();
+        if self.read.records::<T>()?.is_some() {
+            return Ok(schema);
+        }
+        let tx = &mut self.read.tx;
+        let name = schema.bucket.as_bytes();
+        tx.create_bucket_if_not_exists(CATALOG_BUCKET)?.put(name, schema.catalog_entry().as_bytes())?;
+        let mut b = tx.create_bucket_if_not_exists(name)?;
+        for idx in &schema.indexes {
+            b.create_bucket_if_not_exists(&idx.bucket)?;
+        }
+        let mut verified = self.read.verified.borrow_mut();
+        if !verified.contains(&TypeId::of::<T>()) {
+            verified.push(TypeId::of::<T>());
+        }
+        Ok(schema)
+    }
+
+    /// Inserts a new record. With an autoincrement key (`#[key(auto)]`), the key field is set
+    /// to the bucket's next sequence number first (whatever it held); the assigned key is
+    /// returned either way.
+    ///
+    /// # Errors
+    /// [`Error::DuplicateKey`] if a record has the key; [`Error::UniqueViolation`] (aborts the
+    /// transaction); [`Error::SequenceOverflow`]; [`Error::Encode`]; [`Error::SchemaMismatch`];
+    /// engine errors. Nothing is written on error (the auto key field may have been set).
+    pub fn insert<T: Record>(&mut self, record: &mut T) -> Result<T::Key> {
+        self.check_open()?;
+        let schema = self.register::<T>()?;
+        if schema.auto_key {
+            let current = self.read.records::<T>()?.map(|b| b.sequence()).unwrap_or(0);
+            let overflow = || Error::SequenceOverflow { bucket: schema.bucket.into(), sequence: current };
+            let next = current.checked_add(1).ok_or_else(overflow)?;
+            if !record.assign_auto_key(next) {
+                return Err(Error::SequenceOverflow { bucket: schema.bucket.into(), sequence: next });
+            }
+        }
+        self.write::<T>(record, Mode::Insert)?;
+        Ok(record.key())
+    }
+
+    /// Inserts the record, or replaces the one with the same key.
+    ///
+    /// # Errors
+    /// [`Error::UniqueViolation`] (aborts the transaction); [`Error::Encode`];
+    /// [`Error::Decode`] if the record it replaces does not decode (its index entries would be
+    /// unknown); [`Error::SchemaMismatch`]; engine errors. Nothing is written on error.
+    pub fn upsert<T: Record>(&mut self, record: &T) -> Result<()> {
+        self.check_open()?;
+        self.register::<T>()?;
+        self.write::<T>(record, Mode::Upsert)
+    }
+
+    /// Replaces the record with the same key.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if there is none; otherwise as [`WriteTx::upsert`].
+    pub fn update<T: Record>(&mut self, record: &T) -> Result<()> {
+        self.check_open()?;
+        self.register::<T>()?;
+        self.write::<T>(record, Mode::Update)
+    }
+
+    /// Removes the record of type `T` with key `key` and its index entries; returns whether
+    /// there was one.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] if the record has indexes and does not decode; [`Error::SchemaMismatch`];
+    /// engine errors. Nothing is written on error.
+    pub fn remove<T: Record>(&mut self, key: impl KeyLike<T::Key>) -> Result<bool> {
+        self.check_open()?;
+        let schema = T::schema();
+        let mut k = Vec::new();
+        key.encode_like(&mut k);
+        let Some(records) = self.read.records::<T>()? else {
+            return Ok(false);
+        };
+        let Some(old) = records.get(&k)? else {
+            return Ok(false);
+        };
+        let mut changes = Vec::new();
+        if !schema.indexes.is_empty() {
+            let old = decode_value::<T>(&k, old)?;
+            for (i, idx) in schema.indexes.iter().enumerate() {
+                let mut ik = Vec::new();
+                if old.encode_index(i, &mut ik) {
+                    if !idx.unique {
+                        ik.extend_from_slice(&k);
+                    }
+                    changes.push(IndexChange { position: i, remove: Some(ik), add: None });
+                }
+            }
+        }
+        self.apply::<T>(&k, None, &changes, None)?;
+        Ok(true)
+    }
+
+    /// The shared write path: read and check everything, then change indexes and the record.
+    fn write<T: Record>(&mut self, record: &T, mode: Mode) -> Result<()> {
+        let schema = T::schema();
+        let mut k = Vec::new();
+        record.encode_key(&mut k);
+        check_key(&k)?;
+        let value = <T::Codec as Codec>::encode(record)
+            .map_err(|cause| Error::Encode { bucket: schema.bucket.into(), cause })?;
+        if value.len() > rivet_engine::MAX_VALUE_SIZE {
+            return Err(rivet_engine::Error::ValueTooLarge { size: value.len() }.into());
+        }
+        let Some(records) = self.read.records::<T>()? else {
+            return Err(Error::Inconsistent {
+                bucket: schema.bucket.into(),
+                index: String::new(),
+                reason: "the record bucket vanished during the transaction".into(),
+            });
+        };
+        let old = records.get(&k)?;
+        match (mode, old.is_some()) {
+            (Mode::Insert, true) => {
+                return Err(Error::DuplicateKey { bucket: schema.bucket.into(), key: format!("{:?}", record.key()) })
+            }
+            (Mode::Update, false) => {
+                return Err(Error::NotFound { bucket: schema.bucket.into(), key: format!("{:?}", record.key()) })
+            }
+            _ => {}
+        }
+        let old: Option<T> = match old {
+            Some(v) if !schema.indexes.is_empty() => Some(decode_value::<T>(&k, v)?),
+            _ => None,
+        };
+        let mut changes = Vec::new();
+        for (i, idx) in schema.indexes.iter().enumerate() {
+            let mut new_ik = Vec::new();
+            let new_ik = record.encode_index(i, &mut new_ik).then_some(new_ik);
+            let old_ik = old.as_ref().and_then(|o| {
+                let mut ik = Vec::new();
+                o.encode_index(i, &mut ik).then_some(ik)
+            });
+            if new_ik == old_ik {
+                continue;
+            }
+            if let Some(ik) = &new_ik {
+                if idx.unique {
+                    check_key(ik)?;
+                    let ib = records.bucket(&idx.bucket)?;
+                    if let Some(owner) = ib.get(ik)? {
+                        if owner != k.as_slice() {
+                            let abort = Abort::Unique {
+                                bucket: schema.bucket.into(),
+                                index: idx.name.into(),
+                                value: record.index_value(i),
+                            };
+                            let e = abort.error();
+                            self.aborted = Some(abort);
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+            let entry = |mut ik: Vec<u8>| {
+                if !idx.unique {
+                    ik.extend_from_slice(&k);
+                }
+                ik
+            };
+            let change = IndexChange { position: i, remove: old_ik.map(entry), add: new_ik.map(entry) };
+            if let Some(add) = &change.add {
+                check_key(add)?;
+            }
+            changes.push(change);
+        }
+        let sequence =
+            if schema.auto_key { record.auto_key_sequence().filter(|s| *s > records.sequence()) } else { None };
+        self.apply::<T>(&k, Some(&value), &changes, sequence)
+    }
+
+    /// Applies checked changes. Any failure here leaves a half-done write, so it aborts the
+    /// transaction.
+    fn apply<T: Record>(
+        &mut self,
+        k: &[u8],
+        value: Option<&[u8]>,
+        changes: &[IndexChange],
+        sequence: Option<u64>,
+    ) -> Result<()> {
+        let schema = T::schema();
+        let r = (|| -> rivet_engine::Result<()> {
+            let mut b = self.read.tx.bucket_mut(schema.bucket.as_bytes())?;
+            for c in changes {
+                let Some(idx) = schema.indexes.get(c.position) else { continue };
+                let mut ib = b.bucket_mut(&idx.bucket)?;
+                if let Some(old) = &c.remove {
+                    // A unique entry is removed only while it still names this record.
+                    if !idx.unique || ib.get(old)? == Some(k) {
+                        ib.delete(old)?;
+                    }
+                }
+                if let Some(new) = &c.add {
+                    ib.put(new, if idx.unique { k } else { &[] })?;
+                }
+            }
+            match value {
+                Some(v) => b.put(k, v)?,
+                None => b.delete(k)?,
+            }
+            if let Some(s) = sequence {
+                b.set_sequence(s)?;
+            }
+            Ok(())
+        })();
+        r.map_err(|e| {
+            self.aborted = Some(Abort::Failed { bucket: schema.bucket.into(), cause: e.to_string() });
+            Error::Engine(e)
+        })
+    }
+
+    /// Commits: when this returns `Ok`, the transaction is durable.
+    ///
+    /// # Errors
+    /// The unique violation that aborted the transaction (it is rolled back instead); engine
+    /// errors from the commit.
+    pub fn commit(self) -> Result<()> {
+        if let Some(a) = &self.aborted {
+            let e = a.error();
+            self.read.finish().rollback();
+            return Err(e);
+        }
+        Ok(self.read.finish().commit()?)
+    }
+
+    /// Discards every change of the transaction.
+    pub fn rollback(self) {
+        self.read.finish().rollback();
+    }
+}
+
+impl<'db> ReadTx<'db> {
+    /// Ends the read transaction (dropping it does the same).
+    pub fn close(self) {
+        self.finish().rollback();
+    }
+}
