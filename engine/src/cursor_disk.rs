@@ -101,6 +101,16 @@ impl<'a> DiskCursor<'a> {
 
     /// Moves to the next element; `None` at the end (the position is then unspecified).
     pub(crate) fn next(&mut self) -> Result<Option<LeafElem<'a>>> {
+        // Fast path: the next element of the same leaf. (Moving by index cannot repeat or loop;
+        // the order check is needed only where the walk crosses pages.)
+        if let Some((node, idx)) = self.stack.last_mut() {
+            if node.leaf && *idx + 1 < node.len() {
+                *idx += 1;
+                let e = node.leaf_elem(*idx)?;
+                self.last = Some(e.key);
+                return Ok(Some(e));
+            }
+        }
         loop {
             let mut depth = self.stack.len();
             loop {
@@ -124,6 +134,14 @@ impl<'a> DiskCursor<'a> {
 
     /// Moves to the previous element; `None` at the start.
     pub(crate) fn prev(&mut self) -> Result<Option<LeafElem<'a>>> {
+        if let Some((node, idx)) = self.stack.last_mut() {
+            if node.leaf && *idx > 0 && *idx <= node.len() {
+                *idx -= 1;
+                let e = node.leaf_elem(*idx)?;
+                self.last = Some(e.key);
+                return Ok(Some(e));
+            }
+        }
         loop {
             let mut depth = self.stack.len();
             loop {

@@ -164,16 +164,30 @@ impl<'a> NodeView<'a> {
     }
 
     fn span(&self, elem_off: usize, pos: u32, len: usize) -> Result<&'a [u8]> {
-        let start = elem_off
-            .checked_add(pos as usize)
-            .ok_or_else(|| Error::corrupted(self.pgid, "element position overflows"))?;
-        let end = start.checked_add(len).ok_or_else(|| Error::corrupted(self.pgid, "element size overflows"))?;
-        self.bytes.get(start..end).ok_or_else(|| {
-            Error::corrupted(
-                self.pgid,
-                format!("element data {start}..{end} lies outside the page span of {} bytes", self.bytes.len()),
-            )
-        })
+        let start = elem_off.saturating_add(pos as usize);
+        let end = start.saturating_add(len);
+        match self.bytes.get(start..end) {
+            Some(s) => Ok(s),
+            None => Err(self.out_of_span(start, end)),
+        }
+    }
+
+    #[cold]
+    fn out_of_span(&self, start: usize, end: usize) -> Error {
+        Error::corrupted(
+            self.pgid,
+            format!("element data {start}..{end} lies outside the page span of {} bytes", self.bytes.len()),
+        )
+    }
+
+    /// The 16-byte header of element `i` (callers check `i < count`, which `new` checked fits).
+    fn elem_header(&self, i: usize) -> [u8; ELEMENT_SIZE] {
+        let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
+        let mut h = [0u8; ELEMENT_SIZE];
+        if let Some(s) = self.bytes.get(off..off + ELEMENT_SIZE) {
+            h.copy_from_slice(s);
+        }
+        h
     }
 
     /// The leaf element `i`. Errors if this is a branch or the element is out of bounds.
@@ -181,12 +195,10 @@ impl<'a> NodeView<'a> {
         if !self.leaf || i >= self.count {
             return Err(Error::corrupted(self.pgid, format!("no leaf element {i}")));
         }
-        let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
-        let flags = u32_at(self.bytes, off);
-        let pos = u32_at(self.bytes, off + 4);
-        let ksize = u32_at(self.bytes, off + 8) as usize;
-        let vsize = u32_at(self.bytes, off + 12) as usize;
-        let kv = self.span(off, pos, ksize + vsize)?;
+        let h = self.elem_header(i);
+        let word = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+        let (flags, pos, ksize, vsize) = (word(0), word(4), word(8) as usize, word(12) as usize);
+        let kv = self.span(PAGE_HEADER_SIZE + i * ELEMENT_SIZE, pos, ksize.saturating_add(vsize))?;
         let (key, value) = kv.split_at(ksize);
         Ok(LeafElem { flags, key, value })
     }
@@ -196,11 +208,11 @@ impl<'a> NodeView<'a> {
         if self.leaf || i >= self.count {
             return Err(Error::corrupted(self.pgid, format!("no branch element {i}")));
         }
-        let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
-        let pos = u32_at(self.bytes, off);
-        let ksize = u32_at(self.bytes, off + 4) as usize;
-        let pgid = u64_at(self.bytes, off + 8);
-        let key = self.span(off, pos, ksize)?;
+        let h = self.elem_header(i);
+        let pos = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+        let ksize = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
+        let pgid = u64::from_le_bytes([h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]]);
+        let key = self.span(PAGE_HEADER_SIZE + i * ELEMENT_SIZE, pos, ksize)?;
         Ok(BranchElem { key, pgid })
     }
 
