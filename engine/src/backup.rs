@@ -24,7 +24,8 @@ use crate::tx::Tx;
 
 impl Tx<'_> {
     /// Writes a consistent copy of this transaction's snapshot to `w` and returns the number of
-    /// bytes written (always [`Tx::size`]).
+    /// bytes written: [`Tx::size`], padded with zeros to 4096 bytes for tiny page sizes (Go
+    /// refuses shorter files).
     ///
     /// # Errors
     /// [`Error::Io`] if reading the database or writing to `w` fails.
@@ -43,6 +44,8 @@ impl Tx<'_> {
         w.write_all(&m1.encode_page(1, ps as usize)).map_err(io("backup write"))?;
         let end = self.size();
         let file = self.db().file();
+        // Go refuses files under 4096 bytes (tiny page sizes): pad such a copy with zeros.
+        let padded = end.max(4096);
         let mut buf = vec![0u8; (1 << 20).max(ps as usize)];
         let mut off = 2 * ps;
         while off < end {
@@ -51,7 +54,10 @@ impl Tx<'_> {
             w.write_all(&buf[..n]).map_err(io("backup write"))?;
             off += n as u64;
         }
-        Ok(end.max(2 * ps))
+        if padded > end {
+            w.write_all(&vec![0u8; (padded - end) as usize]).map_err(io("backup write"))?;
+        }
+        Ok(padded)
     }
 
     /// Writes a consistent copy of this snapshot to a new file at `path` and syncs it.
@@ -69,6 +75,10 @@ impl Tx<'_> {
             n
         };
         f.sync_all().map_err(io("sync backup"))?;
+        // Make the new directory entry durable too.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync backup directory"))?;
+        }
         Ok(n)
     }
 }

@@ -228,6 +228,7 @@ impl BucketMut<'_> {
     /// Sets the split threshold for this bucket for the rest of the transaction (bbolt's
     /// `FillPercent`, clamped to 0.1..=1.0; default 0.5). Use 0.9+ for append-only loads.
     pub fn set_fill_percent(&mut self, fill: f64) {
+        let fill = if fill.is_nan() { crate::DEFAULT_FILL_PERCENT } else { fill };
         self.w.arena[self.id].fill_percent = fill.clamp(0.1, 1.0);
     }
 

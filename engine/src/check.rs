@@ -44,8 +44,10 @@ impl<'a> Walk<'a> {
                 Some(r) => *r = true,
             }
         }
-        if free.get(id as usize).copied().unwrap_or(false) {
-            self.problems.push(format!("page {id}: reachable freed"));
+        for p in id..id + span {
+            if free.get(p as usize).copied().unwrap_or(false) {
+                self.problems.push(format!("page {p}: reachable freed"));
+            }
         }
         ok
     }
@@ -203,7 +205,7 @@ fn stored_free(snap: &Snapshot) -> Result<Option<(Vec<PageId>, u64)>> {
         return Ok(None);
     }
     let bytes = crate::db::freelist_bytes(snap)?;
-    let ids = crate::freelist::Freelist::decode_ids(bytes, snap.meta.freelist, snap.meta.pgid)?;
+    let ids = crate::freelist::Freelist::decode_ids(bytes, snap.meta.freelist)?;
     Ok(Some((ids, bytes.len() as u64 / snap.page_size())))
 }
 
@@ -221,6 +223,9 @@ pub fn check(snap: &Snapshot) -> Result<Vec<String>> {
     };
     if let Some((ids, span)) = &stored {
         for &id in ids {
+            if id < 2 || id >= snap.meta.pgid {
+                walk.problems.push(format!("page {id}: freelist id out of bounds (2..{})", snap.meta.pgid));
+            }
             if let Some(f) = free.get_mut(id as usize) {
                 if *f {
                     walk.problems.push(format!("page {id}: already freed"));

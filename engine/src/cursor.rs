@@ -27,6 +27,8 @@ pub struct Cursor<'a> {
     src: Src<'a>,
     disk: Option<DiskCursor<'a>>,
     key: Option<&'a [u8]>,
+    /// After a step ran off an end (merged mode): `Some(true)` past the last item.
+    off_end: Option<bool>,
 }
 
 impl<'a> Cursor<'a> {
@@ -36,7 +38,7 @@ impl<'a> Cursor<'a> {
             Src::Disk(d) => Some(DiskCursor::new(view.snap, d.root)),
             Src::Write(_) => None,
         };
-        Cursor { view, src, disk, key: None }
+        Cursor { view, src, disk, key: None, off_end: None }
     }
 
     fn disk_item(&self, e: Option<crate::page::LeafElem<'a>>) -> Result<Option<KeyValue<'a>>> {
@@ -52,8 +54,12 @@ impl<'a> Cursor<'a> {
 
     fn merged(&mut self, from: Bound<&[u8]>, forward: bool) -> Result<Option<KeyValue<'a>>> {
         let r = self.view.step(self.src, from, forward)?;
-        if let Some((k, _)) = r {
-            self.key = Some(k);
+        match r {
+            Some((k, _)) => {
+                self.key = Some(k);
+                self.off_end = None;
+            }
+            None => self.off_end = Some(forward),
         }
         Ok(r.map(kv))
     }
@@ -99,9 +105,11 @@ impl<'a> Cursor<'a> {
                 let e = c.next()?;
                 self.disk_item(e)
             }
-            None => match self.key {
-                Some(k) => self.merged(Bound::Excluded(k), true),
-                None => Ok(None),
+            None => match (self.off_end, self.key) {
+                (Some(true), _) => Ok(None),
+                (Some(false), _) => self.merged(Bound::Unbounded, true),
+                (None, Some(k)) => self.merged(Bound::Excluded(k), true),
+                (None, None) => Ok(None),
             },
         }
     }
@@ -113,9 +121,11 @@ impl<'a> Cursor<'a> {
                 let e = c.prev()?;
                 self.disk_item(e)
             }
-            None => match self.key {
-                Some(k) => self.merged(Bound::Excluded(k), false),
-                None => Ok(None),
+            None => match (self.off_end, self.key) {
+                (Some(false), _) => Ok(None),
+                (Some(true), _) => self.merged(Bound::Unbounded, false),
+                (None, Some(k)) => self.merged(Bound::Excluded(k), false),
+                (None, None) => Ok(None),
             },
         }
     }

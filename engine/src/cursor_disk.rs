@@ -16,11 +16,14 @@ pub(crate) struct DiskCursor<'a> {
     /// The key last returned: each step must move strictly past it, so a damaged tree (keys
     /// out of order, a page reachable twice) is an error, never an endless or repeating walk.
     last: Option<&'a [u8]>,
+    /// Set when a step ran off an end: `Some(true)` past the last element (then `prev` returns
+    /// the last one), `Some(false)` before the first (then `next` returns the first one).
+    off_end: Option<bool>,
 }
 
 impl<'a> DiskCursor<'a> {
     pub(crate) fn new(snap: &'a Snapshot, root: DiskRoot<'a>) -> Self {
-        DiskCursor { snap, root, stack: Vec::with_capacity(8), last: None }
+        DiskCursor { snap, root, stack: Vec::with_capacity(8), last: None, off_end: None }
     }
 
     fn push(&mut self, node: NodeView<'a>, idx: usize) -> Result<()> {
@@ -37,6 +40,7 @@ impl<'a> DiskCursor<'a> {
     fn reset(&mut self) -> Result<()> {
         self.stack.clear();
         self.last = None;
+        self.off_end = None;
         let root = self.snap.root_node(self.root)?;
         self.push(root, 0)
     }
@@ -101,6 +105,14 @@ impl<'a> DiskCursor<'a> {
 
     /// Moves to the next element; `None` at the end (the position is then unspecified).
     pub(crate) fn next(&mut self) -> Result<Option<LeafElem<'a>>> {
+        match self.off_end.take() {
+            Some(true) => {
+                self.off_end = Some(true);
+                return Ok(None);
+            }
+            Some(false) => return self.current(),
+            None => {}
+        }
         // Fast path: the next element of the same leaf. (Moving by index cannot repeat or loop;
         // the order check is needed only where the walk crosses pages.)
         if let Some((node, idx)) = self.stack.last_mut() {
@@ -115,6 +127,7 @@ impl<'a> DiskCursor<'a> {
             let mut depth = self.stack.len();
             loop {
                 if depth == 0 {
+                    self.off_end = Some(true);
                     return Ok(None);
                 }
                 let (node, idx) = &mut self.stack[depth - 1];
@@ -134,6 +147,14 @@ impl<'a> DiskCursor<'a> {
 
     /// Moves to the previous element; `None` at the start.
     pub(crate) fn prev(&mut self) -> Result<Option<LeafElem<'a>>> {
+        match self.off_end.take() {
+            Some(false) => {
+                self.off_end = Some(false);
+                return Ok(None);
+            }
+            Some(true) => return self.current(),
+            None => {}
+        }
         if let Some((node, idx)) = self.stack.last_mut() {
             if node.leaf && *idx > 0 && *idx <= node.len() {
                 *idx -= 1;
@@ -146,6 +167,7 @@ impl<'a> DiskCursor<'a> {
             let mut depth = self.stack.len();
             loop {
                 if depth == 0 {
+                    self.off_end = Some(false);
                     return Ok(None);
                 }
                 let (_, idx) = &mut self.stack[depth - 1];

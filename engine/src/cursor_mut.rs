@@ -16,18 +16,26 @@ pub struct CursorMut<'t> {
     w: &'t mut WriteTx,
     id: BucketId,
     key: Option<Vec<u8>>,
+    /// After a step ran off an end: `Some(true)` past the last item, `Some(false)` before the first.
+    off_end: Option<bool>,
 }
 
 impl<'t> CursorMut<'t> {
     pub(crate) fn new(w: &'t mut WriteTx, id: BucketId) -> Self {
-        CursorMut { w, id, key: None }
+        CursorMut { w, id, key: None, off_end: None }
     }
 
     fn go(&mut self, from: Bound<&[u8]>, forward: bool) -> Result<Option<KeyValue<'_>>> {
         let view = self.w.view();
         let src = Src::Write(&self.w.arena[self.id]);
         let r = view.step(src, from, forward)?;
-        self.key = r.map(|(k, _)| k.to_vec());
+        match r {
+            Some((k, _)) => {
+                self.key = Some(k.to_vec());
+                self.off_end = None;
+            }
+            None => self.off_end = Some(forward),
+        }
         Ok(r.map(|(k, item)| (k, item.value())))
     }
 
@@ -46,16 +54,20 @@ impl<'t> CursorMut<'t> {
     /// Moves to the next item.
     #[allow(clippy::should_implement_trait)] // bbolt's name; a cursor also moves backwards
     pub fn next(&mut self) -> Result<Option<KeyValue<'_>>> {
-        match self.key.take() {
-            Some(k) => self.go(Bound::Excluded(&k), true),
-            None => Ok(None),
+        match (self.off_end, self.key.clone()) {
+            (Some(true), _) => Ok(None),
+            (Some(false), _) => self.go(Bound::Unbounded, true),
+            (None, Some(k)) => self.go(Bound::Excluded(&k), true),
+            (None, None) => Ok(None),
         }
     }
     /// Moves to the previous item.
     pub fn prev(&mut self) -> Result<Option<KeyValue<'_>>> {
-        match self.key.take() {
-            Some(k) => self.go(Bound::Excluded(&k), false),
-            None => Ok(None),
+        match (self.off_end, self.key.clone()) {
+            (Some(false), _) => Ok(None),
+            (Some(true), _) => self.go(Bound::Unbounded, false),
+            (None, Some(k)) => self.go(Bound::Excluded(&k), false),
+            (None, None) => Ok(None),
         }
     }
 
@@ -66,7 +78,7 @@ impl<'t> CursorMut<'t> {
     /// # Errors
     /// [`Error::IncompatibleValue`] on a bucket; [`Error::KeyRequired`] if the cursor is on no item.
     pub fn delete(&mut self) -> Result<()> {
-        let Some(k) = self.key.clone() else {
+        let Some(k) = self.key.clone().filter(|_| self.off_end.is_none()) else {
             return Err(Error::KeyRequired);
         };
         let view = self.w.view();

@@ -49,6 +49,8 @@ pub struct DB {
     tx_stats: Mutex<TxStats>,
     tx_n: AtomicU64,
     maps: Mutex<Vec<Weak<Map>>>,
+    /// Free pages, pending pages and freelist bytes as of the last finished write transaction.
+    free_figures: Mutex<(u64, u64, u64)>,
 }
 
 impl std::fmt::Debug for DB {
@@ -148,7 +150,10 @@ impl DB {
                 Freelist::from_ids(crate::check::unreachable_pages(&snap)?)
             } else {
                 let bytes = snap_freelist_bytes(&snap)?;
-                Freelist::from_ids(Freelist::decode_ids(bytes, meta.freelist, meta.pgid)?)
+                // Ids outside 2..hwm (which Go neither writes on purpose nor checks) are ignored:
+                // those pages are not part of the database, so they must never be handed out.
+                let ids = Freelist::decode_ids(bytes, meta.freelist)?;
+                Freelist::from_ids(ids.into_iter().filter(|&id| id >= 2 && id < meta.pgid).collect())
             };
             Some(Writer { freelist, file_size: len })
         };
@@ -167,7 +172,12 @@ impl DB {
             counters,
             tx_stats: Mutex::new(TxStats::default()),
             tx_n: AtomicU64::new(0),
+            free_figures: Mutex::new((0, 0, 0)),
         };
+        if let Some(w) = lock(&db.writer).as_ref() {
+            *lock(&db.free_figures) =
+                (w.freelist.free_count(), w.freelist.pending_count(), w.freelist.encoded_size() as u64);
+        }
         if !ro && !db.opts.no_freelist_sync && meta.freelist == NO_FREELIST {
             // As Go does: store a real freelist at once, so that older readers can open the file.
             db.update(|_| Ok::<_, Error>(()))?;
@@ -211,6 +221,7 @@ impl DB {
         let mut slot = lock(&self.writer);
         let mut writer = loop {
             if self.poisoned.load(Ordering::SeqCst) {
+                self.writer_free.notify_all();
                 return Err(Error::Poisoned);
             }
             match slot.take() {
@@ -274,10 +285,7 @@ impl DB {
     /// counters of committed transactions. Free-page figures are those of the last finished
     /// write transaction.
     pub fn stats(&self) -> Stats {
-        let (free, pending, fl_bytes) = match lock(&self.writer).as_ref() {
-            Some(w) => (w.freelist.free_count(), w.freelist.pending_count(), w.freelist.encoded_size() as u64),
-            None => (0, 0, 0),
-        };
+        let (free, pending, fl_bytes) = *lock(&self.free_figures);
         let open = lock(&self.state).readers.values().map(|&n| n as u64).sum();
         let maps = {
             let mut m = lock(&self.maps);
@@ -332,8 +340,11 @@ impl DB {
     }
 
     pub(crate) fn end_write(&self, writer: Writer) {
+        *lock(&self.free_figures) =
+            (writer.freelist.free_count(), writer.freelist.pending_count(), writer.freelist.encoded_size() as u64);
         *lock(&self.writer) = Some(writer);
-        self.writer_free.notify_one();
+        // Every waiter must look: after a failed commit they all have to see the poison.
+        self.writer_free.notify_all();
     }
 
     /// Writes a prepared commit: grows the file, writes pages, syncs, writes the meta, syncs,
@@ -365,8 +376,11 @@ impl DB {
         let ps = u64::from(self.page_size);
         let needed = (meta.pgid * ps).max(MIN_FILE_SIZE);
         if needed > writer.file_size {
-            let mut target =
-                if needed < self.opts.alloc_size { mmap_size(needed, ps) } else { needed + self.opts.alloc_size };
+            let mut target = if needed < self.opts.alloc_size {
+                mmap_size(needed, ps)
+            } else {
+                needed.saturating_add(self.opts.alloc_size)
+            };
             if self.opts.max_size > 0 {
                 target = target.min(self.opts.max_size.max(needed));
             }

@@ -75,6 +75,12 @@ pub enum Error {
     /// first one gets the original error).
     #[error("the batch commit failed: {0}")]
     BatchFailed(String),
+    /// Creating or moving the bucket would nest buckets deeper than [`crate::MAX_NESTING`].
+    #[error("buckets may nest at most {max} levels deep")]
+    NestingTooDeep {
+        /// The limit.
+        max: usize,
+    },
     /// `move_bucket` was asked to do something impossible (same bucket, or into itself).
     #[error("invalid bucket move: {0}")]
     InvalidMove(String),

@@ -192,8 +192,9 @@ impl Freelist {
     }
 
     /// Decodes the ids stored in a freelist page (`bytes` spans the page and its overflow).
-    /// Every id must lie in `2..hwm`.
-    pub fn decode_ids(bytes: &[u8], pgid: PageId, hwm: PageId) -> Result<Vec<PageId>> {
+    /// The ids are returned as stored; callers decide what to do with ids outside `2..hwm`
+    /// (Go does not check them: the writer ignores them, `check` reports them).
+    pub fn decode_ids(bytes: &[u8], pgid: PageId) -> Result<Vec<PageId>> {
         let h = PageHeader::read(bytes);
         if h.flags & FREELIST_FLAG == 0 {
             return Err(Error::corrupted(pgid, format!("expected a freelist page, found flags {:#x}", h.flags)));
@@ -207,15 +208,7 @@ impl Freelist {
         if end > bytes.len() as u128 {
             return Err(Error::corrupted(pgid, format!("freelist of {n} ids overruns its {} bytes", bytes.len())));
         }
-        let mut ids = Vec::with_capacity(n as usize);
-        for i in 0..n as usize {
-            let id = u64_at(bytes, start + 8 * i);
-            if id < 2 || id >= hwm {
-                return Err(Error::corrupted(pgid, format!("freelist lists page {id}, outside 2..{hwm}")));
-            }
-            ids.push(id);
-        }
-        Ok(ids)
+        Ok((0..n as usize).map(|i| u64_at(bytes, start + 8 * i)).collect())
     }
 }
 
@@ -247,7 +240,7 @@ mod tests {
             let size = fl.encoded_size();
             let mut buf = vec![0u8; size];
             fl.encode(&mut buf, 5, 0);
-            let back = Freelist::decode_ids(&buf, 5, u64::MAX).unwrap();
+            let back = Freelist::decode_ids(&buf, 5).unwrap();
             assert_eq!(back, ids, "n = {n}");
             assert_eq!(PageHeader::read(&buf).count == 0xFFFF, n >= 0xFFFF);
         }

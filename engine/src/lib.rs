@@ -77,6 +77,10 @@ pub use tx::Tx;
 pub const MAX_KEY_SIZE: usize = 32768;
 /// Longest value accepted by `put` (bbolt's `MaxValueSize`, 2^31 - 2).
 pub const MAX_VALUE_SIZE: usize = (1 << 31) - 2;
+/// Deepest nesting of buckets (a top-level bucket is at level 1). Go has no limit, but every
+/// walk of a deeper file would be unbounded recursion; reads refuse trees nested past
+/// `tree::MAX_DEPTH` (64) as damaged, so writes stop well before that.
+pub const MAX_NESTING: usize = 48;
 /// Default split threshold (bbolt's `DefaultFillPercent`).
 pub const DEFAULT_FILL_PERCENT: f64 = 0.5;
 

@@ -169,7 +169,7 @@ impl<'s> Spill<'s> {
             self.dirty.remove(&id);
             self.freelist.unallocate(id, n);
         } else {
-            if !self.freed.insert(id) || self.freelist.is_free(id) {
+            if !self.freed.insert(id) || (id..id + n).any(|p| self.freelist.is_free(p)) {
                 return Err(Error::corrupted(id, "page reached twice or already free (damaged tree)"));
             }
             self.freelist.free(self.txid, id, n);

@@ -244,16 +244,17 @@ impl<'db> Tx<'db> {
         let result = commit(self.db, &mut w);
         match result {
             Ok((snap, on_commit)) => {
+                // Check while still the writer: no later commit can reuse a page of `snap` yet.
+                let problems = if self.db.options().strict_mode { crate::check::check(&snap) } else { Ok(Vec::new()) };
+                drop(snap);
                 let writer = w.writer;
                 self.db.end_write(writer);
                 for f in on_commit {
                     f();
                 }
-                if self.db.options().strict_mode {
-                    let problems = crate::check::check(&snap)?;
-                    if !problems.is_empty() {
-                        return Err(Error::CheckFailed(problems));
-                    }
+                let problems = problems?;
+                if !problems.is_empty() {
+                    return Err(Error::CheckFailed(problems));
                 }
                 Ok(())
             }
@@ -288,7 +289,7 @@ type OnCommit = Vec<Box<dyn FnOnce() + Send>>;
 fn commit(db: &DB, w: &mut WriteTx) -> Result<(Snapshot, OnCommit)> {
     let opts = db.options();
     let page_size = w.snap.page_size();
-    let WriteTx { snap, arena, writer, txid, relocated, on_commit } = w;
+    let WriteTx { snap, arena, writer, txid, relocated, on_commit, .. } = w;
     let txid = *txid;
     let view = View { snap, arena };
     let mut sp = Spill::new(snap, &mut writer.freelist, txid);
@@ -316,8 +317,9 @@ fn commit(db: &DB, w: &mut WriteTx) -> Result<(Snapshot, OnCommit)> {
             sp.dirty.insert(id, buf);
             id
         };
-        let needed = sp.hwm * page_size;
-        if opts.max_size > 0 && needed > opts.max_size {
+        let needed = sp.hwm.saturating_mul(page_size);
+        // Only growth is refused: a commit that frees space must stay possible above the limit.
+        if opts.max_size > 0 && needed > opts.max_size && sp.hwm > snap.meta.pgid {
             return Err(Error::MaxSizeReached { needed, max: opts.max_size });
         }
         Ok(Meta { root, freelist, pgid: sp.hwm, txid, checksum: 0, ..snap.meta })

@@ -158,20 +158,21 @@ impl<'a> View<'a> {
             }
             Src::Write(w) => w,
         };
+        // Position both sides once, then merge: deleted keys are skipped by stepping both
+        // iterators, never by seeking again (a queue of deletions stays linear).
         let mut disk = w.disk_root().map(|r| (DiskCursor::new(self.snap, r), root_page(r)));
-        let mut bound: Bound<&[u8]> = from;
+        let mut d = match &mut disk {
+            Some((c, page)) => self.disk_step(c, from, forward, *page)?,
+            None => None,
+        };
+        let range = match from {
+            Bound::Unbounded => (Bound::Unbounded, Bound::Unbounded),
+            b if forward => (b, Bound::Unbounded),
+            b => (Bound::Unbounded, b),
+        };
+        let mut overlay = w.overlay.range::<[u8], _>(range);
+        let mut o = if forward { overlay.next() } else { overlay.next_back() };
         loop {
-            let d = match &mut disk {
-                Some((c, page)) => self.disk_step(c, bound, forward, *page)?,
-                None => None,
-            };
-            let range = match bound {
-                Bound::Unbounded => (Bound::Unbounded, Bound::Unbounded),
-                b if forward => (b, Bound::Unbounded),
-                b => (Bound::Unbounded, b),
-            };
-            let mut r = w.overlay.range::<[u8], _>(range);
-            let o = if forward { r.next() } else { r.next_back() };
             let take_overlay = match (&d, &o) {
                 (None, None) => return Ok(None),
                 (Some(_), None) => false,
@@ -189,10 +190,20 @@ impl<'a> View<'a> {
                 return Ok(d);
             }
             let Some((k, c)) = o else { return Ok(None) };
-            match self.change_item(c) {
-                Some(item) => return Ok(Some((k.as_slice(), item))),
-                None => bound = Bound::Excluded(k.as_slice()),
+            if let Some(item) = self.change_item(c) {
+                return Ok(Some((k.as_slice(), item)));
             }
+            // A deletion: step past it in the overlay, and in the tree if the tree has the key.
+            if let (Some((dk, _)), Some((cursor, page))) = (&d, &mut disk) {
+                if *dk == k.as_slice() {
+                    let e = if forward { cursor.next()? } else { cursor.prev()? };
+                    d = match e {
+                        Some(e) => Some((e.key, self.item(e, *page)?)),
+                        None => None,
+                    };
+                }
+            }
+            o = if forward { overlay.next() } else { overlay.next_back() };
         }
     }
 

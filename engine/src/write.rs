@@ -12,7 +12,7 @@ use crate::freelist::Freelist;
 use crate::page::LeafElem;
 use crate::tree::{decode_bucket, DiskRoot, Snapshot};
 use crate::view::{root_page, BucketId, BucketW, Change, Item, Origin, Src, View};
-use crate::{MAX_KEY_SIZE, MAX_VALUE_SIZE};
+use crate::{MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
 
 /// What only the single writer owns between transactions.
 #[derive(Debug)]
@@ -29,6 +29,8 @@ pub struct WriteTx {
     pub(crate) writer: Writer,
     pub(crate) txid: TxId,
     pub(crate) relocated: Vec<bool>,
+    /// Nesting level of each arena bucket (the root is 0).
+    pub(crate) depth: Vec<usize>,
     pub(crate) on_commit: Vec<Box<dyn FnOnce() + Send>>,
 }
 
@@ -53,7 +55,7 @@ impl WriteTx {
         // `begin` refuses a snapshot at u64::MAX, so this cannot wrap.
         let txid = snap.meta.txid.saturating_add(1);
         let root = BucketW::new(Some(Origin::Paged(snap.meta.root)), snap.meta.root_sequence);
-        WriteTx { snap, arena: vec![root], writer, txid, relocated: vec![false], on_commit: Vec::new() }
+        WriteTx { snap, arena: vec![root], writer, txid, relocated: vec![false], depth: vec![0], on_commit: Vec::new() }
     }
 
     pub(crate) fn view(&self) -> View<'_> {
@@ -134,6 +136,7 @@ impl WriteTx {
         let cid = self.arena.len();
         self.arena.push(b);
         self.relocated.push(false);
+        self.depth.push(self.depth[parent] + 1);
         self.arena[parent].overlay.insert(name.to_vec(), Change::Bucket(cid));
         cid
     }
@@ -147,6 +150,7 @@ impl WriteTx {
             Some(true) if if_missing => self.child(id, name),
             Some(true) => Err(Error::BucketExists),
             Some(false) => Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
+            None if self.depth[id] + 1 > MAX_NESTING => Err(Error::NestingTooDeep { max: MAX_NESTING }),
             None => Ok(self.attach(id, name, BucketW::new(None, 0))),
         }
     }
@@ -182,6 +186,9 @@ impl WriteTx {
         if self.is_ancestor(cid, dst) {
             return Err(Error::InvalidMove("cannot move a bucket into itself or its descendants".into()));
         }
+        if self.depth[dst] + 1 > MAX_NESTING {
+            return Err(Error::NestingTooDeep { max: MAX_NESTING });
+        }
         match self.kind(dst, name)? {
             Some(true) => return Err(Error::BucketExists),
             Some(false) => return Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
@@ -190,6 +197,7 @@ impl WriteTx {
         self.arena[src].overlay.insert(name.to_vec(), Change::Delete);
         self.arena[dst].overlay.insert(name.to_vec(), Change::Bucket(cid));
         self.relocated[cid] = true;
+        self.depth[cid] = self.depth[dst] + 1;
         Ok(())
     }
 
