@@ -81,7 +81,7 @@ pub fn mmap_size(needed: u64, page_size: u64) -> u64 {
         size <<= 1;
     }
     let mut s = needed.div_ceil(MAX_STEP).saturating_mul(MAX_STEP);
-    if page_size > 0 && s % page_size != 0 {
+    if page_size > 0 && !s.is_multiple_of(page_size) {
         s = (s / page_size).saturating_add(1).saturating_mul(page_size);
     }
     s
