@@ -29,5 +29,6 @@
 pub mod data;
 pub mod driver;
 pub mod kv;
+pub mod report;
 pub mod typed;
 pub mod worker;
