@@ -306,7 +306,13 @@ impl RawFile {
                 h.overflow
             ));
         }
-        let ids = Freelist::decode_ids(&bytes, id, m.pgid).map_err(engine_reason)?;
+        let ids = Freelist::decode_ids(&bytes, id).map_err(engine_reason)?;
+        if let Some(bad) = ids.iter().find(|&&p| p < 2 || p >= m.pgid) {
+            return Err(format!(
+                "page {id}: the freelist lists page {bad}, outside 2..{} (the high-water mark)",
+                m.pgid
+            ));
+        }
         Ok(FreelistInfo { page: Some(id), span, ids, overflow_form: h.count == 0xFFFF })
     }
 

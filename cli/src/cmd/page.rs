@@ -170,7 +170,7 @@ pub fn run(g: &Global, a: PageArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         } else if id < 2 && h.flags & META_FLAG != 0 {
             meta(out, &raw, id, &bytes)?;
         } else if h.flags & FREELIST_FLAG != 0 {
-            match Freelist::decode_ids(&bytes, id, u64::MAX) {
+            match Freelist::decode_ids(&bytes, id) {
                 Ok(mut ids) => {
                     let n = ids.len();
                     ids.sort_unstable();
