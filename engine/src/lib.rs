@@ -45,7 +45,7 @@ pub mod dump;
 mod error;
 pub mod freelist;
 #[allow(unsafe_code)]
-mod lock;
+pub mod lock;
 pub mod meta;
 #[allow(unsafe_code)]
 mod mmap;

@@ -7,8 +7,9 @@ use std::io;
 use std::os::unix::io::AsRawFd;
 use std::time::{Duration, Instant};
 
-/// Takes the lock, waiting at most `timeout` (`None` or zero: wait forever).
-/// Returns `Ok(false)` if the timeout passed.
+/// Takes an exclusive or shared `flock` on `file`, polling every 50 ms, waiting at most
+/// `timeout` (`None` or zero: wait forever). Returns `Ok(false)` if the timeout passed. The lock
+/// lasts until [`unlock`] or until the file is closed.
 pub fn lock(file: &File, exclusive: bool, timeout: Option<Duration>) -> io::Result<bool> {
     let op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH } | libc::LOCK_NB;
     let start = Instant::now();
