@@ -14,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 
 use crate::error::{Error, Result, TxId};
 use crate::freelist::Freelist;
-use crate::meta::{Meta, MAGIC, NO_FREELIST, VERSION};
+use crate::meta::{Meta, NO_FREELIST};
 use crate::mmap::{mmap_size, Map};
 use crate::options::Options;
 use crate::page::{PageHeader, FREELIST_FLAG, LEAF_FLAG};
@@ -175,8 +175,7 @@ impl DB {
             free_figures: Mutex::new((0, 0, 0)),
         };
         if let Some(w) = lock(&db.writer).as_ref() {
-            *lock(&db.free_figures) =
-                (w.freelist.free_count(), w.freelist.pending_count(), w.freelist.encoded_size() as u64);
+            *lock(&db.free_figures) = w.freelist.figures();
         }
         if !ro && !db.opts.no_freelist_sync && meta.freelist == NO_FREELIST {
             // As Go does: store a real freelist at once, so that older readers can open the file.
@@ -340,8 +339,7 @@ impl DB {
     }
 
     pub(crate) fn end_write(&self, writer: Writer) {
-        *lock(&self.free_figures) =
-            (writer.freelist.free_count(), writer.freelist.pending_count(), writer.freelist.encoded_size() as u64);
+        *lock(&self.free_figures) = writer.freelist.figures();
         *lock(&self.writer) = Some(writer);
         // Every waiter must look: after a failed commit they all have to see the poison.
         self.writer_free.notify_all();
@@ -447,18 +445,7 @@ fn init_image(ps: u32) -> Vec<u8> {
     let p = ps as usize;
     let mut buf = vec![0u8; (4 * p).max(MIN_FILE_SIZE as usize)];
     for i in 0..2u64 {
-        let m = Meta {
-            magic: MAGIC,
-            version: VERSION,
-            page_size: ps,
-            flags: 0,
-            root: 3,
-            root_sequence: 0,
-            freelist: 2,
-            pgid: 4,
-            txid: i,
-            checksum: 0,
-        };
+        let m = Meta::initial(ps, i);
         let page = m.encode_page(i, p);
         buf[i as usize * p..(i as usize + 1) * p].copy_from_slice(&page);
     }

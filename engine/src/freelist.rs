@@ -57,6 +57,11 @@ impl Freelist {
     pub fn pending_count(&self) -> u64 {
         self.pending_count
     }
+    /// Free pages, pending pages, and bytes of the on-disk list (for statistics).
+    pub fn figures(&self) -> (u64, u64, u64) {
+        (self.free_count, self.pending_count, self.encoded_size() as u64)
+    }
+
     /// Free plus pending: the number of ids the on-disk list will hold.
     pub fn count(&self) -> u64 {
         self.free_count + self.pending_count

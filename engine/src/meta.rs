@@ -84,6 +84,23 @@ impl Meta {
         b
     }
 
+    /// A meta of a new, empty database (bbolt's layout: freelist at page 2, root leaf at page 3,
+    /// four pages in use), for transaction `txid` (0 or 1).
+    pub fn initial(page_size: u32, txid: TxId) -> Meta {
+        Meta {
+            magic: MAGIC,
+            version: VERSION,
+            page_size,
+            flags: 0,
+            root: 3,
+            root_sequence: 0,
+            freelist: 2,
+            pgid: 4,
+            txid,
+            checksum: 0,
+        }
+    }
+
     /// The checksum these fields should carry.
     pub fn compute_checksum(&self) -> u64 {
         fnv1a64(&self.fields())
@@ -124,18 +141,7 @@ mod tests {
 
     #[test]
     fn roundtrip_and_checksum() {
-        let m = Meta {
-            magic: MAGIC,
-            version: VERSION,
-            page_size: 4096,
-            flags: 0,
-            root: 3,
-            root_sequence: 0,
-            freelist: 2,
-            pgid: 4,
-            txid: 1,
-            checksum: 0,
-        };
+        let m = Meta::initial(4096, 1);
         let page = m.encode_page(1, 4096);
         let d = Meta::decode(&page);
         assert_eq!(d.checksum, m.compute_checksum());
@@ -147,18 +153,7 @@ mod tests {
 
     #[test]
     fn zero_checksum_is_accepted_like_go() {
-        let m = Meta {
-            magic: MAGIC,
-            version: VERSION,
-            page_size: 4096,
-            flags: 0,
-            root: 3,
-            root_sequence: 0,
-            freelist: 2,
-            pgid: 4,
-            txid: 1,
-            checksum: 0,
-        };
+        let m = Meta::initial(4096, 1);
         assert!(m.validate().is_ok());
         let v3 = Meta { version: 3, ..m };
         assert!(matches!(v3.validate(), Err(Error::VersionMismatch { found: 3 })));

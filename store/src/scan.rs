@@ -37,41 +37,25 @@ impl<'a> Source<'a> {
 
 /// The tighter of two lower bounds.
 fn max_lower(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
-    match (a, b) {
-        (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
-        (a, b) => {
-            let (ka, kb) = (bound_key(&a), bound_key(&b));
-            match ka.cmp(kb) {
-                std::cmp::Ordering::Greater => a,
-                std::cmp::Ordering::Less => b,
-                std::cmp::Ordering::Equal => {
-                    if matches!(a, Bound::Excluded(_)) {
-                        a
-                    } else {
-                        b
-                    }
-                }
-            }
-        }
-    }
+    tighter(a, b, std::cmp::Ordering::Greater)
 }
 
 /// The tighter of two upper bounds.
 fn min_upper(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
+    tighter(a, b, std::cmp::Ordering::Less)
+}
+
+/// The tighter of two bounds on the same side: the one whose key compares as `wins` against
+/// the other's, or the exclusive one on equal keys.
+fn tighter(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>, wins: std::cmp::Ordering) -> Bound<Vec<u8>> {
     match (a, b) {
         (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
         (a, b) => {
-            let (ka, kb) = (bound_key(&a), bound_key(&b));
-            match ka.cmp(kb) {
-                std::cmp::Ordering::Less => a,
-                std::cmp::Ordering::Greater => b,
-                std::cmp::Ordering::Equal => {
-                    if matches!(a, Bound::Excluded(_)) {
-                        a
-                    } else {
-                        b
-                    }
-                }
+            let ord = bound_key(&a).cmp(bound_key(&b));
+            if ord == wins || (ord == std::cmp::Ordering::Equal && matches!(a, Bound::Excluded(_))) {
+                a
+            } else {
+                b
             }
         }
     }
