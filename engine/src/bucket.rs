@@ -225,8 +225,10 @@ impl BucketMut<'_> {
         Ok(next)
     }
 
-    /// Sets the split threshold for this bucket for the rest of the transaction (bbolt's
-    /// `FillPercent`, clamped to 0.1..=1.0; default 0.5). Use 0.9+ for append-only loads.
+    /// Sets how full this transaction's splits pack this bucket's pages (bbolt's `FillPercent`,
+    /// clamped to 0.1..=1.0; default [`DEFAULT_FILL_PERCENT`](crate::DEFAULT_FILL_PERCENT),
+    /// 0.9). Lower leaves more room in each page for later inserts; 1.0 packs append-only
+    /// loads completely.
     pub fn set_fill_percent(&mut self, fill: f64) {
         let fill = if fill.is_nan() { crate::DEFAULT_FILL_PERCENT } else { fill };
         self.w.arena[self.id].fill_percent = fill.clamp(0.1, 1.0);

@@ -109,6 +109,13 @@ impl Freelist {
         Some(start)
     }
 
+    /// Takes the whole shortest free run (lowest id among equals) that holds at least `n` pages.
+    pub fn take_shortest(&mut self, n: u64) -> Option<(PageId, u64)> {
+        let &(len, start) = self.by_len.range((n.max(1), 0)..).next()?;
+        self.remove_run(start, len);
+        Some((start, len))
+    }
+
     /// Gives back pages taken by [`Freelist::allocate`] (used when a transaction rolls back).
     pub fn unallocate(&mut self, start: PageId, n: u64) {
         self.insert_run(start, n);

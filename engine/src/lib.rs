@@ -51,7 +51,9 @@ pub mod meta;
 mod mmap;
 mod options;
 pub mod page;
+mod place;
 mod spill;
+mod split;
 mod stats;
 #[allow(unsafe_code)]
 mod storage;
@@ -81,8 +83,13 @@ pub const MAX_VALUE_SIZE: usize = (1 << 31) - 2;
 /// walk of a deeper file would be unbounded recursion; reads refuse trees nested past
 /// `tree::MAX_DEPTH` (64) as damaged, so writes stop well before that.
 pub const MAX_NESTING: usize = 48;
-/// Default split threshold (bbolt's `DefaultFillPercent`).
-pub const DEFAULT_FILL_PERCENT: f64 = 0.5;
+/// Default fill target of a split: how full the commit packs the pages it splits a node into
+/// (the last two parts are balanced, so a page overflowing by one element still becomes two
+/// half pages). bbolt's `DefaultFillPercent` is 0.5, which leaves every page of a bulk load
+/// half empty; packing to 100 % makes the next random insert into each page split it again.
+/// At 0.9 a bulk load is 1.8x denser than bbolt's (a smaller file, fewer pages per lookup) and
+/// a page still takes a few inserts before it splits. Files are the same format either way.
+pub const DEFAULT_FILL_PERCENT: f64 = 0.9;
 
 /// Values read in a transaction cannot outlive it:
 ///

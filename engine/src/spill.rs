@@ -2,20 +2,40 @@
 //!
 //! For each bucket, children first: the sorted changes are routed down the committed tree; every
 //! node on the path of a change is rewritten (its old pages become pending), the others are kept
-//! as they are. Rewritten nodes are split by bbolt's policy (a node of a page or more with more
-//! than four elements splits at `page_size * fill_percent`, each part keeping at least two
-//! elements) and an underfull node (a quarter page or less, or too few elements) is merged with
-//! a sibling, as bbolt's rebalance does. A branch key is always exactly the first key of its
-//! child's subtree, which Go relies on. A small single-leaf bucket without sub-buckets is stored
-//! inline in its parent (bbolt's rule: node size <= page_size / 4).
+//! as they are. Rewritten nodes are split when bbolt would split them (a page or more, more than
+//! four elements, at least two per part), packed to `page_size * fill_percent` with the last two
+//! parts balanced (see [`crate::split`]), and an underfull node (a quarter page or less, or too
+//! few elements) is merged with a sibling, as bbolt's rebalance does. A branch key is always
+//! exactly the first key of its child's subtree, which Go relies on. A small single-leaf bucket
+//! without sub-buckets is stored inline in its parent (bbolt's rule: node size <=
+//! page_size / 4).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::error::{Error, PageId, Result, TxId};
 use crate::freelist::Freelist;
 use crate::page::{node_size, write_branch, write_leaf, BranchElem, LeafElem, NodeView, BUCKET_LEAF_FLAG};
 use crate::tree::{Snapshot, BUCKET_HEADER_SIZE};
 use crate::view::{BucketId, BucketW, Change, Origin, View};
+
+/// The outcome of [`Spill::place`].
+pub(crate) struct Placed {
+    /// The pages to write, by real first page id.
+    pub pages: BTreeMap<PageId, Vec<u8>>,
+    map: BTreeMap<PageId, PageId>,
+    /// The first of the extra pages asked for.
+    pub extra_at: Option<PageId>,
+}
+
+impl Placed {
+    /// The real page of `id` (provisional or committed).
+    pub fn real(&self, id: PageId) -> Result<PageId> {
+        if id < PROVISIONAL {
+            return Ok(id);
+        }
+        self.map.get(&id).copied().ok_or_else(|| Error::corrupted(id, "reference to a page this commit dropped"))
+    }
+}
 
 /// A node being rebuilt.
 #[derive(Debug)]
@@ -69,12 +89,16 @@ pub(crate) struct Spill<'s> {
     pub freelist: &'s mut Freelist,
     txid: TxId,
     page_size: usize,
-    /// The high-water mark as it grows.
+    /// The high-water mark (raised by [`Spill::place`]).
     pub hwm: PageId,
-    /// Serialised pages to write, by first page id.
-    pub dirty: BTreeMap<PageId, Vec<u8>>,
-    /// Runs allocated by this commit: page count and whether they came from the freelist.
-    allocated: HashMap<PageId, (u64, bool)>,
+    /// Nodes built by this commit, by provisional id (allocation order).
+    dirty: BTreeMap<PageId, DirtyNode>,
+    /// The next provisional id.
+    next_provisional: PageId,
+    /// Whether the nodes being built belong to the root bucket.
+    building_root_bucket: bool,
+    /// Real pages taken by [`Spill::place`]: start, count, and whether from the freelist.
+    allocated: Vec<(PageId, u64, bool)>,
     old_hwm: PageId,
     /// Work counters of this commit.
     pub stats: crate::stats::TxStats,
@@ -82,51 +106,49 @@ pub(crate) struct Spill<'s> {
     freed: std::collections::HashSet<PageId>,
 }
 
-/// Splits `n` elements with the given serialised sizes (element header excluded) as bbolt does.
-fn split_ranges(sizes: &[usize], page_size: usize, fill: f64) -> Vec<std::ops::Range<usize>> {
-    const MIN_KEYS: usize = 2;
-    let n = sizes.len();
-    let mut out = Vec::new();
-    if n == 0 {
-        return out;
+/// Provisional page ids start here: a commit builds its nodes under ids from `PROVISIONAL` up
+/// and gives them real pages only when all are built ([`Spill::place`]). No real page id comes
+/// near it (a file would need 2^62 pages), and committed references at or above it are refused
+/// as damage, so a provisional id is never mistaken for a committed one.
+const PROVISIONAL: PageId = 1 << 62;
+
+/// A node serialised under a provisional id.
+struct DirtyNode {
+    buf: Vec<u8>,
+    /// Offsets in `buf` of the provisional ids it refers to (children of a branch, roots of
+    /// sub-bucket headers in a leaf), rewritten by placement.
+    refs: Vec<usize>,
+    /// Placement order: 0 for a bucket's leaves, 1 for its branches, 2 for the root bucket's.
+    rank: u8,
+}
+
+/// Refuses a committed child or bucket root in the provisional range (a damaged page).
+fn committed_ref(owner: PageId, id: PageId) -> Result<PageId> {
+    if id >= PROVISIONAL {
+        return Err(Error::corrupted(owner, format!("reference to page {id} beyond any file")));
     }
-    let threshold = (page_size as f64 * fill) as usize;
-    let mut start = 0;
-    // Bytes of the elements not yet assigned to a part (kept as a running total so that
-    // splitting a huge node stays linear).
-    let mut rest_data: usize = sizes.iter().sum();
-    loop {
-        let rest = &sizes[start..];
-        let total = node_size(rest.len(), rest_data);
-        if rest.len() <= 2 * MIN_KEYS || total < page_size {
-            out.push(start..n);
-            return out;
-        }
-        let mut sz = crate::page::PAGE_HEADER_SIZE;
-        let mut index = 0;
-        for (i, s) in rest.iter().enumerate().take(rest.len() - MIN_KEYS) {
-            index = i;
-            let el = crate::page::ELEMENT_SIZE + s;
-            if i >= MIN_KEYS && sz + el > threshold {
-                break;
-            }
-            sz += el;
-        }
-        rest_data -= rest[..index].iter().sum::<usize>();
-        out.push(start..start + index);
-        start += index;
-    }
+    Ok(id)
+}
+
+/// The root a leaf element's bucket header names, if it is a bucket with a paged root.
+fn bucket_root(e: &LeafElem<'_>) -> Option<PageId> {
+    (e.flags & BUCKET_LEAF_FLAG != 0 && e.value.len() >= BUCKET_HEADER_SIZE)
+        .then(|| crate::page::u64_at(e.value, 0))
+        .filter(|&r| r != 0)
 }
 
 fn split<'x>(node: Node<'x>, page_size: usize, fill: f64) -> Vec<Node<'x>> {
     match node {
         Node::Leaf(v) => {
             let sizes: Vec<usize> = v.iter().map(|e| e.key.len() + e.value.len()).collect();
-            split_ranges(&sizes, page_size, fill).into_iter().map(|r| Node::Leaf(v[r].to_vec())).collect()
+            crate::split::split_ranges(&sizes, page_size, fill).into_iter().map(|r| Node::Leaf(v[r].to_vec())).collect()
         }
         Node::Branch(v) => {
             let sizes: Vec<usize> = v.iter().map(|e| e.key.len()).collect();
-            split_ranges(&sizes, page_size, fill).into_iter().map(|r| Node::Branch(v[r].to_vec())).collect()
+            crate::split::split_ranges(&sizes, page_size, fill)
+                .into_iter()
+                .map(|r| Node::Branch(v[r].to_vec()))
+                .collect()
         }
     }
 }
@@ -141,33 +163,31 @@ impl<'s> Spill<'s> {
             page_size: snap.page_size() as usize,
             hwm,
             dirty: BTreeMap::new(),
-            allocated: HashMap::new(),
+            next_provisional: PROVISIONAL,
+            building_root_bucket: false,
+            allocated: Vec::new(),
             old_hwm: hwm,
             stats: Default::default(),
             freed: Default::default(),
         }
     }
 
-    /// Takes `n` contiguous pages: from the freelist if a run fits, else above the high-water mark.
-    pub(crate) fn alloc(&mut self, n: u64) -> PageId {
+    /// Reserves `n` provisional page ids for a node.
+    fn alloc(&mut self, n: u64) -> PageId {
         self.stats.page_count += n;
         self.stats.page_alloc += n * self.page_size as u64;
-        if let Some(id) = self.freelist.allocate(n) {
-            self.allocated.insert(id, (n, true));
-            return id;
-        }
-        let id = self.hwm;
-        self.hwm += n;
-        self.allocated.insert(id, (n, false));
+        let id = self.next_provisional;
+        self.next_provisional += n;
         id
     }
 
-    /// Frees `n` pages at `id`: pending if committed before, reusable at once if this commit
-    /// allocated them (nobody else can see them).
+    /// Frees `n` pages at `id`: pending if committed before, dropped if this commit built them
+    /// (they never get a real page).
     pub(crate) fn free(&mut self, id: PageId, n: u64) -> Result<()> {
-        if self.allocated.remove(&id).is_some() {
-            self.dirty.remove(&id);
-            self.freelist.unallocate(id, n);
+        if id >= PROVISIONAL {
+            if self.dirty.remove(&id).is_none() {
+                return Err(Error::corrupted(id, "a page of this commit freed twice"));
+            }
         } else {
             if !self.freed.insert(id) || (id..id + n).any(|p| self.freelist.is_free(p)) {
                 return Err(Error::corrupted(id, "page reached twice or already free (damaged tree)"));
@@ -177,9 +197,44 @@ impl<'s> Spill<'s> {
         Ok(())
     }
 
+    /// Gives every node built by this commit a real page, plus `extra` pages at the end (the
+    /// freelist's), as [`crate::place`] decides; rewrites the provisional ids in the nodes and
+    /// returns the pages to write by real id, the real id for each provisional one through
+    /// `real`, and where the extra pages start.
+    pub(crate) fn place(&mut self, extra: u64) -> Result<Placed> {
+        let ps = self.page_size as u64;
+        let mut groups: Vec<(PageId, u64)> = self.dirty.iter().map(|(&id, d)| (id, d.buf.len() as u64 / ps)).collect();
+        // Pages that the next commits will rewrite (and free) together go together: leaves of
+        // the buckets first, then their branches, then the root bucket's pages, so that those
+        // upper pages free up as one run.
+        groups.sort_by_key(|g| (self.dirty.get(&g.0).map_or(0, |d| d.rank), g.0));
+        let mut sizes: Vec<u64> = groups.iter().map(|g| g.1).collect();
+        if extra > 0 {
+            sizes.push(extra);
+        }
+        let p = crate::place::place(self.freelist, self.hwm, &sizes);
+        self.hwm = p.hwm;
+        self.allocated = p.taken;
+        let extra_at = (extra > 0).then(|| p.starts.last().copied()).flatten();
+        let map = groups.iter().zip(&p.starts).map(|(g, &real)| (g.0, real)).collect();
+        let mut placed = Placed { pages: BTreeMap::new(), map, extra_at };
+        let mut pages = BTreeMap::new();
+        for (id, mut d) in std::mem::take(&mut self.dirty) {
+            let to = placed.real(id)?;
+            crate::page::put_u64(&mut d.buf, 0, to);
+            for &off in &d.refs {
+                let r = placed.real(crate::page::u64_at(&d.buf, off))?;
+                crate::page::put_u64(&mut d.buf, off, r);
+            }
+            pages.insert(to, d.buf);
+        }
+        placed.pages = pages;
+        Ok(placed)
+    }
+
     /// Undoes every freelist change of this commit (it failed before anything was written).
     pub(crate) fn undo(self) {
-        for (id, (n, from_freelist)) in self.allocated {
+        for (id, n, from_freelist) in self.allocated {
             if from_freelist {
                 self.freelist.unallocate(id, n);
             }
@@ -201,11 +256,27 @@ impl<'s> Spill<'s> {
         let id = self.alloc(pages as u64);
         let mut buf = vec![0u8; pages * self.page_size];
         let overflow = (pages - 1) as u32;
-        match node {
-            Node::Leaf(v) => write_leaf(&mut buf, id, overflow, v.iter().copied()),
-            Node::Branch(v) => write_branch(&mut buf, id, overflow, v.iter().copied()),
-        }
-        self.dirty.insert(id, buf);
+        let at = |i: usize| crate::page::PAGE_HEADER_SIZE + i * crate::page::ELEMENT_SIZE;
+        let refs = match node {
+            Node::Leaf(v) => {
+                write_leaf(&mut buf, id, overflow, v.iter().copied());
+                let mut refs = Vec::new();
+                for (i, e) in v.iter().enumerate() {
+                    if bucket_root(e).is_some_and(|r| r >= PROVISIONAL) {
+                        // The value starts `pos` bytes past the element, after the key.
+                        let pos = crate::page::u32_at(&buf, at(i) + 4) as usize;
+                        refs.push(at(i) + pos + e.key.len());
+                    }
+                }
+                refs
+            }
+            Node::Branch(v) => {
+                write_branch(&mut buf, id, overflow, v.iter().copied());
+                (0..v.len()).filter(|&i| v[i].pgid >= PROVISIONAL).map(|i| at(i) + 8).collect()
+            }
+        };
+        let rank = if self.building_root_bucket { 2 } else { u8::from(matches!(node, Node::Branch(_))) };
+        self.dirty.insert(id, DirtyNode { buf, refs, rank });
         self.stats.node_count += 1;
         Ok(id)
     }
@@ -219,6 +290,10 @@ impl<'s> Spill<'s> {
         let view = snap.node(e.pgid)?;
         self.stats.node_deref += 1;
         let n = node_elems(view)?;
+        match &n {
+            Node::Leaf(v) => v.iter().filter_map(bucket_root).try_for_each(|r| committed_ref(e.pgid, r).map(drop))?,
+            Node::Branch(v) => v.iter().try_for_each(|c| committed_ref(e.pgid, c.pgid).map(drop))?,
+        }
         let span = self.span_of(e.pgid)?;
         self.free(e.pgid, span)?;
         Ok(n)
@@ -260,6 +335,9 @@ impl<'s> Spill<'s> {
                     }
                     ci += 1;
                 } else {
+                    if let Some(r) = bucket_root(&e) {
+                        committed_ref(node.pgid, r)?;
+                    }
                     out.push(e);
                 }
             }
@@ -279,6 +357,7 @@ impl<'s> Spill<'s> {
                 changes.len()
             };
             if end == ci {
+                committed_ref(node.pgid, e.pgid)?;
                 children.push(Child::Existing(e));
                 continue;
             }
@@ -376,7 +455,7 @@ impl<'s> Spill<'s> {
     /// that child.
     fn single_child(&self, id: PageId) -> Result<Option<PageId>> {
         let view = match self.dirty.get(&id) {
-            Some(buf) => NodeView::new(buf, id)?,
+            Some(d) => NodeView::new(&d.buf, id)?,
             None => self.snap.node(id)?,
         };
         if !view.leaf && view.len() == 1 {
@@ -388,7 +467,7 @@ impl<'s> Spill<'s> {
     /// If page `id` is a leaf small enough to be stored inline, its inline page image.
     fn inline_image(&self, id: PageId) -> Result<Option<Vec<u8>>> {
         let view = match self.dirty.get(&id) {
-            Some(buf) => NodeView::new(buf, id)?,
+            Some(d) => NodeView::new(&d.buf, id)?,
             None => self.snap.node(id)?,
         };
         if !view.leaf {
@@ -408,7 +487,7 @@ impl<'s> Spill<'s> {
 
     fn page_count(&self, id: PageId) -> Result<u64> {
         match self.dirty.get(&id) {
-            Some(buf) => Ok(buf.len() as u64 / self.page_size as u64),
+            Some(d) => Ok(d.buf.len() as u64 / self.page_size as u64),
             None => self.span_of(id),
         }
     }
@@ -505,6 +584,7 @@ impl<'s> Spill<'s> {
             }
         }
         let fill = b.fill_percent;
+        self.building_root_bucket = id == 0;
         let level = match &b.origin {
             None => {
                 let elems: Vec<LeafElem<'_>> = changes.iter().filter_map(|c| c.1).collect();

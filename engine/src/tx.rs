@@ -295,7 +295,7 @@ fn commit(db: &DB, w: &mut WriteTx) -> Result<(Snapshot, OnCommit)> {
     let mut sp = Spill::new(snap, &mut writer.freelist, txid);
     let spill_started = std::time::Instant::now();
 
-    let prepared = (|| -> Result<Meta> {
+    let prepared = (|| -> Result<(Meta, DirtyPages)> {
         let root = match sp.commit_bucket(&view, relocated, 0)? {
             Some(v) => crate::page::u64_at(&v, 0),
             None => snap.meta.root,
@@ -307,31 +307,37 @@ fn commit(db: &DB, w: &mut WriteTx) -> Result<(Snapshot, OnCommit)> {
             let n = page_span(snap, snap.meta.freelist)?;
             sp.free(snap.meta.freelist, n)?;
         }
-        let freelist = if opts.no_freelist_sync {
-            NO_FREELIST
-        } else {
-            let pages = (sp.freelist.encoded_size() as u64 / page_size) + 1;
-            let id = sp.alloc(pages);
-            let mut buf = vec![0u8; (pages * page_size) as usize];
-            sp.freelist.encode(&mut buf, id, (pages - 1) as u32);
-            sp.dirty.insert(id, buf);
-            id
+        // The freelist's pages go last, in the same placement as the nodes. Placement only
+        // takes ids out of the list, so its size now bounds the size it will be written at.
+        let freelist_pages =
+            if opts.no_freelist_sync { 0 } else { (sp.freelist.encoded_size() as u64 / page_size) + 1 };
+        let mut placed = sp.place(freelist_pages)?;
+        let root = placed.real(root)?;
+        let freelist = match placed.extra_at {
+            Some(id) => {
+                let mut buf = vec![0u8; (freelist_pages * page_size) as usize];
+                sp.freelist.encode(&mut buf, id, (freelist_pages - 1) as u32);
+                placed.pages.insert(id, buf);
+                sp.stats.page_count += freelist_pages;
+                sp.stats.page_alloc += freelist_pages * page_size;
+                id
+            }
+            None => NO_FREELIST,
         };
         let needed = sp.hwm.saturating_mul(page_size);
         // Only growth is refused: a commit that frees space must stay possible above the limit.
         if opts.max_size > 0 && needed > opts.max_size && sp.hwm > snap.meta.pgid {
             return Err(Error::MaxSizeReached { needed, max: opts.max_size });
         }
-        Ok(Meta { root, freelist, pgid: sp.hwm, txid, checksum: 0, ..snap.meta })
+        Ok((Meta { root, freelist, pgid: sp.hwm, txid, checksum: 0, ..snap.meta }, placed.pages))
     })();
-    let meta = match prepared {
+    let (meta, dirty) = match prepared {
         Ok(m) => m,
         Err(e) => {
             sp.undo();
             return Err(e);
         }
     };
-    let dirty = std::mem::take(&mut sp.dirty);
     let mut stats = sp.stats;
     stats.spill_time = spill_started.elapsed();
     stats.commits = 1;

@@ -455,7 +455,7 @@ fn inline_buckets_grow_into_pages_and_shrink_back() {
 }
 
 #[test]
-fn fill_percent_packs_sequential_loads_tighter() {
+fn a_lower_fill_percent_leaves_room_in_pages() {
     let size = |fill: Option<f64>| {
         let (_d, p) = tmp();
         let db = DB::open(&p, Options::default()).unwrap();
@@ -473,6 +473,7 @@ fn fill_percent_packs_sequential_loads_tighter() {
         let tx = db.begin(false).unwrap();
         tx.size()
     };
+    assert!(size(Some(0.5)) > size(None));
     assert!(size(Some(1.0)) < size(None));
 }
 

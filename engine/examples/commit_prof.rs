@@ -1,0 +1,79 @@
+//! Times durable commits after a random bulk load, with the page and write counts behind them:
+//! 1,000 single-insert commits, then 100 commits of 1,000 random inserts (the benchmark's
+//! individual and batch phases, on the engine alone, for profiling placement and splits).
+//!
+//! `cargo run --release -p rivet-engine --example commit_prof -- [N] [FILL]` (defaults 200000
+//! and the engine's default fill percent). The file goes to the system temp directory.
+
+use std::time::Instant;
+
+use rivet_engine::{Error, Options, DB, DEFAULT_FILL_PERCENT};
+
+fn main() -> Result<(), Error> {
+    let n: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(200_000);
+    let fill: f64 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_FILL_PERCENT);
+    let path = std::env::temp_dir().join(format!("rivet-commit-prof-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let db = DB::open(&path, Options::default())?;
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut key = || {
+        let mut k = [0u8; 24];
+        for c in k.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            c.copy_from_slice(&x.to_le_bytes());
+        }
+        k
+    };
+    let keys: Vec<[u8; 24]> = (0..n).map(|_| key()).collect();
+    let value = [7u8; 150];
+    db.update(|tx| {
+        let mut b = tx.create_bucket(b"bulk")?;
+        b.set_fill_percent(fill);
+        keys.iter().try_for_each(|k| b.put(k, &value))
+    })?;
+
+    let before = db.stats().tx_stats;
+    let t = Instant::now();
+    for _ in 0..1000 {
+        let k = key();
+        db.update(|tx| {
+            let mut b = tx.bucket_mut(b"bulk")?;
+            b.set_fill_percent(fill);
+            b.put(&k, &value)
+        })?;
+    }
+    let took = t.elapsed();
+    let s = db.stats().tx_stats.sub(&before);
+    println!(
+        "1000 single-insert commits: {:.0} us each; per commit {:.2} pages, {:.2} writes, {:.2} splits",
+        took.as_micros() as f64 / 1e3,
+        s.page_count as f64 / 1e3,
+        s.write as f64 / 1e3,
+        s.split as f64 / 1e3
+    );
+
+    let before = db.stats().tx_stats;
+    let t = Instant::now();
+    for _ in 0..100 {
+        let batch: Vec<[u8; 24]> = (0..1000).map(|_| key()).collect();
+        db.update(|tx| {
+            let mut b = tx.bucket_mut(b"bulk")?;
+            b.set_fill_percent(fill);
+            batch.iter().try_for_each(|k| b.put(k, &value))
+        })?;
+    }
+    let took = t.elapsed();
+    let s = db.stats().tx_stats.sub(&before);
+    println!(
+        "100 commits of 1000 inserts: {:.2} ms each; per commit {:.1} pages, {:.1} writes",
+        took.as_micros() as f64 / 1e5,
+        s.page_count as f64 / 1e2,
+        s.write as f64 / 1e2
+    );
+    println!("file {} bytes", std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0));
+    drop(db);
+    let _ = std::fs::remove_file(&path);
+    Ok(())
+}
