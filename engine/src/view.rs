@@ -18,6 +18,11 @@ use crate::tree::{decode_bucket, DiskBucket, DiskRoot, Snapshot};
 /// Index of a [`BucketW`] in its transaction's arena (0 is the root bucket).
 pub(crate) type BucketId = usize;
 
+/// A key in an overlay. Keys up to 32 bytes are stored inside the map's own nodes, so a lookup
+/// compares keys without following a pointer per comparison (the cache miss that dominated a
+/// large load); longer keys go to the heap.
+pub(crate) type OverlayKey = smallvec::SmallVec<[u8; 32]>;
+
 /// A pending change to one key of a bucket.
 #[derive(Debug, Clone)]
 pub(crate) enum Change {
@@ -48,7 +53,7 @@ pub(crate) struct BucketW {
     /// Whether the sequence changed in this transaction.
     pub sequence_dirty: bool,
     /// Changes, in key order.
-    pub overlay: BTreeMap<Vec<u8>, Change>,
+    pub overlay: BTreeMap<OverlayKey, Change>,
     /// Split threshold for this transaction (bbolt's `FillPercent`).
     pub fill_percent: f64,
 }

@@ -4,14 +4,15 @@
 //! the touched buckets' overlays (module `view`). Pages of deleted buckets are put on this
 //! transaction's pending list at once; a rollback takes them off again.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use crate::bucket::Bucket;
 use crate::error::{Error, PageId, Result, TxId};
 use crate::freelist::Freelist;
-use crate::page::LeafElem;
+use crate::page::{LeafElem, BUCKET_LEAF_FLAG};
 use crate::tree::{decode_bucket, DiskRoot, Snapshot};
-use crate::view::{root_page, BucketId, BucketW, Change, Item, Origin, Src, View};
+use crate::view::{root_page, BucketId, BucketW, Change, Item, Origin, OverlayKey, Src, View};
 use crate::{MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
 
 /// What only the single writer owns between transactions.
@@ -80,18 +81,47 @@ impl WriteTx {
         if value.len() > MAX_VALUE_SIZE {
             return Err(Error::ValueTooLarge { size: value.len() });
         }
-        if self.kind(id, key)? == Some(true) {
-            return Err(Error::IncompatibleValue { found: "bucket", wanted: "value" });
+        // One walk of the overlay: a key already changed in this transaction is decided there;
+        // only a key new to the overlay asks the committed tree whether it names a bucket.
+        let WriteTx { snap, arena, .. } = self;
+        let b = &mut arena[id];
+        let root = match &b.origin {
+            None => None,
+            Some(Origin::Paged(p)) => Some(DiskRoot::Paged(*p)),
+            Some(Origin::Inline(bytes)) => Some(DiskRoot::Inline(bytes)),
+        };
+        match b.overlay.entry(OverlayKey::from_slice(key)) {
+            Entry::Occupied(mut o) => match o.get_mut() {
+                Change::Bucket(_) => Err(Error::IncompatibleValue { found: "bucket", wanted: "value" }),
+                Change::Put(v) => {
+                    v.clear();
+                    v.extend_from_slice(value);
+                    Ok(())
+                }
+                c @ Change::Delete => {
+                    *c = Change::Put(value.to_vec());
+                    Ok(())
+                }
+            },
+            Entry::Vacant(slot) => {
+                if let Some(root) = root {
+                    if let Some((flags, _)) = snap.get(root, slot.key())? {
+                        if flags & BUCKET_LEAF_FLAG != 0 {
+                            return Err(Error::IncompatibleValue { found: "bucket", wanted: "value" });
+                        }
+                    }
+                }
+                slot.insert(Change::Put(value.to_vec()));
+                Ok(())
+            }
         }
-        self.arena[id].overlay.insert(key.to_vec(), Change::Put(value.to_vec()));
-        Ok(())
     }
 
     pub(crate) fn delete(&mut self, id: BucketId, key: &[u8]) -> Result<()> {
         match self.kind(id, key)? {
             Some(true) => Err(Error::IncompatibleValue { found: "bucket", wanted: "value" }),
             Some(false) => {
-                self.arena[id].overlay.insert(key.to_vec(), Change::Delete);
+                self.arena[id].overlay.insert(OverlayKey::from_slice(key), Change::Delete);
                 Ok(())
             }
             None => Ok(()),
@@ -137,7 +167,7 @@ impl WriteTx {
         self.arena.push(b);
         self.relocated.push(false);
         self.depth.push(self.depth[parent] + 1);
-        self.arena[parent].overlay.insert(name.to_vec(), Change::Bucket(cid));
+        self.arena[parent].overlay.insert(OverlayKey::from_slice(name), Change::Bucket(cid));
         cid
     }
 
@@ -173,7 +203,7 @@ impl WriteTx {
         for (p, n) in pages {
             self.writer.freelist.free(self.txid, p, n);
         }
-        self.arena[id].overlay.insert(name.to_vec(), Change::Delete);
+        self.arena[id].overlay.insert(OverlayKey::from_slice(name), Change::Delete);
         Ok(())
     }
 
@@ -194,8 +224,8 @@ impl WriteTx {
             Some(false) => return Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
             None => {}
         }
-        self.arena[src].overlay.insert(name.to_vec(), Change::Delete);
-        self.arena[dst].overlay.insert(name.to_vec(), Change::Bucket(cid));
+        self.arena[src].overlay.insert(OverlayKey::from_slice(name), Change::Delete);
+        self.arena[dst].overlay.insert(OverlayKey::from_slice(name), Change::Bucket(cid));
         self.relocated[cid] = true;
         self.depth[cid] = self.depth[dst] + 1;
         Ok(())
@@ -221,7 +251,7 @@ pub(crate) fn collect_bucket_pages(
     if depth > crate::tree::MAX_DEPTH {
         return Err(Error::corrupted(0, "buckets nested deeper than 64 levels (cycle?)"));
     }
-    let (root, overlay): (Option<DiskRoot<'_>>, Option<&BTreeMap<Vec<u8>, Change>>) = match src {
+    let (root, overlay): (Option<DiskRoot<'_>>, Option<&BTreeMap<OverlayKey, Change>>) = match src {
         Src::Disk(d) => (Some(d.root), None),
         Src::Write(w) => (w.disk_root(), Some(&w.overlay)),
     };
@@ -244,7 +274,7 @@ pub(crate) fn collect_bucket_pages(
 fn collect_tree(
     view: &View<'_>,
     root: DiskRoot<'_>,
-    overlay: Option<&BTreeMap<Vec<u8>, Change>>,
+    overlay: Option<&BTreeMap<OverlayKey, Change>>,
     out: &mut Vec<(PageId, u64)>,
     depth: usize,
 ) -> Result<()> {
