@@ -225,13 +225,31 @@ impl<'a> NodeView<'a> {
         }
     }
 
+    /// The key of element `i` for searching: only the key's own span is checked (the value's
+    /// is checked when the element is read). `i < count` is the caller's promise.
+    #[inline]
+    fn search_key(&self, i: usize) -> Result<&'a [u8]> {
+        let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
+        let (pos, ksize) = if self.leaf {
+            (u32_at(self.bytes, off + 4), u32_at(self.bytes, off + 8))
+        } else {
+            (u32_at(self.bytes, off), u32_at(self.bytes, off + 4))
+        };
+        let start = off.saturating_add(pos as usize);
+        let end = start.saturating_add(ksize as usize);
+        match self.bytes.get(start..end) {
+            Some(k) => Ok(k),
+            None => Err(self.out_of_span(start, end)),
+        }
+    }
+
     /// Binary search: the index of the first element whose key is >= `key` (may be `len()`),
     /// and whether that element's key equals `key`.
     pub fn search(&self, key: &[u8]) -> Result<(usize, bool)> {
         let (mut lo, mut hi) = (0usize, self.count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match self.key(mid)?.cmp(key) {
+            match compare_keys(self.search_key(mid)?, key) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Equal => return Ok((mid, true)),
                 std::cmp::Ordering::Greater => hi = mid,
@@ -246,6 +264,31 @@ impl<'a> NodeView<'a> {
         let (i, exact) = self.search(key)?;
         Ok(if exact { i } else { i.saturating_sub(1) })
     }
+}
+
+/// Byte-wise key order (the same as `<[u8]>::cmp`), eight bytes at a time: keys are short, and
+/// a call into `memcmp` per step of a binary search cost more than the comparison itself.
+#[inline]
+pub fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let (la, lb) = (a.len(), b.len());
+    let n = la.min(lb);
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_be_bytes(a[i..i + 8].try_into().unwrap_or([0; 8]));
+        let y = u64::from_be_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+        if x != y {
+            return x.cmp(&y);
+        }
+        i += 8;
+    }
+    while i < n {
+        if a[i] != b[i] {
+            return a[i].cmp(&b[i]);
+        }
+        i += 1;
+    }
+    la.cmp(&lb)
 }
 
 /// Serialised size of a node with these elements: header + element headers + keys + values.
@@ -290,5 +333,34 @@ where
         put_u64(buf, off + 8, e.pgid);
         buf[data..data + e.key.len()].copy_from_slice(e.key);
         data += e.key.len();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compare_keys;
+
+    #[test]
+    fn compare_keys_is_slice_order() {
+        let keys: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![0, 0],
+            vec![1],
+            vec![255],
+            vec![1, 2, 3, 4, 5, 6, 7, 8],
+            vec![1, 2, 3, 4, 5, 6, 7, 9],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 0],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18],
+            vec![2, 0, 0, 0, 0, 0, 0, 0, 0],
+            vec![128; 24],
+            vec![128; 25],
+        ];
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(compare_keys(a, b), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
     }
 }

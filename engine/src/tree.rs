@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::error::{Error, PageId, Result};
 use crate::meta::Meta;
 use crate::mmap::Map;
-use crate::page::{u64_at, NodeView, PageHeader, PAGE_HEADER_SIZE};
+use crate::page::{u64_at, NodeView, PageHeader};
 
 /// Size of a bucket header stored as a leaf value: root pgid and sequence.
 pub const BUCKET_HEADER_SIZE: usize = 16;
@@ -56,10 +56,13 @@ impl Snapshot {
             return Err(Error::corrupted(id, format!("page id outside 2..{} (high-water mark)", self.meta.pgid)));
         }
         let ps = self.page_size();
-        let head = self.map.bytes(id * ps, PAGE_HEADER_SIZE as u64, id)?;
-        let h = PageHeader::read(head);
+        let first = self.map.bytes(id * ps, ps, id)?;
+        let h = PageHeader::read(first);
         if h.id != id {
             return Err(Error::corrupted(id, format!("page header says it is page {}", h.id)));
+        }
+        if h.overflow == 0 {
+            return Ok(first);
         }
         let span = 1 + u64::from(h.overflow);
         if id + span > self.meta.pgid {
