@@ -1,6 +1,7 @@
 //! Times durable commits after a random bulk load, with the page and write counts behind them:
 //! 1,000 single-insert commits, then 100 commits of 1,000 random inserts (the benchmark's
-//! individual and batch phases, on the engine alone, for profiling placement and splits).
+//! individual and batch phases, on the engine alone, for profiling placement and splits), then
+//! removes half of the loaded keys in one transaction (the removal phase).
 //!
 //! `cargo run --release -p rivet-engine --example commit_prof -- [N] [FILL]` (defaults 200000
 //! and the engine's default fill percent). The file goes to the system temp directory.
@@ -71,6 +72,23 @@ fn main() -> Result<(), Error> {
         took.as_micros() as f64 / 1e5,
         s.page_count as f64 / 1e2,
         s.write as f64 / 1e2
+    );
+    let before = db.stats().tx_stats;
+    let t = Instant::now();
+    db.update(|tx| {
+        let mut b = tx.bucket_mut(b"bulk")?;
+        keys.iter().step_by(2).try_for_each(|k| b.delete(k))
+    })?;
+    let took = t.elapsed();
+    let s = db.stats().tx_stats.sub(&before);
+    println!(
+        "removing {} keys in one commit: {:.1} ms (spill {:.1} ms, rebalance {:.1} ms, write {:.1} ms), {} pages",
+        keys.len().div_ceil(2),
+        took.as_secs_f64() * 1e3,
+        s.spill_time.as_secs_f64() * 1e3,
+        s.rebalance_time.as_secs_f64() * 1e3,
+        s.write_time.as_secs_f64() * 1e3,
+        s.page_count
     );
     println!("file {} bytes", std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0));
     drop(db);

@@ -368,6 +368,7 @@ impl<'s> Spill<'s> {
             ci = end;
         }
         let children = self.rebalance(children, fill)?;
+        let children = self.pack(children);
         let mut elems = Vec::with_capacity(children.len());
         for c in children {
             match c {
@@ -449,6 +450,52 @@ impl<'s> Spill<'s> {
         }
         self.stats.rebalance_time += started.elapsed();
         Ok(out)
+    }
+
+    /// Joins neighbouring rebuilt children while the result stays under a page (the size below
+    /// which bbolt's rule does not split): both are written by this commit anyway, so a join
+    /// only saves pages (after a large delete, about half as many). The parts of a split add
+    /// up to a page or more, so a join never undoes a split.
+    fn pack<'x>(&mut self, children: Vec<Child<'x>>) -> Vec<Child<'x>> {
+        let cap = self.page_size - 1;
+        let mut out: Vec<Child<'x>> = Vec::with_capacity(children.len());
+        // The size of the last child in `out`, if it is a rebuilt one.
+        let mut last_size: Option<usize> = None;
+        for c in children {
+            let Child::Built(node) = c else {
+                out.push(c);
+                last_size = None;
+                continue;
+            };
+            let size = node.size();
+            let joined = match (last_size, out.last_mut()) {
+                (Some(prev), Some(Child::Built(last))) if prev + size - crate::page::PAGE_HEADER_SIZE <= cap => {
+                    match (last, node) {
+                        (Node::Leaf(a), Node::Leaf(b)) => {
+                            a.extend(b);
+                            Ok(prev + size - crate::page::PAGE_HEADER_SIZE)
+                        }
+                        (Node::Branch(a), Node::Branch(b)) => {
+                            a.extend(b);
+                            Ok(prev + size - crate::page::PAGE_HEADER_SIZE)
+                        }
+                        (_, b) => Err(b),
+                    }
+                }
+                _ => Err(node),
+            };
+            match joined {
+                Ok(total) => {
+                    self.stats.rebalance += 1;
+                    last_size = Some(total);
+                }
+                Err(node) => {
+                    out.push(Child::Built(node));
+                    last_size = Some(size);
+                }
+            }
+        }
+        out
     }
 
     /// If page `id` (committed or written by this commit) is a branch with a single child,

@@ -78,11 +78,17 @@ impl BucketW {
     }
 
     pub(crate) fn disk_root(&self) -> Option<DiskRoot<'_>> {
-        self.origin.as_ref().map(|o| match o {
-            Origin::Paged(id) => DiskRoot::Paged(*id),
-            Origin::Inline(b) => DiskRoot::Inline(b),
-        })
+        origin_root(&self.origin)
     }
+}
+
+/// The committed tree a bucket started from (a function of the field alone, so callers can
+/// hold it while changing the overlay).
+pub(crate) fn origin_root(origin: &Option<Origin>) -> Option<DiskRoot<'_>> {
+    origin.as_ref().map(|o| match o {
+        Origin::Paged(id) => DiskRoot::Paged(*id),
+        Origin::Inline(b) => DiskRoot::Inline(b),
+    })
 }
 
 /// The source of a bucket view.

@@ -12,7 +12,7 @@ use crate::error::{Error, PageId, Result, TxId};
 use crate::freelist::Freelist;
 use crate::page::{LeafElem, BUCKET_LEAF_FLAG};
 use crate::tree::{decode_bucket, DiskRoot, Snapshot};
-use crate::view::{root_page, BucketId, BucketW, Change, Item, Origin, OverlayKey, Src, View};
+use crate::view::{origin_root, root_page, BucketId, BucketW, Change, Item, Origin, OverlayKey, Src, View};
 use crate::{MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
 
 /// What only the single writer owns between transactions.
@@ -85,11 +85,7 @@ impl WriteTx {
         // only a key new to the overlay asks the committed tree whether it names a bucket.
         let WriteTx { snap, arena, .. } = self;
         let b = &mut arena[id];
-        let root = match &b.origin {
-            None => None,
-            Some(Origin::Paged(p)) => Some(DiskRoot::Paged(*p)),
-            Some(Origin::Inline(bytes)) => Some(DiskRoot::Inline(bytes)),
-        };
+        let root = origin_root(&b.origin);
         match b.overlay.entry(OverlayKey::from_slice(key)) {
             Entry::Occupied(mut o) => match o.get_mut() {
                 Change::Bucket(_) => Err(Error::IncompatibleValue { found: "bucket", wanted: "value" }),
@@ -118,13 +114,32 @@ impl WriteTx {
     }
 
     pub(crate) fn delete(&mut self, id: BucketId, key: &[u8]) -> Result<()> {
-        match self.kind(id, key)? {
-            Some(true) => Err(Error::IncompatibleValue { found: "bucket", wanted: "value" }),
-            Some(false) => {
-                self.arena[id].overlay.insert(OverlayKey::from_slice(key), Change::Delete);
-                Ok(())
+        // One walk of the overlay, as in `put`.
+        let WriteTx { snap, arena, .. } = self;
+        let b = &mut arena[id];
+        let root = origin_root(&b.origin);
+        match b.overlay.entry(OverlayKey::from_slice(key)) {
+            Entry::Occupied(mut o) => match o.get() {
+                Change::Bucket(_) => Err(Error::IncompatibleValue { found: "bucket", wanted: "value" }),
+                Change::Put(_) => {
+                    o.insert(Change::Delete);
+                    Ok(())
+                }
+                Change::Delete => Ok(()),
+            },
+            Entry::Vacant(slot) => {
+                let Some(root) = root else { return Ok(()) };
+                match snap.get(root, slot.key())? {
+                    None => Ok(()),
+                    Some((flags, _)) if flags & BUCKET_LEAF_FLAG != 0 => {
+                        Err(Error::IncompatibleValue { found: "bucket", wanted: "value" })
+                    }
+                    Some(_) => {
+                        slot.insert(Change::Delete);
+                        Ok(())
+                    }
+                }
             }
-            None => Ok(()),
         }
     }
 
