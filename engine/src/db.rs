@@ -322,9 +322,27 @@ impl DB {
         self.counters.clone()
     }
 
-    /// Closes the database, releasing the file lock. Dropping it does the same.
+    /// Closes the database, releasing the file lock. A read-write handle first cuts the file
+    /// back to its high-water mark, giving back the room grown ahead of the data (bbolt grows
+    /// the file in steps of up to `alloc_size` and never gives it back). Dropping the handle
+    /// does the same, ignoring errors; `close` reports them.
     pub fn close(self) -> Result<()> {
-        drop(self);
+        self.trim()
+    }
+
+    /// Cuts the file to its high-water mark (see [`DB::close`]). Nothing can read past the mark:
+    /// no transaction outlives the handle, and the older meta's mark is never higher.
+    fn trim(&self) -> Result<()> {
+        if self.opts.read_only || self.poisoned.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let mut writer = lock(&self.writer);
+        let Some(w) = writer.as_mut() else { return Ok(()) };
+        let needed = (lock(&self.state).meta.pgid * u64::from(self.page_size)).max(MIN_FILE_SIZE);
+        if w.file_size > needed {
+            self.storage.set_len(needed).map_err(|source| Error::Io { op: "trim", path: self.path.clone(), source })?;
+            w.file_size = needed;
+        }
         Ok(())
     }
 
@@ -436,6 +454,8 @@ impl DB {
 
 impl Drop for DB {
     fn drop(&mut self) {
+        // Best effort: a failed trim leaves a longer file, which is still a valid database.
+        let _ = self.trim();
         crate::lock::unlock(&self.file);
     }
 }

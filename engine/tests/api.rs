@@ -498,3 +498,40 @@ fn no_freelist_sync_files_reopen_with_a_rebuilt_freelist() {
     assert_ne!(db.info().meta.freelist, u64::MAX);
     assert!(db.begin(false).unwrap().check().unwrap().is_empty());
 }
+
+#[test]
+fn closing_gives_back_the_room_grown_ahead_of_the_data() {
+    let (_d, p) = tmp();
+    let db = DB::open(&p, Options::default()).unwrap();
+    db.update(|tx| {
+        let mut b = tx.create_bucket(b"b")?;
+        for i in 0..40_000u32 {
+            b.put(&i.to_be_bytes(), &[1u8; 100])?;
+        }
+        R::Ok(())
+    })
+    .unwrap();
+    let info = db.info();
+    let needed = info.meta.pgid * u64::from(info.page_size);
+    assert!(std::fs::metadata(&p).unwrap().len() > needed, "the file grew ahead of the data");
+    db.close().unwrap();
+    assert_eq!(std::fs::metadata(&p).unwrap().len(), needed);
+
+    // The trimmed file is whole, and dropping (not closing) a handle trims too.
+    let db = DB::open(&p, Options::default()).unwrap();
+    db.update(|tx| {
+        let mut b = tx.bucket_mut(b"b")?;
+        for i in 40_000..80_000u32 {
+            b.put(&i.to_be_bytes(), &[2u8; 100])?;
+        }
+        R::Ok(())
+    })
+    .unwrap();
+    let info = db.info();
+    drop(db);
+    assert_eq!(std::fs::metadata(&p).unwrap().len(), info.meta.pgid * u64::from(info.page_size));
+    let db = DB::open(&p, Options::default().read_only(true)).unwrap();
+    let tx = db.begin(false).unwrap();
+    assert_eq!(tx.bucket(b"b").unwrap().get(&79_999u32.to_be_bytes()).unwrap(), Some(&[2u8; 100][..]));
+    assert!(tx.check().unwrap().is_empty());
+}
