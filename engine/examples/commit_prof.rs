@@ -48,8 +48,10 @@ fn main() -> Result<(), Error> {
     let took = t.elapsed();
     let s = db.stats().tx_stats.sub(&before);
     println!(
-        "1000 single-insert commits: {:.0} us each; per commit {:.2} pages, {:.2} writes, {:.2} splits",
+        "1000 single-insert commits: {:.0} us each (spill {:.0} us, write {:.0} us); per commit {:.2} pages, {:.2} writes, {:.2} splits",
         took.as_micros() as f64 / 1e3,
+        s.spill_time.as_micros() as f64 / 1e3,
+        s.write_time.as_micros() as f64 / 1e3,
         s.page_count as f64 / 1e3,
         s.write as f64 / 1e3,
         s.split as f64 / 1e3
@@ -68,8 +70,10 @@ fn main() -> Result<(), Error> {
     let took = t.elapsed();
     let s = db.stats().tx_stats.sub(&before);
     println!(
-        "100 commits of 1000 inserts: {:.2} ms each; per commit {:.1} pages, {:.1} writes",
+        "100 commits of 1000 inserts: {:.2} ms each (spill {:.2} ms, write {:.2} ms); per commit {:.1} pages, {:.1} writes",
         took.as_micros() as f64 / 1e5,
+        s.spill_time.as_micros() as f64 / 1e5,
+        s.write_time.as_micros() as f64 / 1e5,
         s.page_count as f64 / 1e2,
         s.write as f64 / 1e2
     );

@@ -32,7 +32,7 @@ fn cursors_step_back_from_past_the_end_and_forward_from_before_the_start() {
     let d = dir();
     let db = DB::open(d.join("c.db"), Options::default()).unwrap();
     abc(&db);
-    let key = |r: Result<Option<(&[u8], Option<&[u8]>)>, Error>| r.unwrap().map(|(k, _)| k.to_vec());
+    let key = |r: Result<Option<rivet_engine::KeyValue<'_>>, Error>| r.unwrap().map(|(k, _)| k.to_vec());
     // Read transaction (pages).
     let tx = db.begin(false).unwrap();
     let mut c = tx.bucket(b"b").unwrap().cursor();
