@@ -6,10 +6,11 @@
 //! skipped silently. Nested buckets inside a record bucket (the indexes) are not records and
 //! are passed over.
 
+use std::cmp::Ordering;
 use std::marker::PhantomData;
 use std::ops::Bound;
 
-use rivet_engine::Bucket;
+use rivet_engine::{Bucket, Cursor};
 
 use crate::error::{hex, Error, Result};
 use crate::key::{self, EncodedBounds, Key, KeyLike, KeyPrefix, KeyRange};
@@ -35,24 +36,14 @@ impl<'a> Source<'a> {
     }
 }
 
-/// The tighter of two lower bounds.
-fn max_lower(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
-    tighter(a, b, std::cmp::Ordering::Greater)
-}
-
-/// The tighter of two upper bounds.
-fn min_upper(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
-    tighter(a, b, std::cmp::Ordering::Less)
-}
-
 /// The tighter of two bounds on the same side: the one whose key compares as `wins` against
 /// the other's, or the exclusive one on equal keys.
-fn tighter(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>, wins: std::cmp::Ordering) -> Bound<Vec<u8>> {
+fn tighter<'k>(a: Bound<&'k [u8]>, b: Bound<&'k [u8]>, wins: Ordering) -> Bound<&'k [u8]> {
     match (a, b) {
         (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
         (a, b) => {
-            let ord = bound_key(&a).cmp(bound_key(&b));
-            if ord == wins || (ord == std::cmp::Ordering::Equal && matches!(a, Bound::Excluded(_))) {
+            let ord = bound_key(a).cmp(bound_key(b));
+            if ord == wins || (ord == Ordering::Equal && matches!(a, Bound::Excluded(_))) {
                 a
             } else {
                 b
@@ -61,15 +52,31 @@ fn tighter(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>, wins: std::cmp::Ordering) -> Bo
     }
 }
 
-fn bound_key(b: &Bound<Vec<u8>>) -> &[u8] {
+fn bound_key(b: Bound<&[u8]>) -> &[u8] {
     match b {
         Bound::Included(k) | Bound::Excluded(k) => k,
         Bound::Unbounded => &[],
     }
 }
 
+/// Whether `k` is still inside `end`, the bound the walk moves towards (upper when walking
+/// forwards, lower when walking backwards).
+fn before_end(k: &[u8], end: Bound<&[u8]>, reverse: bool) -> bool {
+    match (end, reverse) {
+        (Bound::Unbounded, _) => true,
+        (Bound::Included(e), false) => k <= e,
+        (Bound::Excluded(e), false) => k < e,
+        (Bound::Included(e), true) => k >= e,
+        (Bound::Excluded(e), true) => k > e,
+    }
+}
+
 /// The raw walk shared by every query: items of one bucket within bounds, forwards or
 /// backwards, after a position, at most `limit` of them, nested buckets skipped.
+///
+/// It drives an engine cursor directly: one seek to the starting bound, then one step per
+/// item, checking only the bound it walks towards (the seek already honours the other). The
+/// bounds stay as they were given, so [`Walk::restart`] can start over in either direction.
 #[derive(Debug)]
 struct Walk<'a> {
     source: Source<'a>,
@@ -77,67 +84,112 @@ struct Walk<'a> {
     reverse: bool,
     limit: Option<usize>,
     after: Option<Vec<u8>>,
-    iter: Option<rivet_engine::Range<'a>>,
+    cursor: Option<Cursor<'a>>,
     yielded: usize,
     done: bool,
 }
 
+type Step<'a> = rivet_engine::Result<Option<(&'a [u8], Option<&'a [u8]>)>>;
+
 impl<'a> Walk<'a> {
     fn new(source: Source<'a>, bounds: EncodedBounds) -> Self {
-        Walk { source, bounds, reverse: false, limit: None, after: None, iter: None, yielded: 0, done: false }
+        Walk { source, bounds, reverse: false, limit: None, after: None, cursor: None, yielded: 0, done: false }
     }
 
     fn restart(&mut self) {
-        self.iter = None;
+        self.cursor = None;
         self.yielded = 0;
         self.done = false;
+    }
+
+    /// The bound the walk starts from (`after` included).
+    fn start(&self) -> Bound<&[u8]> {
+        let (start, wins) =
+            if self.reverse { (&self.bounds.1, Ordering::Less) } else { (&self.bounds.0, Ordering::Greater) };
+        let start = start.as_ref().map(Vec::as_slice);
+        match &self.after {
+            Some(after) => tighter(start, Bound::Excluded(after), wins),
+            None => start,
+        }
+    }
+
+    /// The bound the walk moves towards.
+    fn end(&self) -> Bound<&[u8]> {
+        if self.reverse { &self.bounds.0 } else { &self.bounds.1 }.as_ref().map(Vec::as_slice)
+    }
+
+    /// Positions a new cursor on the first item at or past `start` in the walking direction.
+    fn first_step(c: &mut Cursor<'a>, start: Bound<&[u8]>, reverse: bool) -> Step<'a> {
+        match (start, reverse) {
+            (Bound::Unbounded, false) => c.first(),
+            (Bound::Included(l), false) => c.seek(l),
+            (Bound::Excluded(l), false) => match c.seek(l)? {
+                Some((k, _)) if k == l => c.next(),
+                other => Ok(other),
+            },
+            (Bound::Unbounded, true) => c.last(),
+            (Bound::Included(h) | Bound::Excluded(h), true) => match c.seek(h)? {
+                None => c.last(),
+                Some((k, v)) if k == h && matches!(start, Bound::Included(_)) => Ok(Some((k, v))),
+                Some(_) => c.prev(),
+            },
+        }
     }
 
     fn next_raw(&mut self) -> Option<Result<(&'a [u8], &'a [u8])>> {
         if self.done || self.limit.is_some_and(|n| self.yielded >= n) {
             return None;
         }
-        if self.iter.is_none() {
-            let bucket = match &mut self.source {
-                Source::Bucket(b) => *b,
-                Source::Empty => {
-                    self.done = true;
-                    return None;
-                }
-                Source::Failed(e) => {
-                    self.done = true;
-                    return e.take().map(Err);
-                }
-            };
-            let (mut lo, mut hi) = self.bounds.clone();
-            if let Some(after) = &self.after {
+        let mut item = match &mut self.cursor {
+            Some(c) => {
                 if self.reverse {
-                    hi = min_upper(hi, Bound::Excluded(after.clone()));
+                    c.prev()
                 } else {
-                    lo = max_lower(lo, Bound::Excluded(after.clone()));
+                    c.next()
                 }
             }
-            self.iter = Some(bucket.range::<Vec<u8>, _>((lo, hi)));
-        }
-        let iter = self.iter.as_mut()?;
+            None => {
+                let bucket = match &mut self.source {
+                    Source::Bucket(b) => *b,
+                    Source::Empty => {
+                        self.done = true;
+                        return None;
+                    }
+                    Source::Failed(e) => {
+                        self.done = true;
+                        return e.take().map(Err);
+                    }
+                };
+                let mut c = bucket.cursor();
+                let item = Self::first_step(&mut c, self.start(), self.reverse);
+                self.cursor = Some(c);
+                item
+            }
+        };
         loop {
-            let item = if self.reverse { iter.next_back() } else { iter.next() };
             match item {
-                None => {
+                Ok(None) => {
                     self.done = true;
                     return None;
                 }
-                Some(Err(e)) => {
+                Err(e) => {
                     self.done = true;
                     return Some(Err(e.into()));
                 }
-                // A nested bucket (an index), not a record.
-                Some(Ok((_, None))) => continue,
-                Some(Ok((k, Some(v)))) => {
-                    self.yielded += 1;
-                    return Some(Ok((k, v)));
+                Ok(Some((k, v))) => {
+                    if !before_end(k, self.end(), self.reverse) {
+                        self.done = true;
+                        return None;
+                    }
+                    if let Some(v) = v {
+                        self.yielded += 1;
+                        return Some(Ok((k, v)));
+                    }
                 }
             }
+            // A nested bucket (an index), not a record.
+            let c = self.cursor.as_mut()?;
+            item = if self.reverse { c.prev() } else { c.next() };
         }
     }
 
@@ -378,7 +430,19 @@ impl<T: Record, K: Key> IndexView<'_, T, K, Unique> {
     /// Engine errors, [`Error::Decode`], [`Error::Inconsistent`] if the entry names a missing
     /// record, or the schema check's.
     pub fn get(self, value: impl KeyLike<K>) -> Result<Option<T>> {
-        self.equal(value).next().transpose()
+        // A unique entry's key is exactly the encoded value (prefix-free, so no other entry
+        // can start with it): one point lookup finds it, no range walk needed.
+        let index = match self.index {
+            Source::Bucket(b) => b,
+            Source::Empty => return Ok(None),
+            Source::Failed(e) => return e.map_or(Ok(None), Err),
+        };
+        let mut k = Vec::new();
+        value.encode_like(&mut k);
+        match index.get(&k)? {
+            Some(pk) => fetch::<T>(self.records, pk, self.schema).map(Some),
+            None => Ok(None),
+        }
     }
 }
 
@@ -482,11 +546,31 @@ impl<'a, T: Record, K: Key> IndexQuery<'a, T, K> {
     }
 
     fn inconsistent(&self, reason: String) -> Error {
-        Error::Inconsistent {
-            bucket: T::schema().bucket.into(),
-            index: self.schema.map(|(_, s)| s.name).unwrap_or_default().into(),
-            reason,
-        }
+        inconsistent::<T>(self.schema, reason)
+    }
+}
+
+/// An index of `T` disagrees with its records.
+fn inconsistent<T: Record>(schema: Option<(usize, &'static IndexSchema)>, reason: String) -> Error {
+    Error::Inconsistent {
+        bucket: T::schema().bucket.into(),
+        index: schema.map(|(_, s)| s.name).unwrap_or_default().into(),
+        reason,
+    }
+}
+
+/// The record an index entry names by its primary key `pk`.
+fn fetch<T: Record>(
+    records: Option<Bucket<'_>>,
+    pk: &[u8],
+    schema: Option<(usize, &'static IndexSchema)>,
+) -> Result<T> {
+    match records.map(|b| b.get(pk)).transpose()?.flatten() {
+        Some(v) => decode_value::<T>(pk, v),
+        None => Err(inconsistent::<T>(
+            schema,
+            format!("an entry names the record with key {}, which does not exist", describe_key::<T::Key>(pk)),
+        )),
     }
 }
 
@@ -498,18 +582,7 @@ impl<T: Record, K: Key> Iterator for IndexQuery<'_, T, K> {
             Ok(pk) => pk,
             Err(e) => return Some(Err(e)),
         };
-        let found = match self.records {
-            Some(records) => records.get(pk),
-            None => Ok(None),
-        };
-        let r = match found {
-            Err(e) => Err(e.into()),
-            Ok(Some(v)) => decode_value::<T>(pk, v),
-            Ok(None) => Err(self.inconsistent(format!(
-                "an entry names the record with key {}, which does not exist",
-                describe_key::<T::Key>(pk)
-            ))),
-        };
+        let r = fetch::<T>(self.records, pk, self.schema);
         if r.is_err() {
             self.walk.done = true;
         }

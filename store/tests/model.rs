@@ -437,7 +437,15 @@ fn compare(tx: &ReadTx<'_>, m: &Model) -> Result<(), String> {
         let rev: Vec<u64> = want.iter().rev().copied().collect();
         check(&format!("range {lo}..{hi} rev"), all(tx.range::<Person>(lo..hi).rev().keys())?, rev)?;
         let incl: Vec<u64> = m.people.range(lo..=hi).map(|(k, _)| *k).collect();
+        let incl_rev: Vec<u64> = incl.iter().rev().copied().collect();
         check(&format!("range {lo}..={hi}"), all(tx.range::<Person>(lo..=hi).keys())?, incl)?;
+        check(&format!("range {lo}..={hi} rev"), all(tx.range::<Person>(lo..=hi).rev().keys())?, incl_rev)?;
+        let tail: Vec<u64> = m.people.range(lo..hi).map(|(k, _)| *k).filter(|k| *k > lo + 1).collect();
+        check(
+            &format!("range {lo}..{hi} after {}", lo + 1),
+            all(tx.range::<Person>(lo..hi).after(lo + 1).keys())?,
+            tail,
+        )?;
     }
     let mut paged = Vec::new();
     let mut after = None;
