@@ -22,6 +22,17 @@ pub trait Codec {
     /// Whatever the serializer refuses, as text.
     fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError>;
 
+    /// Encodes `value` into `out`, replacing what it held: the same bytes as
+    /// [`Codec::encode`], but a codec can reuse `out`'s allocation (the store keeps one buffer
+    /// per write transaction). The default calls [`Codec::encode`].
+    ///
+    /// # Errors
+    /// As [`Codec::encode`]; `out` is unspecified then.
+    fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        *out = Self::encode(value)?;
+        Ok(())
+    }
+
     /// Decodes a whole value from `bytes`.
     ///
     /// # Errors
@@ -43,6 +54,11 @@ impl Codec for Postcard {
         postcard::to_allocvec(value).map_err(|e| e.to_string())
     }
 
+    fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        out.clear();
+        postcard::serialize_with_flavor(value, Append(out)).map_err(|e| e.to_string())
+    }
+
     fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
         let (value, rest) = postcard::take_from_bytes(bytes).map_err(|e| e.to_string())?;
         if rest.is_empty() {
@@ -50,5 +66,26 @@ impl Codec for Postcard {
         } else {
             Err(format!("{} bytes left over after the value", rest.len()))
         }
+    }
+}
+
+/// A postcard output that appends to a borrowed buffer (so the buffer's allocation is reused).
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Append<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
     }
 }

@@ -16,7 +16,7 @@
 
 use std::any::TypeId;
 use std::cell::RefCell;
-use std::ops::Deref;
+use std::ops::{Deref, Range};
 
 use rivet_engine::{Bucket, Tx};
 
@@ -24,7 +24,7 @@ use crate::catalog::{mismatch, CATALOG_BUCKET};
 use crate::codec::Codec;
 use crate::error::{hex, Error, Result};
 use crate::key::{self, Key, KeyLike, KeyPrefix, KeyRange};
-use crate::record::{Index, Record, Schema};
+use crate::record::{Index, IndexSchema, Record, Schema};
 use crate::scan::{IndexView, Query, Source};
 
 /// Decodes a stored value as `T`, naming the bucket and key on failure.
@@ -61,11 +61,24 @@ pub struct ReadTx<'db> {
     tx: Tx<'db>,
     /// Record types already checked against the catalog in this transaction.
     verified: RefCell<Vec<TypeId>>,
+    /// A reusable buffer for encoding the key of a lookup.
+    scratch: RefCell<Vec<u8>>,
 }
 
 impl<'db> ReadTx<'db> {
     pub(crate) fn new(tx: Tx<'db>) -> Self {
-        ReadTx { tx, verified: RefCell::new(Vec::new()) }
+        ReadTx { tx, verified: RefCell::new(Vec::new()), scratch: RefCell::new(Vec::new()) }
+    }
+
+    /// Runs `f` on the encoding of `key`, made in the transaction's reusable buffer (borrowed
+    /// only while encoding and while putting it back, so `f` may itself look keys up).
+    fn with_key<K: Key, R>(&self, key: impl KeyLike<K>, f: impl FnOnce(&[u8]) -> R) -> R {
+        let mut k = std::mem::take(&mut *self.scratch.borrow_mut());
+        k.clear();
+        key.encode_like(&mut k);
+        let r = f(&k);
+        *self.scratch.borrow_mut() = k;
+        r
     }
 
     /// The engine transaction underneath, for raw work (buckets, cursors, `check`).
@@ -122,12 +135,10 @@ impl<'db> ReadTx<'db> {
         let Some(b) = self.records::<T>()? else {
             return Ok(None);
         };
-        let mut k = Vec::new();
-        key.encode_like(&mut k);
-        match b.get(&k)? {
-            Some(v) => decode_value::<T>(&k, v).map(Some),
+        self.with_key(key, |k| match b.get(k)? {
+            Some(v) => decode_value::<T>(k, v).map(Some),
             None => Ok(None),
-        }
+        })
     }
 
     /// Whether a record of type `T` has primary key `key` (the value is not decoded).
@@ -138,9 +149,7 @@ impl<'db> ReadTx<'db> {
         let Some(b) = self.records::<T>()? else {
             return Ok(false);
         };
-        let mut k = Vec::new();
-        key.encode_like(&mut k);
-        Ok(b.get(&k)?.is_some())
+        self.with_key(key, |k| Ok(b.get(k)?.is_some()))
     }
 
     /// Every record of type `T`, in primary-key order.
@@ -339,6 +348,8 @@ impl Abort {
 pub struct WriteTx<'db> {
     read: ReadTx<'db>,
     aborted: Option<Abort>,
+    /// Buffers every write reuses.
+    scratch: Scratch,
 }
 
 impl<'db> Deref for WriteTx<'db> {
@@ -359,16 +370,56 @@ fn check_key(k: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// One index's change for a write: the entry to remove and the entry to add.
+/// One index's change for a write: the entry to remove and the entry to add, as ranges of
+/// [`Scratch::entries`].
+#[derive(Debug)]
 struct IndexChange {
     position: usize,
-    remove: Option<Vec<u8>>,
-    add: Option<Vec<u8>>,
+    remove: Option<Range<usize>>,
+    add: Option<Range<usize>>,
+}
+
+/// What one write works with, kept in the transaction so that its allocations are reused:
+/// the record's key and value, and its index changes (the entry keys end to end in
+/// `entries`).
+#[derive(Debug, Default)]
+struct Scratch {
+    key: Vec<u8>,
+    value: Vec<u8>,
+    entries: Vec<u8>,
+    changes: Vec<IndexChange>,
+}
+
+impl Scratch {
+    fn clear(&mut self) {
+        self.key.clear();
+        self.value.clear();
+        self.entries.clear();
+        self.changes.clear();
+    }
+
+    /// Appends the entry key `record` has in index number `i` (`idx`) and returns where it
+    /// is, or `None` if the record is not in that index. `key` must hold the primary key.
+    fn entry<T: Record>(&mut self, record: &T, i: usize, idx: &IndexSchema) -> Option<Range<usize>> {
+        let start = self.entries.len();
+        if !record.encode_index(i, &mut self.entries) {
+            self.entries.truncate(start);
+            return None;
+        }
+        if !idx.unique {
+            self.entries.extend_from_slice(&self.key);
+        }
+        Some(start..self.entries.len())
+    }
+
+    fn bytes(&self, r: &Option<Range<usize>>) -> Option<&[u8]> {
+        r.as_ref().and_then(|r| self.entries.get(r.clone()))
+    }
 }
 
 impl<'db> WriteTx<'db> {
     pub(crate) fn new(tx: Tx<'db>) -> Self {
-        WriteTx { read: ReadTx::new(tx), aborted: None }
+        WriteTx { read: ReadTx::new(tx), aborted: None, scratch: Scratch::default() }
     }
 
     /// The engine transaction underneath, for raw writes. Changing a record bucket or an index
@@ -463,42 +514,52 @@ impl<'db> WriteTx<'db> {
     /// engine errors. Nothing is written on error.
     pub fn remove<T: Record>(&mut self, key: impl KeyLike<T::Key>) -> Result<bool> {
         self.check_open()?;
+        let mut s = std::mem::take(&mut self.scratch);
+        s.clear();
+        key.encode_like(&mut s.key);
+        let r = self.remove_with::<T>(&mut s);
+        self.scratch = s;
+        r
+    }
+
+    /// [`WriteTx::remove`] of the key in `s.key`.
+    fn remove_with<T: Record>(&mut self, s: &mut Scratch) -> Result<bool> {
         let schema = T::schema();
-        let mut k = Vec::new();
-        key.encode_like(&mut k);
         let Some(records) = self.read.records::<T>()? else {
             return Ok(false);
         };
-        let Some(old) = records.get(&k)? else {
+        let Some(old) = records.get(&s.key)? else {
             return Ok(false);
         };
-        let mut changes = Vec::new();
         if !schema.indexes.is_empty() {
-            let old = decode_value::<T>(&k, old)?;
+            let old = decode_value::<T>(&s.key, old)?;
             for (i, idx) in schema.indexes.iter().enumerate() {
-                let mut ik = Vec::new();
-                if old.encode_index(i, &mut ik) {
-                    if !idx.unique {
-                        ik.extend_from_slice(&k);
-                    }
-                    changes.push(IndexChange { position: i, remove: Some(ik), add: None });
+                if let Some(entry) = s.entry(&old, i, idx) {
+                    s.changes.push(IndexChange { position: i, remove: Some(entry), add: None });
                 }
             }
         }
-        self.apply::<T>(&k, None, &changes, None)?;
+        self.apply::<T>(s, false, None)?;
         Ok(true)
     }
 
     /// The shared write path: read and check everything, then change indexes and the record.
     fn write<T: Record>(&mut self, record: &T, mode: Mode) -> Result<()> {
+        let mut s = std::mem::take(&mut self.scratch);
+        s.clear();
+        let r = self.write_with(record, mode, &mut s);
+        self.scratch = s;
+        r
+    }
+
+    fn write_with<T: Record>(&mut self, record: &T, mode: Mode, s: &mut Scratch) -> Result<()> {
         let schema = T::schema();
-        let mut k = Vec::new();
-        record.encode_key(&mut k);
-        check_key(&k)?;
-        let value = <T::Codec as Codec>::encode(record)
+        record.encode_key(&mut s.key);
+        check_key(&s.key)?;
+        <T::Codec as Codec>::encode_into(record, &mut s.value)
             .map_err(|cause| Error::Encode { bucket: schema.bucket.into(), cause })?;
-        if value.len() > rivet_engine::MAX_VALUE_SIZE {
-            return Err(rivet_engine::Error::ValueTooLarge { size: value.len() }.into());
+        if s.value.len() > rivet_engine::MAX_VALUE_SIZE {
+            return Err(rivet_engine::Error::ValueTooLarge { size: s.value.len() }.into());
         }
         let Some(records) = self.read.records::<T>()? else {
             return Err(Error::Inconsistent {
@@ -507,7 +568,7 @@ impl<'db> WriteTx<'db> {
                 reason: "the record bucket vanished during the transaction".into(),
             });
         };
-        let old = records.get(&k)?;
+        let old = records.get(&s.key)?;
         match (mode, old.is_some()) {
             (Mode::Insert, true) => {
                 return Err(Error::DuplicateKey { bucket: schema.bucket.into(), key: format!("{:?}", record.key()) })
@@ -518,26 +579,25 @@ impl<'db> WriteTx<'db> {
             _ => {}
         }
         let old: Option<T> = match old {
-            Some(v) if !schema.indexes.is_empty() => Some(decode_value::<T>(&k, v)?),
+            Some(v) if !schema.indexes.is_empty() => Some(decode_value::<T>(&s.key, v)?),
             _ => None,
         };
-        let mut changes = Vec::new();
         for (i, idx) in schema.indexes.iter().enumerate() {
-            let mut new_ik = Vec::new();
-            let new_ik = record.encode_index(i, &mut new_ik).then_some(new_ik);
-            let old_ik = old.as_ref().and_then(|o| {
-                let mut ik = Vec::new();
-                o.encode_index(i, &mut ik).then_some(ik)
-            });
-            if new_ik == old_ik {
+            let mark = s.entries.len();
+            let add = s.entry(record, i, idx);
+            let remove = old.as_ref().and_then(|o| s.entry(o, i, idx));
+            // Both entries end with the same primary key (or neither does): equal entries are
+            // equal index keys, and nothing changes.
+            if s.bytes(&add) == s.bytes(&remove) {
+                s.entries.truncate(mark);
                 continue;
             }
-            if let Some(ik) = &new_ik {
+            if let Some(entry) = s.bytes(&add) {
+                check_key(entry)?;
                 if idx.unique {
-                    check_key(ik)?;
                     let ib = records.bucket(&idx.bucket)?;
-                    if let Some(owner) = ib.get(ik)? {
-                        if owner != k.as_slice() {
+                    if let Some(owner) = ib.get(entry)? {
+                        if owner != s.key.as_slice() {
                             let abort = Abort::Unique {
                                 bucket: schema.bucket.into(),
                                 index: idx.name.into(),
@@ -550,54 +610,40 @@ impl<'db> WriteTx<'db> {
                     }
                 }
             }
-            let entry = |mut ik: Vec<u8>| {
-                if !idx.unique {
-                    ik.extend_from_slice(&k);
-                }
-                ik
-            };
-            let change = IndexChange { position: i, remove: old_ik.map(entry), add: new_ik.map(entry) };
-            if let Some(add) = &change.add {
-                check_key(add)?;
-            }
-            changes.push(change);
+            s.changes.push(IndexChange { position: i, remove, add });
         }
         let sequence =
-            if schema.auto_key { record.auto_key_sequence().filter(|s| *s > records.sequence()) } else { None };
-        self.apply::<T>(&k, Some(&value), &changes, sequence)
+            if schema.auto_key { record.auto_key_sequence().filter(|q| *q > records.sequence()) } else { None };
+        self.apply::<T>(s, true, sequence)
     }
 
-    /// Applies checked changes. Any failure here leaves a half-done write, so it aborts the
-    /// transaction.
-    fn apply<T: Record>(
-        &mut self,
-        k: &[u8],
-        value: Option<&[u8]>,
-        changes: &[IndexChange],
-        sequence: Option<u64>,
-    ) -> Result<()> {
+    /// Applies checked changes: `s`'s index changes, then the record (`put` it, or delete it).
+    /// Any failure here leaves a half-done write, so it aborts the transaction.
+    fn apply<T: Record>(&mut self, s: &Scratch, put: bool, sequence: Option<u64>) -> Result<()> {
         let schema = T::schema();
+        let k = s.key.as_slice();
         let r = (|| -> rivet_engine::Result<()> {
             let mut b = self.read.tx.bucket_mut(schema.bucket.as_bytes())?;
-            for c in changes {
+            for c in &s.changes {
                 let Some(idx) = schema.indexes.get(c.position) else { continue };
                 let mut ib = b.bucket_mut(&idx.bucket)?;
-                if let Some(old) = &c.remove {
+                if let Some(old) = s.bytes(&c.remove) {
                     // A unique entry is removed only while it still names this record.
                     if !idx.unique || ib.get(old)? == Some(k) {
                         ib.delete(old)?;
                     }
                 }
-                if let Some(new) = &c.add {
+                if let Some(new) = s.bytes(&c.add) {
                     ib.put(new, if idx.unique { k } else { &[] })?;
                 }
             }
-            match value {
-                Some(v) => b.put(k, v)?,
-                None => b.delete(k)?,
+            if put {
+                b.put(k, &s.value)?;
+            } else {
+                b.delete(k)?;
             }
-            if let Some(s) = sequence {
-                b.set_sequence(s)?;
+            if let Some(q) = sequence {
+                b.set_sequence(q)?;
             }
             Ok(())
         })();

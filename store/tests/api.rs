@@ -4,7 +4,7 @@
 
 use rivet::engine::Error as EngineError;
 use rivet::key::encode;
-use rivet::{Error, Options, Record, Store};
+use rivet::{Codec, Error, Options, Record, Store};
 use serde::{Deserialize, Serialize};
 
 #[derive(Record, Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -590,4 +590,60 @@ fn read_only_store_reads() {
     assert_eq!(store.read(|tx| tx.count::<User>()).unwrap(), 4);
     let e = store.write(|tx| tx.insert(&mut user("x@x", "GB", None))).unwrap_err();
     assert!(matches!(e, Error::Engine(EngineError::DatabaseReadOnly)), "{e}");
+}
+
+/// A codec without its own `encode_into` (the store's write path uses the default).
+struct Marked;
+
+impl Codec for Marked {
+    const NAME: &'static str = "marked-postcard";
+    fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, String> {
+        let mut v = vec![0xAA];
+        v.extend(rivet::Postcard::encode(value)?);
+        Ok(v)
+    }
+    fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+        match bytes.split_first() {
+            Some((0xAA, rest)) => rivet::Postcard::decode(rest),
+            _ => Err("missing marker".into()),
+        }
+    }
+}
+
+#[derive(Record, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[rivet(codec = Marked)]
+struct Note {
+    #[key(auto)]
+    id: u32,
+    #[index(unique)]
+    title: String,
+}
+
+#[test]
+fn a_codec_of_ones_own_writes_its_own_bytes() {
+    let (_d, store) = store();
+    store
+        .write(|tx| {
+            for title in ["a", "b", "c"] {
+                tx.insert(&mut Note { id: 0, title: title.into() })?;
+            }
+            tx.update(&Note { id: 2, title: "bee".into() })?;
+            Ok(())
+        })
+        .unwrap();
+    let raw =
+        store.engine().view(|tx| Ok::<_, EngineError>(tx.bucket(b"note")?.get(&encode(&2u32))?.map(<[u8]>::to_vec)));
+    let raw = raw.unwrap();
+    assert_eq!(
+        raw,
+        Some([vec![0xAA], rivet::Postcard::encode(&Note { id: 2, title: "bee".into() }).unwrap()].concat())
+    );
+    store
+        .read(|tx| {
+            assert_eq!(tx.index(Note::title).get("bee")?, Some(Note { id: 2, title: "bee".into() }));
+            assert_eq!(tx.index(Note::title).get("b")?, None);
+            assert!(tx.verify::<Note>()?.is_empty());
+            Ok(())
+        })
+        .unwrap();
 }
