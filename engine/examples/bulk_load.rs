@@ -43,6 +43,25 @@ fn main() -> Result<(), Error> {
     })?;
     let read = t.elapsed();
     assert_eq!(found, n);
+    let t = Instant::now();
+    let scanned = db.view(|tx| {
+        let b = tx.bucket(b"bulk")?;
+        let mut scanned = 0u64;
+        for k in &keys {
+            let mut c = b.cursor();
+            let mut item = c.seek(k)?;
+            for _ in 0..10 {
+                if item.is_none() {
+                    break;
+                }
+                scanned += 1;
+                item = c.next()?;
+            }
+        }
+        Ok::<_, Error>(scanned)
+    })?;
+    let scans = t.elapsed();
+    assert!(scanned >= n);
     for pass in ["cold", "warm"] {
         let t = Instant::now();
         let scanned = db.view(|tx| {
@@ -61,10 +80,11 @@ fn main() -> Result<(), Error> {
         println!("sequential cursor scan ({pass}): {:.1} ns/key", scan.as_nanos() as f64 / n as f64);
     }
     println!(
-        "{n} random 24-byte keys, 150-byte values: load in one transaction {:.2?}, {n} random reads {:.2?} ({:.0} ns/read); file {} bytes",
+        "{n} random 24-byte keys, 150-byte values: load in one transaction {:.2?}, {n} random reads {:.2?} ({:.0} ns/read), {n} 10-entry scans {:.2?}; file {} bytes",
         load,
         read,
         read.as_nanos() as f64 / n as f64,
+        scans,
         std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
     );
     drop(db);
