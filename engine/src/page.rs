@@ -225,31 +225,31 @@ impl<'a> NodeView<'a> {
         }
     }
 
-    /// The key of element `i` for searching: only the key's own span is checked (the value's
-    /// is checked when the element is read). `i < count` is the caller's promise.
-    #[inline]
-    fn search_key(&self, i: usize) -> Result<&'a [u8]> {
-        let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
-        let (pos, ksize) = if self.leaf {
-            (u32_at(self.bytes, off + 4), u32_at(self.bytes, off + 8))
-        } else {
-            (u32_at(self.bytes, off), u32_at(self.bytes, off + 4))
-        };
-        let start = off.saturating_add(pos as usize);
-        let end = start.saturating_add(ksize as usize);
-        match self.bytes.get(start..end) {
-            Some(k) => Ok(k),
-            None => Err(self.out_of_span(start, end)),
-        }
-    }
-
     /// Binary search: the index of the first element whose key is >= `key` (may be `len()`),
-    /// and whether that element's key equals `key`.
+    /// and whether that element's key equals `key`. Only the keys' own spans are checked here
+    /// (a value's span is checked when its element is read).
     pub fn search(&self, key: &[u8]) -> Result<(usize, bool)> {
-        let (mut lo, mut hi) = (0usize, self.count);
+        // The element headers (their span was checked by `new`), and where in a header the
+        // key's position and size are.
+        let heads = self.bytes.get(PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + self.count * ELEMENT_SIZE).unwrap_or(&[]);
+        let at = if self.leaf { 4 } else { 0 };
+        // Most steps are decided by the first eight bytes, compared as one integer.
+        let want = key_prefix(key);
+        let (mut lo, mut hi) = (0usize, heads.len() / ELEMENT_SIZE);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            match compare_keys(self.search_key(mid)?, key) {
+            let off = mid * ELEMENT_SIZE;
+            let h: [u8; 8] = heads[off + at..off + at + 8].try_into().unwrap_or([0; 8]);
+            let pos = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+            let ksize = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
+            let start = (PAGE_HEADER_SIZE + off).saturating_add(pos);
+            let end = start.saturating_add(ksize);
+            let Some(k) = self.bytes.get(start..end) else {
+                return Err(self.out_of_span(start, end));
+            };
+            let p = key_prefix(k);
+            let ord = if p != want { p.cmp(&want) } else { compare_keys(k, key) };
+            match ord {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Equal => return Ok((mid, true)),
                 std::cmp::Ordering::Greater => hi = mid,
@@ -263,6 +263,21 @@ impl<'a> NodeView<'a> {
     pub fn child_index(&self, key: &[u8]) -> Result<usize> {
         let (i, exact) = self.search(key)?;
         Ok(if exact { i } else { i.saturating_sub(1) })
+    }
+}
+
+/// The first eight bytes of `k` as a big-endian integer, zero-padded. Two keys whose prefixes
+/// differ are ordered as their prefixes (a padding zero only meets a real byte where the
+/// shorter key ended, and a key that ends first sorts first); equal prefixes decide nothing.
+#[inline]
+fn key_prefix(k: &[u8]) -> u64 {
+    match k.get(..8) {
+        Some(p) => u64::from_be_bytes(p.try_into().unwrap_or([0; 8])),
+        None => {
+            let mut b = [0u8; 8];
+            b[..k.len()].copy_from_slice(k);
+            u64::from_be_bytes(b)
+        }
     }
 }
 
@@ -339,6 +354,20 @@ where
 #[cfg(test)]
 mod tests {
     use super::compare_keys;
+
+    #[test]
+    fn differing_prefixes_order_as_their_keys() {
+        let keys: Vec<Vec<u8>> =
+            vec![vec![], vec![0], vec![0, 0], vec![1], vec![1, 0], vec![1, 0, 5], vec![1; 9], vec![1; 8], vec![2, 255]];
+        for a in &keys {
+            for b in &keys {
+                let (pa, pb) = (super::key_prefix(a), super::key_prefix(b));
+                if pa != pb {
+                    assert_eq!(pa.cmp(&pb), a.cmp(b), "{a:?} vs {b:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn compare_keys_is_slice_order() {
