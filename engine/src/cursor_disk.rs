@@ -54,7 +54,7 @@ impl<'a> DiskCursor<'a> {
             if node.leaf {
                 return Ok(());
             }
-            let child = self.snap.node(node.branch_elem(idx)?.pgid)?;
+            let child = self.snap.node(node.child(idx)?)?;
             let cidx = if last { child.len().saturating_sub(1) } else { 0 };
             self.push(child, cidx)?;
         }
@@ -205,7 +205,7 @@ impl<'a> DiskCursor<'a> {
             }
             let i = node.child_index(key)?;
             top.1 = i;
-            let child = self.snap.node(node.branch_elem(i)?.pgid)?;
+            let child = self.snap.node(node.child(i)?)?;
             self.push(child, 0)?;
         }
     }

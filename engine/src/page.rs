@@ -193,7 +193,7 @@ impl<'a> NodeView<'a> {
     /// The leaf element `i`. Errors if this is a branch or the element is out of bounds.
     pub fn leaf_elem(&self, i: usize) -> Result<LeafElem<'a>> {
         if !self.leaf || i >= self.count {
-            return Err(Error::corrupted(self.pgid, format!("no leaf element {i}")));
+            return Err(self.no_elem("leaf", i));
         }
         let h = self.elem_header(i);
         let word = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
@@ -206,7 +206,7 @@ impl<'a> NodeView<'a> {
     /// The branch element `i`. Errors if this is a leaf or the element is out of bounds.
     pub fn branch_elem(&self, i: usize) -> Result<BranchElem<'a>> {
         if self.leaf || i >= self.count {
-            return Err(Error::corrupted(self.pgid, format!("no branch element {i}")));
+            return Err(self.no_elem("branch", i));
         }
         let h = self.elem_header(i);
         let pos = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
@@ -214,6 +214,21 @@ impl<'a> NodeView<'a> {
         let pgid = u64::from_le_bytes([h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]]);
         let key = self.span(PAGE_HEADER_SIZE + i * ELEMENT_SIZE, pos, ksize)?;
         Ok(BranchElem { key, pgid })
+    }
+
+    /// The child page of branch element `i` (its key is not read).
+    #[inline]
+    pub fn child(&self, i: usize) -> Result<PageId> {
+        if self.leaf || i >= self.count {
+            return Err(self.no_elem("branch", i));
+        }
+        let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE + 8;
+        Ok(u64_at(self.bytes, off))
+    }
+
+    #[cold]
+    fn no_elem(&self, kind: &str, i: usize) -> Error {
+        Error::corrupted(self.pgid, format!("no {kind} element {i}"))
     }
 
     /// The key of element `i`, for either node type.

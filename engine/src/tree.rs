@@ -111,7 +111,7 @@ impl Snapshot {
                 return Err(Error::corrupted(node.pgid, "empty branch page"));
             }
             let i = node.child_index(key)?;
-            node = self.node(node.branch_elem(i)?.pgid)?;
+            node = self.node(node.child(i)?)?;
         }
         Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"))
     }

@@ -20,8 +20,44 @@ pub(crate) type BucketId = usize;
 
 /// A key in an overlay. Keys up to 32 bytes are stored inside the map's own nodes, so a lookup
 /// compares keys without following a pointer per comparison (the cache miss that dominated a
-/// large load); longer keys go to the heap.
-pub(crate) type OverlayKey = smallvec::SmallVec<[u8; 32]>;
+/// large load); longer keys go to the heap. Ordered exactly as byte slices (so lookups by
+/// `&[u8]` agree), with the engine's inline comparison instead of a call to `memcmp`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct OverlayKey(smallvec::SmallVec<[u8; 32]>);
+
+impl OverlayKey {
+    pub(crate) fn from_slice(key: &[u8]) -> Self {
+        OverlayKey(smallvec::SmallVec::from_slice(key))
+    }
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for OverlayKey {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for OverlayKey {
+    fn borrow(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Ord for OverlayKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        crate::page::compare_keys(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for OverlayKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 /// A pending change to one key of a bucket.
 #[derive(Debug, Clone)]
