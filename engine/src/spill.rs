@@ -619,7 +619,7 @@ impl<'s> Spill<'s> {
         let mut vi = 0;
         for (k, c) in &b.overlay {
             match c {
-                Change::Put(v) => changes.push((k, Some(LeafElem { flags: 0, key: k, value: v }))),
+                Change::Put(v) => changes.push((k, Some(LeafElem { flags: 0, key: k, value: b.value(*v) }))),
                 Change::Delete => changes.push((k, None)),
                 Change::Bucket(_) => {
                     if child_keys.get(vi) == Some(&k.as_slice()) {

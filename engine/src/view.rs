@@ -59,11 +59,18 @@ impl PartialOrd for OverlayKey {
     }
 }
 
+/// Where a pending value lies in its bucket's value arena ([`BucketW::values`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ValueAt {
+    at: usize,
+    len: usize,
+}
+
 /// A pending change to one key of a bucket.
 #[derive(Debug, Clone)]
 pub(crate) enum Change {
     /// The key now holds this value.
-    Put(Vec<u8>),
+    Put(ValueAt),
     /// The key (value or bucket) is gone.
     Delete,
     /// The key is the sub-bucket with this arena index.
@@ -90,6 +97,10 @@ pub(crate) struct BucketW {
     pub sequence_dirty: bool,
     /// Changes, in key order.
     pub overlay: BTreeMap<OverlayKey, Change>,
+    /// The bytes of the pending values, one after another: one growing buffer instead of an
+    /// allocation per put. A value replaced by a longer one leaves its old bytes behind until
+    /// the transaction ends.
+    values: Vec<u8>,
     /// Split threshold for this transaction (bbolt's `FillPercent`).
     pub fill_percent: f64,
 }
@@ -101,8 +112,32 @@ impl BucketW {
             sequence,
             sequence_dirty: false,
             overlay: BTreeMap::new(),
+            values: Vec::new(),
             fill_percent: crate::DEFAULT_FILL_PERCENT,
         }
+    }
+
+    /// The bytes of a pending value.
+    pub(crate) fn value(&self, v: ValueAt) -> &[u8] {
+        self.values.get(v.at..v.at + v.len).unwrap_or(&[])
+    }
+
+    /// Stores a value's bytes, reusing `old`'s place when the new value fits there.
+    pub(crate) fn store_value(values: &mut Vec<u8>, old: Option<ValueAt>, value: &[u8]) -> ValueAt {
+        if let Some(old) = old.filter(|o| o.len >= value.len()) {
+            if let Some(place) = values.get_mut(old.at..old.at + value.len()) {
+                place.copy_from_slice(value);
+                return ValueAt { at: old.at, len: value.len() };
+            }
+        }
+        let at = values.len();
+        values.extend_from_slice(value);
+        ValueAt { at, len: value.len() }
+    }
+
+    /// The overlay and the value arena, borrowed apart (to change one while reading the other).
+    pub(crate) fn parts_mut(&mut self) -> (&mut BTreeMap<OverlayKey, Change>, &mut Vec<u8>, Option<DiskRoot<'_>>) {
+        (&mut self.overlay, &mut self.values, origin_root(&self.origin))
     }
 
     pub(crate) fn from_disk(d: &DiskBucket<'_>) -> Self {
@@ -120,7 +155,7 @@ impl BucketW {
 
 /// The committed tree a bucket started from (a function of the field alone, so callers can
 /// hold it while changing the overlay).
-pub(crate) fn origin_root(origin: &Option<Origin>) -> Option<DiskRoot<'_>> {
+fn origin_root(origin: &Option<Origin>) -> Option<DiskRoot<'_>> {
     origin.as_ref().map(|o| match o {
         Origin::Paged(id) => DiskRoot::Paged(*id),
         Origin::Inline(b) => DiskRoot::Inline(b),
@@ -168,9 +203,9 @@ impl<'a> View<'a> {
         }
     }
 
-    fn change_item(&self, c: &'a Change) -> Option<Item<'a>> {
+    fn change_item(&self, w: &'a BucketW, c: &'a Change) -> Option<Item<'a>> {
         match c {
-            Change::Put(v) => Some(Item::Value(v)),
+            Change::Put(v) => Some(Item::Value(w.value(*v))),
             Change::Delete => None,
             Change::Bucket(id) => self.arena.get(*id).map(|b| Item::Bucket(Src::Write(b))),
         }
@@ -182,7 +217,7 @@ impl<'a> View<'a> {
             Src::Disk(d) => (Some(d.root), root_page(d.root)),
             Src::Write(w) => {
                 if let Some(c) = w.overlay.get(key) {
-                    return Ok(self.change_item(c));
+                    return Ok(self.change_item(w, c));
                 }
                 let r = w.disk_root();
                 (r, r.map_or(0, root_page))
@@ -237,7 +272,7 @@ impl<'a> View<'a> {
                 return Ok(d);
             }
             let Some((k, c)) = o else { return Ok(None) };
-            if let Some(item) = self.change_item(c) {
+            if let Some(item) = self.change_item(w, c) {
                 return Ok(Some((k.as_slice(), item)));
             }
             // A deletion: step past it in the overlay, and in the tree if the tree has the key.

@@ -12,7 +12,7 @@ use crate::error::{Error, PageId, Result, TxId};
 use crate::freelist::Freelist;
 use crate::page::{LeafElem, BUCKET_LEAF_FLAG};
 use crate::tree::{decode_bucket, DiskRoot, Snapshot};
-use crate::view::{origin_root, root_page, BucketId, BucketW, Change, Item, Origin, OverlayKey, Src, View};
+use crate::view::{root_page, BucketId, BucketW, Change, Item, Origin, OverlayKey, Src, View};
 use crate::{MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
 
 /// What only the single writer owns between transactions.
@@ -84,18 +84,13 @@ impl WriteTx {
         // One walk of the overlay: a key already changed in this transaction is decided there;
         // only a key new to the overlay asks the committed tree whether it names a bucket.
         let WriteTx { snap, arena, .. } = self;
-        let b = &mut arena[id];
-        let root = origin_root(&b.origin);
-        match b.overlay.entry(OverlayKey::from_slice(key)) {
+        let (overlay, values, root) = arena[id].parts_mut();
+        match overlay.entry(OverlayKey::from_slice(key)) {
             Entry::Occupied(mut o) => match o.get_mut() {
                 Change::Bucket(_) => Err(Error::IncompatibleValue { found: "bucket", wanted: "value" }),
-                Change::Put(v) => {
-                    v.clear();
-                    v.extend_from_slice(value);
-                    Ok(())
-                }
-                c @ Change::Delete => {
-                    *c = Change::Put(value.to_vec());
+                c @ (Change::Put(_) | Change::Delete) => {
+                    let old = if let Change::Put(v) = c { Some(*v) } else { None };
+                    *c = Change::Put(BucketW::store_value(values, old, value));
                     Ok(())
                 }
             },
@@ -107,7 +102,7 @@ impl WriteTx {
                         }
                     }
                 }
-                slot.insert(Change::Put(value.to_vec()));
+                slot.insert(Change::Put(BucketW::store_value(values, None, value)));
                 Ok(())
             }
         }
@@ -116,9 +111,8 @@ impl WriteTx {
     pub(crate) fn delete(&mut self, id: BucketId, key: &[u8]) -> Result<()> {
         // One walk of the overlay, as in `put`.
         let WriteTx { snap, arena, .. } = self;
-        let b = &mut arena[id];
-        let root = origin_root(&b.origin);
-        match b.overlay.entry(OverlayKey::from_slice(key)) {
+        let (overlay, _, root) = arena[id].parts_mut();
+        match overlay.entry(OverlayKey::from_slice(key)) {
             Entry::Occupied(mut o) => match o.get() {
                 Change::Bucket(_) => Err(Error::IncompatibleValue { found: "bucket", wanted: "value" }),
                 Change::Put(_) => {
