@@ -32,6 +32,13 @@ fn main() -> Result<(), Error> {
         Ok::<_, Error>(())
     })?;
     let load = t.elapsed();
+    let st = db.stats().tx_stats;
+    println!(
+        "load: commit spill {:.1} ms, write {:.1} ms ({} writes)",
+        st.spill_time.as_secs_f64() * 1e3,
+        st.write_time.as_secs_f64() * 1e3,
+        st.write
+    );
     let t = Instant::now();
     let found = db.view(|tx| {
         let b = tx.bucket(b"bulk")?;

@@ -138,19 +138,35 @@ fn bucket_root(e: &LeafElem<'_>) -> Option<PageId> {
 }
 
 fn split<'x>(node: Node<'x>, page_size: usize, fill: f64) -> Vec<Node<'x>> {
-    match node {
+    let ranges = match &node {
         Node::Leaf(v) => {
             let sizes: Vec<usize> = v.iter().map(|e| e.key.len() + e.value.len()).collect();
-            crate::split::split_ranges(&sizes, page_size, fill).into_iter().map(|r| Node::Leaf(v[r].to_vec())).collect()
+            crate::split::split_ranges(&sizes, page_size, fill)
         }
         Node::Branch(v) => {
             let sizes: Vec<usize> = v.iter().map(|e| e.key.len()).collect();
             crate::split::split_ranges(&sizes, page_size, fill)
-                .into_iter()
-                .map(|r| Node::Branch(v[r].to_vec()))
-                .collect()
+        }
+    };
+    if ranges.len() <= 1 {
+        return vec![node];
+    }
+    // Cut from the back, so every element moves once.
+    let mut parts = Vec::with_capacity(ranges.len());
+    match node {
+        Node::Leaf(mut v) => {
+            for r in ranges.iter().rev() {
+                parts.push(Node::Leaf(v.split_off(r.start)));
+            }
+        }
+        Node::Branch(mut v) => {
+            for r in ranges.iter().rev() {
+                parts.push(Node::Branch(v.split_off(r.start)));
+            }
         }
     }
+    parts.reverse();
+    parts
 }
 
 impl<'s> Spill<'s> {
@@ -634,7 +650,7 @@ impl<'s> Spill<'s> {
         self.building_root_bucket = id == 0;
         let level = match &b.origin {
             None => {
-                let elems: Vec<LeafElem<'_>> = changes.iter().filter_map(|c| c.1).collect();
+                let elems: Vec<LeafElem<'_>> = changes.into_iter().filter_map(|c| c.1).collect();
                 self.split(Node::Leaf(elems), fill)
             }
             Some(Origin::Paged(root)) => {
