@@ -148,8 +148,10 @@ fn split<'x>(node: Node<'x>, page_size: usize, fill: f64) -> Vec<Node<'x>> {
             crate::split::split_ranges(&sizes, page_size, fill)
         }
     };
-    if ranges.len() <= 1 {
-        return vec![node];
+    match ranges.len() {
+        0 => return Vec::new(),
+        1 => return vec![node],
+        _ => {}
     }
     // Cut from the back, so every element moves once.
     let mut parts = Vec::with_capacity(ranges.len());
