@@ -386,7 +386,7 @@ impl<'s> Spill<'s> {
             ci = end;
         }
         let children = self.rebalance(children, fill)?;
-        let children = self.pack(children);
+        let children = self.pack(children, fill);
         let mut elems = Vec::with_capacity(children.len());
         for c in children {
             match c {
@@ -470,12 +470,14 @@ impl<'s> Spill<'s> {
         Ok(out)
     }
 
-    /// Joins neighbouring rebuilt children while the result stays under a page (the size below
-    /// which bbolt's rule does not split): both are written by this commit anyway, so a join
-    /// only saves pages (after a large delete, about half as many). The parts of a split add
-    /// up to a page or more, so a join never undoes a split.
-    fn pack<'x>(&mut self, children: Vec<Child<'x>>) -> Vec<Child<'x>> {
-        let cap = self.page_size - 1;
+    /// Joins neighbouring rebuilt children while the result stays within the split's fill
+    /// target and under a page (the size below which bbolt's rule does not split): both are
+    /// written by this commit anyway, so a join only saves pages (after a large delete, about
+    /// half as many). A split packs each part until the next element would pass the fill
+    /// target, and its last two parts add up to a page or more, so a join never undoes a
+    /// split (joining up to a whole page would, at a fill of 0.5 or less).
+    fn pack<'x>(&mut self, children: Vec<Child<'x>>, fill: f64) -> Vec<Child<'x>> {
+        let cap = crate::split::threshold(self.page_size, fill).min(self.page_size - 1);
         let mut out: Vec<Child<'x>> = Vec::with_capacity(children.len());
         // The size of the last child in `out`, if it is a rebuilt one.
         let mut last_size: Option<usize> = None;

@@ -8,6 +8,11 @@
 
 use crate::page::node_size;
 
+/// The size in bytes up to which a split packs a part (`page_size * fill`).
+pub(crate) fn threshold(page_size: usize, fill: f64) -> usize {
+    ((page_size as f64 * fill) as usize).max(crate::page::PAGE_HEADER_SIZE + 1)
+}
+
 /// Splits `n` elements with the given serialised sizes (element header excluded).
 ///
 /// bbolt's rule decides whether to split: a node of fewer than a page, or of four elements or
@@ -22,7 +27,7 @@ pub(crate) fn split_ranges(sizes: &[usize], page_size: usize, fill: f64) -> Vec<
         return Vec::new();
     }
     let data: usize = sizes.iter().sum();
-    let threshold = ((page_size as f64 * fill) as usize).max(crate::page::PAGE_HEADER_SIZE + 1);
+    let threshold = threshold(page_size, fill);
     let el = |i: usize| crate::page::ELEMENT_SIZE + sizes[i];
     // Cut points: greedy packing, each part at least MIN_KEYS elements and leaving at least
     // MIN_KEYS for the rest.

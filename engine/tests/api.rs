@@ -478,6 +478,39 @@ fn a_lower_fill_percent_leaves_room_in_pages() {
 }
 
 #[test]
+fn a_lower_fill_percent_also_holds_for_a_large_insert_into_an_existing_bucket() {
+    // Appending to a paged bucket splits its last leaf into many parts; joining neighbouring
+    // rebuilt nodes must not put them back together past the fill target.
+    let leaf_fill = |fill: f64| {
+        let (_d, p) = tmp();
+        let db = DB::open(&p, Options::default()).unwrap();
+        db.update(|tx| {
+            let mut b = tx.create_bucket(b"b")?;
+            for i in 0..2000u32 {
+                b.put(&i.to_be_bytes(), &[0u8; 20])?;
+            }
+            R::Ok(())
+        })
+        .unwrap();
+        db.update(|tx| {
+            let mut b = tx.bucket_mut(b"b")?;
+            b.set_fill_percent(fill);
+            for i in 2000..22_000u32 {
+                b.put(&i.to_be_bytes(), &[0u8; 20])?;
+            }
+            R::Ok(())
+        })
+        .unwrap();
+        let tx = db.begin(false).unwrap();
+        let s = tx.bucket(b"b").unwrap().stats().unwrap();
+        s.leaf_inuse as f64 / s.leaf_alloc as f64
+    };
+    let (half, default) = (leaf_fill(0.5), leaf_fill(rivet_engine::DEFAULT_FILL_PERCENT));
+    assert!(half < 0.6, "pages at {half} with a fill of 0.5");
+    assert!(default > 0.8 && default <= rivet_engine::DEFAULT_FILL_PERCENT + 0.01, "{default}");
+}
+
+#[test]
 fn no_freelist_sync_files_reopen_with_a_rebuilt_freelist() {
     let (_d, p) = tmp();
     {
