@@ -44,6 +44,12 @@ impl<'db> Tx<'db> {
         self.db
     }
 
+    /// The working state of a write transaction (for tests).
+    #[cfg(test)]
+    pub(crate) fn write_state(&self) -> Option<&WriteTx> {
+        self.write.as_deref()
+    }
+
     fn snap(&self) -> &Snapshot {
         &self.snap
     }

@@ -66,6 +66,49 @@ pub(crate) struct ValueAt {
     len: usize,
 }
 
+/// A bucket's pending values: their bytes one after another, one growing buffer instead of an
+/// allocation per put. A value that is deleted, or overwritten by one that does not fit its
+/// place, leaves its bytes behind as garbage (unless they were the last in the buffer) until
+/// [`BucketW::compact_values`] copies the live values out.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Values {
+    bytes: Vec<u8>,
+    /// Bytes of `bytes` that no value uses any more.
+    garbage: usize,
+}
+
+impl Values {
+    fn get(&self, v: ValueAt) -> &[u8] {
+        self.bytes.get(v.at..v.at + v.len).unwrap_or(&[])
+    }
+
+    /// Stores a value's bytes, reusing `old`'s place when the new value fits there.
+    pub(crate) fn store(&mut self, old: Option<ValueAt>, value: &[u8]) -> ValueAt {
+        if let Some(old) = old {
+            if old.len >= value.len() {
+                if let Some(place) = self.bytes.get_mut(old.at..old.at + value.len()) {
+                    place.copy_from_slice(value);
+                    self.release(ValueAt { at: old.at + value.len(), len: old.len - value.len() });
+                    return ValueAt { at: old.at, len: value.len() };
+                }
+            }
+            self.release(old);
+        }
+        let at = self.bytes.len();
+        self.bytes.extend_from_slice(value);
+        ValueAt { at, len: value.len() }
+    }
+
+    /// Gives up the bytes of a value that was deleted or overwritten.
+    pub(crate) fn release(&mut self, old: ValueAt) {
+        if old.at + old.len == self.bytes.len() {
+            self.bytes.truncate(old.at);
+        } else {
+            self.garbage += old.len;
+        }
+    }
+}
+
 /// A pending change to one key of a bucket.
 #[derive(Debug, Clone)]
 pub(crate) enum Change {
@@ -97,10 +140,8 @@ pub(crate) struct BucketW {
     pub sequence_dirty: bool,
     /// Changes, in key order.
     pub overlay: BTreeMap<OverlayKey, Change>,
-    /// The bytes of the pending values, one after another: one growing buffer instead of an
-    /// allocation per put. A value replaced by a longer one leaves its old bytes behind until
-    /// the transaction ends.
-    values: Vec<u8>,
+    /// The bytes of the pending values.
+    values: Values,
     /// Split threshold for this transaction (bbolt's `FillPercent`).
     pub fill_percent: f64,
 }
@@ -112,32 +153,46 @@ impl BucketW {
             sequence,
             sequence_dirty: false,
             overlay: BTreeMap::new(),
-            values: Vec::new(),
+            values: Values::default(),
             fill_percent: crate::DEFAULT_FILL_PERCENT,
         }
     }
 
     /// The bytes of a pending value.
     pub(crate) fn value(&self, v: ValueAt) -> &[u8] {
-        self.values.get(v.at..v.at + v.len).unwrap_or(&[])
-    }
-
-    /// Stores a value's bytes, reusing `old`'s place when the new value fits there.
-    pub(crate) fn store_value(values: &mut Vec<u8>, old: Option<ValueAt>, value: &[u8]) -> ValueAt {
-        if let Some(old) = old.filter(|o| o.len >= value.len()) {
-            if let Some(place) = values.get_mut(old.at..old.at + value.len()) {
-                place.copy_from_slice(value);
-                return ValueAt { at: old.at, len: value.len() };
-            }
-        }
-        let at = values.len();
-        values.extend_from_slice(value);
-        ValueAt { at, len: value.len() }
+        self.values.get(v)
     }
 
     /// The overlay and the value arena, borrowed apart (to change one while reading the other).
-    pub(crate) fn parts_mut(&mut self) -> (&mut BTreeMap<OverlayKey, Change>, &mut Vec<u8>, Option<DiskRoot<'_>>) {
+    pub(crate) fn parts_mut(&mut self) -> (&mut BTreeMap<OverlayKey, Change>, &mut Values, Option<DiskRoot<'_>>) {
         (&mut self.overlay, &mut self.values, origin_root(&self.origin))
+    }
+
+    /// Copies the live values into a fresh arena once its garbage outweighs them (and the
+    /// overlay's size, and 1 MiB), so that each copy is paid for by the garbage that caused
+    /// it: rewriting the same keys again and again keeps memory bounded.
+    pub(crate) fn compact_values(&mut self) {
+        const MIN_GARBAGE: usize = 1 << 20;
+        let values = &mut self.values;
+        let live = values.bytes.len().saturating_sub(values.garbage);
+        if values.garbage < MIN_GARBAGE || values.garbage <= live.max(self.overlay.len() * 32) {
+            return;
+        }
+        let mut bytes = Vec::with_capacity(live);
+        for c in self.overlay.values_mut() {
+            if let Change::Put(v) = c {
+                let at = bytes.len();
+                bytes.extend_from_slice(values.get(*v));
+                *v = ValueAt { at, len: v.len };
+            }
+        }
+        *values = Values { bytes, garbage: 0 };
+    }
+
+    /// Bytes held by the value arena (live and garbage).
+    #[cfg(test)]
+    pub(crate) fn arena_bytes(&self) -> usize {
+        self.values.bytes.len()
     }
 
     pub(crate) fn from_disk(d: &DiskBucket<'_>) -> Self {

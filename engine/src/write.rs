@@ -85,12 +85,12 @@ impl WriteTx {
         // only a key new to the overlay asks the committed tree whether it names a bucket.
         let WriteTx { snap, arena, .. } = self;
         let (overlay, values, root) = arena[id].parts_mut();
-        match overlay.entry(OverlayKey::from_slice(key)) {
+        let r = match overlay.entry(OverlayKey::from_slice(key)) {
             Entry::Occupied(mut o) => match o.get_mut() {
                 Change::Bucket(_) => Err(Error::IncompatibleValue { found: "bucket", wanted: "value" }),
                 c @ (Change::Put(_) | Change::Delete) => {
                     let old = if let Change::Put(v) = c { Some(*v) } else { None };
-                    *c = Change::Put(BucketW::store_value(values, old, value));
+                    *c = Change::Put(values.store(old, value));
                     Ok(())
                 }
             },
@@ -102,21 +102,24 @@ impl WriteTx {
                         }
                     }
                 }
-                slot.insert(Change::Put(BucketW::store_value(values, None, value)));
+                slot.insert(Change::Put(values.store(None, value)));
                 Ok(())
             }
-        }
+        };
+        arena[id].compact_values();
+        r
     }
 
     pub(crate) fn delete(&mut self, id: BucketId, key: &[u8]) -> Result<()> {
         // One walk of the overlay, as in `put`.
         let WriteTx { snap, arena, .. } = self;
-        let (overlay, _, root) = arena[id].parts_mut();
-        match overlay.entry(OverlayKey::from_slice(key)) {
-            Entry::Occupied(mut o) => match o.get() {
+        let (overlay, values, root) = arena[id].parts_mut();
+        let r = match overlay.entry(OverlayKey::from_slice(key)) {
+            Entry::Occupied(mut o) => match *o.get() {
                 Change::Bucket(_) => Err(Error::IncompatibleValue { found: "bucket", wanted: "value" }),
-                Change::Put(_) => {
+                Change::Put(old) => {
                     o.insert(Change::Delete);
+                    values.release(old);
                     Ok(())
                 }
                 Change::Delete => Ok(()),
@@ -134,7 +137,9 @@ impl WriteTx {
                     }
                 }
             }
-        }
+        };
+        arena[id].compact_values();
+        r
     }
 
     pub(crate) fn set_sequence(&mut self, id: BucketId, value: u64) -> Result<()> {
@@ -332,4 +337,42 @@ fn collect_tree(
 pub(crate) fn page_span(snap: &Snapshot, id: PageId) -> Result<u64> {
     let b = snap.page_bytes(id)?;
     Ok(b.len() as u64 / snap.page_size())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Options, DB};
+
+    #[test]
+    fn rewriting_keys_with_changing_sizes_keeps_the_value_arena_bounded() {
+        let dir = std::env::temp_dir().join(format!("rivet-write-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = DB::open(dir.join("arena.db"), Options::default()).unwrap();
+        let mut tx = db.begin(true).unwrap();
+        tx.create_bucket(b"b").unwrap();
+        let value = |i: usize| vec![i as u8; 1000 + (i % 2) * 1000];
+        for i in 0..8000 {
+            let mut b = tx.bucket_mut(b"b").unwrap();
+            // Two keys, so that the value rewritten is not always the last in the arena.
+            for k in [&b"x"[..], b"y"] {
+                b.put(k, &value(i)).unwrap();
+            }
+            if i % 7 == 0 {
+                b.delete(b"x").unwrap();
+            }
+        }
+        let w = tx.write_state().unwrap();
+        let held = w.arena.iter().map(|b| b.arena_bytes()).max().unwrap();
+        // 16 MB if nothing is ever given back.
+        assert!(held < 4 << 20, "{held} bytes held for two values");
+        let b = tx.bucket(b"b").unwrap();
+        assert_eq!(b.get(b"x").unwrap(), Some(&value(7999)[..]));
+        assert_eq!(b.get(b"y").unwrap(), Some(&value(7999)[..]));
+        tx.commit().unwrap();
+        let tx = db.begin(false).unwrap();
+        assert_eq!(tx.bucket(b"b").unwrap().get(b"y").unwrap(), Some(&value(7999)[..]));
+        drop(tx);
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
