@@ -22,13 +22,6 @@ pub const FREELIST_FLAG: u16 = 0x10;
 /// Leaf element flag: the value is a bucket header.
 pub const BUCKET_LEAF_FLAG: u32 = 0x01;
 
-pub(crate) fn u16_at(b: &[u8], off: usize) -> u16 {
-    let mut a = [0u8; 2];
-    if let Some(s) = b.get(off..off + 2) {
-        a.copy_from_slice(s);
-    }
-    u16::from_le_bytes(a)
-}
 pub(crate) fn u32_at(b: &[u8], off: usize) -> u32 {
     let mut a = [0u8; 4];
     if let Some(s) = b.get(off..off + 4) {
@@ -69,7 +62,20 @@ pub struct PageHeader {
 impl PageHeader {
     /// Reads the header at the start of `b` (which must hold at least 16 bytes).
     pub fn read(b: &[u8]) -> PageHeader {
-        PageHeader { id: u64_at(b, 0), flags: u16_at(b, 8), count: u16_at(b, 10), overflow: u32_at(b, 12) }
+        let mut h = [0u8; PAGE_HEADER_SIZE];
+        match b.get(..PAGE_HEADER_SIZE) {
+            Some(s) => h.copy_from_slice(s),
+            None => {
+                let n = b.len().min(PAGE_HEADER_SIZE);
+                h[..n].copy_from_slice(&b[..n]);
+            }
+        }
+        PageHeader {
+            id: u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]),
+            flags: u16::from_le_bytes([h[8], h[9]]),
+            count: u16::from_le_bytes([h[10], h[11]]),
+            overflow: u32::from_le_bytes([h[12], h[13], h[14], h[15]]),
+        }
     }
     /// Writes the header at the start of `b`.
     pub fn write(&self, b: &mut [u8]) {
@@ -139,7 +145,11 @@ impl<'a> NodeView<'a> {
         if bytes.len() < PAGE_HEADER_SIZE {
             return Err(Error::corrupted(pgid, "node shorter than a page header"));
         }
-        let h = PageHeader::read(bytes);
+        Self::with_header(bytes, pgid, PageHeader::read(bytes))
+    }
+
+    /// As [`NodeView::new`], with the page's header already read from `bytes`.
+    pub(crate) fn with_header(bytes: &'a [u8], pgid: PageId, h: PageHeader) -> Result<Self> {
         let leaf = if h.flags & LEAF_FLAG != 0 {
             true
         } else if h.flags & BRANCH_FLAG != 0 {

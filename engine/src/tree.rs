@@ -52,6 +52,11 @@ impl Snapshot {
 
     /// The bytes of page `id` and its overflow pages, checked against the high-water mark.
     pub fn page_bytes(&self, id: PageId) -> Result<&[u8]> {
+        self.page(id).map(|(bytes, _)| bytes)
+    }
+
+    /// The bytes of page `id` (with its overflow pages) and its header.
+    fn page(&self, id: PageId) -> Result<(&[u8], PageHeader)> {
         if id < 2 || id >= self.meta.pgid {
             return Err(Error::corrupted(id, format!("page id outside 2..{} (high-water mark)", self.meta.pgid)));
         }
@@ -62,18 +67,19 @@ impl Snapshot {
             return Err(Error::corrupted(id, format!("page header says it is page {}", h.id)));
         }
         if h.overflow == 0 {
-            return Ok(first);
+            return Ok((first, h));
         }
         let span = 1 + u64::from(h.overflow);
         if id + span > self.meta.pgid {
             return Err(Error::corrupted(id, format!("{} overflow pages run past the high-water mark", h.overflow)));
         }
-        self.map.bytes(id * ps, span * ps, id)
+        Ok((self.map.bytes(id * ps, span * ps, id)?, h))
     }
 
     /// The branch or leaf node stored at page `id`.
     pub fn node(&self, id: PageId) -> Result<NodeView<'_>> {
-        NodeView::new(self.page_bytes(id)?, id)
+        let (bytes, h) = self.page(id)?;
+        NodeView::with_header(bytes, id, h)
     }
 
     /// The node at the root of a bucket.
