@@ -4,8 +4,8 @@
 //! that allocating `n` contiguous pages is a logarithmic best-fit lookup even on a fragmented
 //! multi-GB file, never a scan of the whole list. Pages freed by transaction `t` stay *pending*
 //! until no open reader has a snapshot older than `t`; only then may they be handed out again.
-//! A write transaction keeps an undo log of what it allocated and freed, so a rollback restores
-//! the list exactly.
+//! A commit records the runs it took (`Spill::allocated`) and the pages it freed (pending under
+//! its txid), so a commit that fails before writing restores the list exactly.
 //!
 //! On disk the list is bbolt's: sorted u64 ids after the page header, with the 0xFFFF count
 //! overflow form for 65535 ids or more.
@@ -116,7 +116,8 @@ impl Freelist {
         Some((start, len))
     }
 
-    /// Gives back pages taken by [`Freelist::allocate`] (used when a transaction rolls back).
+    /// Gives back pages taken by [`Freelist::allocate`] or [`Freelist::take_shortest`] (the
+    /// unused tail of a run, or a failed commit's pages).
     pub fn unallocate(&mut self, start: PageId, n: u64) {
         self.insert_run(start, n);
     }

@@ -17,8 +17,33 @@
 //! page-by-page best fit. The order matters for the *next* commits: pages rewritten together
 //! are freed together, and come back as one run.
 
+use std::collections::BTreeMap;
+
 use crate::error::PageId;
 use crate::freelist::Freelist;
+
+/// The outcome of [`crate::spill::Spill::place`]: the commit's pages under their real ids.
+pub(crate) struct Placed {
+    /// The pages to write, by real first page id.
+    pub pages: BTreeMap<PageId, Vec<u8>>,
+    /// Provisional first page id -> real one.
+    pub(crate) map: BTreeMap<PageId, PageId>,
+    /// The first of the extra pages asked for.
+    pub extra_at: Option<PageId>,
+}
+
+impl Placed {
+    /// The real page of `id` (provisional or committed).
+    pub fn real(&self, id: PageId) -> crate::error::Result<PageId> {
+        if id < crate::spill::PROVISIONAL {
+            return Ok(id);
+        }
+        self.map
+            .get(&id)
+            .copied()
+            .ok_or_else(|| crate::error::Error::corrupted(id, "reference to a page this commit dropped"))
+    }
+}
 
 /// Where a commit's page groups went.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -5,10 +5,15 @@
 //! as they are. Rewritten nodes are split when bbolt would split them (a page or more, more than
 //! four elements, at least two per part), packed to `page_size * fill_percent` with the last two
 //! parts balanced (see [`crate::split`]), and an underfull node (a quarter page or less, or too
-//! few elements) is merged with a sibling, as bbolt's rebalance does. A branch key is always
-//! exactly the first key of its child's subtree, which Go relies on. A small single-leaf bucket
-//! without sub-buckets is stored inline in its parent (bbolt's rule: node size <=
-//! page_size / 4).
+//! few elements) is merged with a sibling, as bbolt's rebalance does; neighbours rewritten anyway
+//! are joined while they stay within the fill target. A branch key is always exactly the first
+//! key of its child's subtree, which Go relies on. A small single-leaf bucket without
+//! sub-buckets is stored inline in its parent (bbolt's rule: node size <= page_size / 4).
+//!
+//! Nodes are built under provisional page ids and get real pages only when the whole commit is
+//! built ([`Spill::place`], policy in [`crate::place`]); the provisional ids written into
+//! branches and bucket headers are then rewritten. A failed commit undoes its freelist changes
+//! ([`Spill::undo`]) before anything is written.
 
 use std::collections::BTreeMap;
 
@@ -17,25 +22,6 @@ use crate::freelist::Freelist;
 use crate::page::{node_size, write_branch, write_leaf, BranchElem, LeafElem, NodeView, BUCKET_LEAF_FLAG};
 use crate::tree::{Snapshot, BUCKET_HEADER_SIZE};
 use crate::view::{BucketId, BucketW, Change, Origin, View};
-
-/// The outcome of [`Spill::place`].
-pub(crate) struct Placed {
-    /// The pages to write, by real first page id.
-    pub pages: BTreeMap<PageId, Vec<u8>>,
-    map: BTreeMap<PageId, PageId>,
-    /// The first of the extra pages asked for.
-    pub extra_at: Option<PageId>,
-}
-
-impl Placed {
-    /// The real page of `id` (provisional or committed).
-    pub fn real(&self, id: PageId) -> Result<PageId> {
-        if id < PROVISIONAL {
-            return Ok(id);
-        }
-        self.map.get(&id).copied().ok_or_else(|| Error::corrupted(id, "reference to a page this commit dropped"))
-    }
-}
 
 /// A node being rebuilt.
 #[derive(Debug)]
@@ -110,7 +96,7 @@ pub(crate) struct Spill<'s> {
 /// and gives them real pages only when all are built ([`Spill::place`]). No real page id comes
 /// near it (a file would need 2^62 pages), and committed references at or above it are refused
 /// as damage, so a provisional id is never mistaken for a committed one.
-const PROVISIONAL: PageId = 1 << 62;
+pub(crate) const PROVISIONAL: PageId = 1 << 62;
 
 /// A node serialised under a provisional id.
 struct DirtyNode {
@@ -206,6 +192,10 @@ impl<'s> Spill<'s> {
             if self.dirty.remove(&id).is_none() {
                 return Err(Error::corrupted(id, "a page of this commit freed twice"));
             }
+            // It never reaches the file: take it out of the commit's counters again.
+            self.stats.page_count = self.stats.page_count.saturating_sub(n);
+            self.stats.page_alloc = self.stats.page_alloc.saturating_sub(n * self.page_size as u64);
+            self.stats.node_count = self.stats.node_count.saturating_sub(1);
         } else {
             if !self.freed.insert(id) || (id..id + n).any(|p| self.freelist.is_free(p)) {
                 return Err(Error::corrupted(id, "page reached twice or already free (damaged tree)"));
@@ -219,7 +209,7 @@ impl<'s> Spill<'s> {
     /// freelist's), as [`crate::place`] decides; rewrites the provisional ids in the nodes and
     /// returns the pages to write by real id, the real id for each provisional one through
     /// `real`, and where the extra pages start.
-    pub(crate) fn place(&mut self, extra: u64) -> Result<Placed> {
+    pub(crate) fn place(&mut self, extra: u64) -> Result<crate::place::Placed> {
         let ps = self.page_size as u64;
         let mut groups: Vec<(PageId, u64)> = self.dirty.iter().map(|(&id, d)| (id, d.buf.len() as u64 / ps)).collect();
         // Pages that the next commits will rewrite (and free) together go together: leaves of
@@ -235,7 +225,7 @@ impl<'s> Spill<'s> {
         self.allocated = p.taken;
         let extra_at = (extra > 0).then(|| p.starts.last().copied()).flatten();
         let map = groups.iter().zip(&p.starts).map(|(g, &real)| (g.0, real)).collect();
-        let mut placed = Placed { pages: BTreeMap::new(), map, extra_at };
+        let mut placed = crate::place::Placed { pages: BTreeMap::new(), map, extra_at };
         let mut pages = BTreeMap::new();
         for (id, mut d) in std::mem::take(&mut self.dirty) {
             let to = placed.real(id)?;

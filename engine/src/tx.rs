@@ -2,9 +2,10 @@
 //!
 //! A read transaction pins one meta and the map generation that holds it; everything it
 //! returns borrows from it. A write transaction records changes in memory and, at commit,
-//! (1) rebuilds every touched tree copy-on-write, (2) writes the freelist, (3) grows the file if
-//! needed, (4) writes all pages and fdatasyncs, (5) writes the meta page `txid % 2` and
-//! fdatasyncs again. A crash before (5) completes leaves the previous meta in charge, whose pages
+//! (1) rebuilds every touched tree copy-on-write, (2) places the new pages and the freelist's in
+//! the file (free runs first, then above the high-water mark), (3) grows the file if needed,
+//! (4) writes all pages and fdatasyncs, (5) writes the meta page `txid % 2` and fdatasyncs
+//! again. A crash before (5) completes leaves the previous meta in charge, whose pages
 //! were never overwritten. Dropping a transaction without committing rolls it back.
 
 use crate::bucket::{Bucket, BucketMut};
