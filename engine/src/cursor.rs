@@ -11,7 +11,7 @@ use std::ops::{Bound, RangeBounds};
 
 use crate::cursor_disk::DiskCursor;
 use crate::error::Result;
-use crate::view::{root_page, Item, Src, View};
+use crate::view::{root_page, Item, Src, View, Walk};
 
 /// A key and its value (`None` for a nested bucket).
 pub type KeyValue<'a> = (&'a [u8], Option<&'a [u8]>);
@@ -29,6 +29,8 @@ pub struct Cursor<'a> {
     key: Option<&'a [u8]>,
     /// After a step ran off an end (merged mode): `Some(true)` past the last item.
     off_end: Option<bool>,
+    /// The merged walk's tree cursor, kept between steps in one direction.
+    walk: Option<Walk<'a>>,
 }
 
 impl<'a> Cursor<'a> {
@@ -38,7 +40,7 @@ impl<'a> Cursor<'a> {
             Src::Disk(d) => Some(DiskCursor::new(view.snap, d.root)),
             Src::Write(_) => None,
         };
-        Cursor { view, src, disk, key: None, off_end: None }
+        Cursor { view, src, disk, key: None, off_end: None, walk: None }
     }
 
     fn disk_item(&self, e: Option<crate::page::LeafElem<'a>>) -> Result<Option<KeyValue<'a>>> {
@@ -52,8 +54,13 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn merged(&mut self, from: Bound<&[u8]>, forward: bool) -> Result<Option<KeyValue<'a>>> {
-        let r = self.view.step(self.src, from, forward)?;
+    /// A step in merged mode; `resume` when it continues the previous step's direction from
+    /// the key that step returned.
+    fn merged(&mut self, from: Bound<&[u8]>, forward: bool, resume: bool) -> Result<Option<KeyValue<'a>>> {
+        let r = match self.src {
+            Src::Write(w) => self.view.walk(w, &mut self.walk, from, forward, resume)?,
+            Src::Disk(_) => self.view.step(self.src, from, forward)?,
+        };
         match r {
             Some((k, _)) => {
                 self.key = Some(k);
@@ -71,7 +78,7 @@ impl<'a> Cursor<'a> {
                 let e = c.first()?;
                 self.disk_item(e)
             }
-            None => self.merged(Bound::Unbounded, true),
+            None => self.merged(Bound::Unbounded, true, false),
         }
     }
 
@@ -82,7 +89,7 @@ impl<'a> Cursor<'a> {
                 let e = c.last()?;
                 self.disk_item(e)
             }
-            None => self.merged(Bound::Unbounded, false),
+            None => self.merged(Bound::Unbounded, false, false),
         }
     }
 
@@ -93,7 +100,7 @@ impl<'a> Cursor<'a> {
                 let e = c.seek(key)?;
                 self.disk_item(e)
             }
-            None => self.merged(Bound::Included(key), true),
+            None => self.merged(Bound::Included(key), true, false),
         }
     }
 
@@ -107,8 +114,8 @@ impl<'a> Cursor<'a> {
             }
             None => match (self.off_end, self.key) {
                 (Some(true), _) => Ok(None),
-                (Some(false), _) => self.merged(Bound::Unbounded, true),
-                (None, Some(k)) => self.merged(Bound::Excluded(k), true),
+                (Some(false), _) => self.merged(Bound::Unbounded, true, false),
+                (None, Some(k)) => self.merged(Bound::Excluded(k), true, true),
                 (None, None) => Ok(None),
             },
         }
@@ -123,8 +130,8 @@ impl<'a> Cursor<'a> {
             }
             None => match (self.off_end, self.key) {
                 (Some(false), _) => Ok(None),
-                (Some(true), _) => self.merged(Bound::Unbounded, false),
-                (None, Some(k)) => self.merged(Bound::Excluded(k), false),
+                (Some(true), _) => self.merged(Bound::Unbounded, false, false),
+                (None, Some(k)) => self.merged(Bound::Excluded(k), false, true),
                 (None, None) => Ok(None),
             },
         }

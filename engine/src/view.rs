@@ -226,6 +226,18 @@ pub(crate) enum Src<'a> {
     Write(&'a BucketW),
 }
 
+/// What a merged walk keeps between steps in one direction: the cursor over the committed
+/// tree, and the tree's first item beyond the walk's position (`None` past its end).
+#[derive(Debug, Clone)]
+pub(crate) struct Walk<'a> {
+    disk: Option<(DiskCursor<'a>, PageId)>,
+    ahead: Option<(&'a [u8], Item<'a>)>,
+    /// The overlay's changes beyond the walk's position, and the first of them.
+    overlay: std::collections::btree_map::Range<'a, OverlayKey, Change>,
+    overlay_ahead: Option<(&'a OverlayKey, &'a Change)>,
+    forward: bool,
+}
+
 /// What a key holds.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Item<'a> {
@@ -288,29 +300,50 @@ impl<'a> View<'a> {
     /// The first item strictly after (`forward`) or before `from` (`Unbounded`: the first or
     /// last item; `Included`: admits `from` itself), merging the overlay over the tree.
     pub(crate) fn step(&self, src: Src<'a>, from: Bound<&[u8]>, forward: bool) -> Result<Option<(&'a [u8], Item<'a>)>> {
-        let w = match src {
+        match src {
             Src::Disk(d) => {
                 let mut c = DiskCursor::new(self.snap, d.root);
-                return self.disk_step(&mut c, from, forward, root_page(d.root));
+                self.disk_step(&mut c, from, forward, root_page(d.root))
             }
-            Src::Write(w) => w,
+            Src::Write(w) => self.walk(w, &mut None, from, forward, false),
+        }
+    }
+
+    /// As [`View::step`] over a bucket of the write transaction, keeping the tree cursor and
+    /// the overlay's iterator in `walk` between calls: with `resume`, and `walk` left by a step
+    /// in the same direction that returned the key `from` excludes, nothing is searched again
+    /// (a walk is then a step per item, not a search per item). The overlay cannot change
+    /// meanwhile: a walk borrows the transaction.
+    pub(crate) fn walk(
+        &self,
+        w: &'a BucketW,
+        walk: &mut Option<Walk<'a>>,
+        from: Bound<&[u8]>,
+        forward: bool,
+        resume: bool,
+    ) -> Result<Option<(&'a [u8], Item<'a>)>> {
+        let st = match walk {
+            Some(st) if resume && st.forward == forward => st,
+            _ => {
+                let mut disk = w.disk_root().map(|r| (DiskCursor::new(self.snap, r), root_page(r)));
+                let ahead = match &mut disk {
+                    Some((c, page)) => self.disk_step(c, from, forward, *page)?,
+                    None => None,
+                };
+                let range = match from {
+                    Bound::Unbounded => (Bound::Unbounded, Bound::Unbounded),
+                    b if forward => (b, Bound::Unbounded),
+                    b => (Bound::Unbounded, b),
+                };
+                let mut overlay = w.overlay.range::<[u8], _>(range);
+                let overlay_ahead = if forward { overlay.next() } else { overlay.next_back() };
+                walk.insert(Walk { disk, ahead, overlay, overlay_ahead, forward })
+            }
         };
-        // Position both sides once, then merge: deleted keys are skipped by stepping both
-        // iterators, never by seeking again (a queue of deletions stays linear).
-        let mut disk = w.disk_root().map(|r| (DiskCursor::new(self.snap, r), root_page(r)));
-        let mut d = match &mut disk {
-            Some((c, page)) => self.disk_step(c, from, forward, *page)?,
-            None => None,
-        };
-        let range = match from {
-            Bound::Unbounded => (Bound::Unbounded, Bound::Unbounded),
-            b if forward => (b, Bound::Unbounded),
-            b => (Bound::Unbounded, b),
-        };
-        let mut overlay = w.overlay.range::<[u8], _>(range);
-        let mut o = if forward { overlay.next() } else { overlay.next_back() };
+        // Merge: deleted keys are skipped by stepping both sides, never by searching again (a
+        // queue of deletions stays linear).
         loop {
-            let take_overlay = match (&d, &o) {
+            let take_overlay = match (&st.ahead, &st.overlay_ahead) {
                 (None, None) => return Ok(None),
                 (Some(_), None) => false,
                 (None, Some(_)) => true,
@@ -324,24 +357,35 @@ impl<'a> View<'a> {
                 }
             };
             if !take_overlay {
-                return Ok(d);
+                let item = st.ahead.take();
+                if let Some((k, _)) = item {
+                    st.ahead = self.advance(st, k)?;
+                }
+                return Ok(item);
             }
-            let Some((k, c)) = o else { return Ok(None) };
+            let Some((k, c)) = st.overlay_ahead else { return Ok(None) };
+            st.overlay_ahead = if forward { st.overlay.next() } else { st.overlay.next_back() };
+            // The overlay decides this key; the tree's item for it (if any) is passed over.
+            if st.ahead.as_ref().is_some_and(|(dk, _)| *dk == k.as_slice()) {
+                st.ahead = self.advance(st, k)?;
+            }
             if let Some(item) = self.change_item(w, c) {
                 return Ok(Some((k.as_slice(), item)));
             }
-            // A deletion: step past it in the overlay, and in the tree if the tree has the key.
-            if let (Some((dk, _)), Some((cursor, page))) = (&d, &mut disk) {
-                if *dk == k.as_slice() {
-                    let e = if forward { cursor.next()? } else { cursor.prev()? };
-                    d = match e {
-                        Some(e) => Some((e.key, self.item(e, *page)?)),
-                        None => None,
-                    };
-                }
-            }
-            o = if forward { overlay.next() } else { overlay.next_back() };
         }
+    }
+
+    /// The tree's next item in the walk's direction after `after` (the item just passed). A
+    /// tree whose keys do not move on (damaged, e.g. two keys of a leaf swapped) is an error, so
+    /// a walk never repeats a key or merges the overlay in twice.
+    fn advance(&self, st: &mut Walk<'a>, after: &[u8]) -> Result<Option<(&'a [u8], Item<'a>)>> {
+        let Some((c, page)) = &mut st.disk else { return Ok(None) };
+        let e = if st.forward { c.next()? } else { c.prev()? };
+        let Some(e) = e else { return Ok(None) };
+        if (st.forward && e.key <= after) || (!st.forward && e.key >= after) {
+            return Err(crate::error::Error::corrupted(*page, "keys out of order (damaged tree)"));
+        }
+        Ok(Some((e.key, self.item(e, *page)?)))
     }
 
     fn disk_step(

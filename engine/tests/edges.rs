@@ -1,6 +1,6 @@
 //! Edge cases found in review: cursors off the ends, waking every waiting writer after a failed
 //! commit, the nesting limit, max_size and shrinking, stats during a write, tiny-page backups,
-//! and an overflow page listed as free.
+//! an overflow page listed as free, and cursors walking a write transaction's merged view.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -245,4 +245,111 @@ fn check_reports_an_overflow_page_that_is_also_free() {
     let db = DB::open(&p, Options::default().read_only(true)).unwrap();
     let problems = db.begin(false).unwrap().check().unwrap();
     assert!(problems.iter().any(|m| m == &format!("page {second}: reachable freed")), "{problems:?}");
+}
+
+#[test]
+fn write_tx_cursors_walk_the_merged_view_in_both_directions() {
+    use std::collections::BTreeMap;
+    let d = dir();
+    let db = DB::open(d.join("w.db"), Options::default()).unwrap();
+    let key = |i: u32| (i * 3).to_be_bytes().to_vec();
+    let mut model: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+    db.update(|tx| {
+        let mut b = tx.create_bucket(b"b")?;
+        for i in 0..5000 {
+            b.put(&key(i), b"old")?;
+        }
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    for i in 0..5000 {
+        model.insert(key(i), Some(b"old".to_vec()));
+    }
+    let mut tx = db.begin(true).unwrap();
+    {
+        let mut b = tx.bucket_mut(b"b").unwrap();
+        for i in 0..5000u32 {
+            match i % 7 {
+                0 => {
+                    b.delete(&key(i)).unwrap();
+                    model.remove(&key(i));
+                }
+                1 => {
+                    b.put(&key(i), b"new").unwrap();
+                    model.insert(key(i), Some(b"new".to_vec()));
+                }
+                2 => {
+                    let k = (i * 3 + 1).to_be_bytes().to_vec();
+                    b.put(&k, b"added").unwrap();
+                    model.insert(k, Some(b"added".to_vec()));
+                }
+                _ => {}
+            }
+        }
+        b.create_bucket(&key(4)).unwrap_err(); // a value is there
+        b.delete(&key(5)).unwrap();
+        model.remove(&key(5));
+        b.create_bucket(&key(5)).unwrap();
+        model.insert(key(5), None);
+    }
+    let b = tx.bucket(b"b").unwrap();
+    let want: Vec<(Vec<u8>, Option<Vec<u8>>)> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let own = |r: Option<(&[u8], Option<&[u8]>)>| r.map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)));
+
+    // Forward and backward, whole.
+    let mut c = b.cursor();
+    let mut got = Vec::new();
+    let mut item = c.first().unwrap();
+    while let Some(kv) = own(item) {
+        got.push(kv);
+        item = c.next().unwrap();
+    }
+    assert_eq!(got, want);
+    let mut back = Vec::new();
+    let mut item = c.last().unwrap();
+    while let Some(kv) = own(item) {
+        back.push(kv);
+        item = c.prev().unwrap();
+    }
+    back.reverse();
+    assert_eq!(back, want);
+
+    // Seeks, then steps that change direction every few items.
+    let mut x: u64 = 7;
+    for _ in 0..200 {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let start = ((x >> 33) % 15_010) as u32;
+        let mut pos = want.partition_point(|(k, _)| k.as_slice() < &start.to_be_bytes()[..]);
+        let mut c = b.cursor();
+        assert_eq!(own(c.seek(&start.to_be_bytes()).unwrap()), want.get(pos).cloned());
+        if pos == want.len() {
+            continue;
+        }
+        for step in 0..12 {
+            let forward = (step / 3) % 2 == 0;
+            let got = own(if forward { c.next() } else { c.prev() }.unwrap());
+            if forward {
+                pos += 1;
+            } else if pos == 0 {
+                assert_eq!(got, None);
+                break;
+            } else {
+                pos -= 1;
+            }
+            assert_eq!(got, want.get(pos).cloned(), "start {start}, step {step}");
+            if got.is_none() {
+                break;
+            }
+        }
+    }
+    // Ranges over the merged view, both ends.
+    let lo = 3000u32.to_be_bytes();
+    let hi = 9000u32.to_be_bytes();
+    let in_range: Vec<_> =
+        want.iter().filter(|(k, _)| k.as_slice() >= &lo[..] && k.as_slice() < &hi[..]).cloned().collect();
+    let fwd: Vec<_> = b.range(&lo[..]..&hi[..]).map(|r| own(Some(r.unwrap())).unwrap()).collect();
+    assert_eq!(fwd, in_range);
+    let mut rev: Vec<_> = b.range(&lo[..]..&hi[..]).rev().map(|r| own(Some(r.unwrap())).unwrap()).collect();
+    rev.reverse();
+    assert_eq!(rev, in_range);
 }
