@@ -2,8 +2,9 @@
 //!
 //! A [`Cursor`] over a committed bucket in a read transaction walks pages directly and returns
 //! slices of the map: no allocation per step. Over a bucket changed in a write transaction it
-//! merges the pending changes with the committed tree, stepping by key. Every key and value
-//! borrows from the transaction, so none can outlive it.
+//! merges the pending changes with the committed tree, keeping a cursor on each between steps
+//! in one direction (a seek or a change of direction positions both afresh). Every key and
+//! value borrows from the transaction, so none can outlive it.
 //!
 //! Items are `(key, Option<value>)`; `None` marks a nested bucket, as bbolt's nil value does.
 
