@@ -49,7 +49,7 @@ pub fn hex(b: &[u8]) -> String {
 /// Decodes hex digits (either case, even length, optional `0x` prefix).
 pub fn unhex(s: &str) -> Result<Vec<u8>, String> {
     let t = s.strip_prefix("0x").unwrap_or(s);
-    if t.len() % 2 != 0 {
+    if !t.len().is_multiple_of(2) {
         return Err(format!("bad hex {s:?}: odd number of digits"));
     }
     let digit = |c: u8| -> Result<u8, String> {

@@ -85,7 +85,7 @@ fn build_big(path: &std::path::Path, opts: Options, seed: u64) {
                 .iter()
                 .filter_map(|r| r.ok())
                 .enumerate()
-                .filter(|(i, _)| (*i as u64 + round) % 3 != 0)
+                .filter(|(i, _)| !(*i as u64 + round).is_multiple_of(3))
                 .map(|(_, (k, _))| k.to_vec())
                 .take(30_000)
                 .collect();

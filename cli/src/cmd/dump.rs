@@ -49,7 +49,7 @@ impl Dumper<'_> {
 
     fn tick(&mut self) {
         self.items += 1;
-        if self.items % 4096 == 0 && self.progress.is_active() {
+        if self.items.is_multiple_of(4096) && self.progress.is_active() {
             self.progress.message(format!("dumping: {} items", self.items));
         }
     }

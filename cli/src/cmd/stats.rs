@@ -134,7 +134,7 @@ pub fn run(g: &Global, a: StatsArgs, out: &mut dyn Write) -> Result<ExitCode, Cl
     let mut matched = 0u64;
     if prefix.is_some() || a.per_bucket {
         tx.for_each_bucket(|name, b| {
-            if prefix.as_deref().map_or(true, |p| name.starts_with(p)) {
+            if prefix.as_deref().is_none_or(|p| name.starts_with(p)) {
                 let s = b.stats()?;
                 sum.add(&s);
                 matched += 1;

@@ -56,7 +56,7 @@ fn child(path: &str, start: u64) -> ExitCode {
         let r = db.update(|tx| {
             let mut b = tx.create_bucket_if_not_exists(b"acks")?;
             b.put(&i.to_be_bytes(), &[i as u8; 200])?;
-            if i % 7 == 0 {
+            if i.is_multiple_of(7) {
                 b.delete(&(i / 2).to_be_bytes())?;
                 b.put(&(i / 2).to_be_bytes(), &[(i / 2) as u8; 200])?;
             }
