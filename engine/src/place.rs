@@ -167,4 +167,40 @@ mod tests {
         assert_eq!(p.taken, vec![(7, 6, false)]);
         assert_eq!(p.hwm, 13);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn placement_takes_each_page_once_and_undo_restores_the_list(
+            free in proptest::collection::btree_set(2u64..300, 0..120),
+            sizes in proptest::collection::vec(1u64..5, 0..60),
+        ) {
+            let hwm = 300;
+            let before: Vec<PageId> = free.iter().copied().collect();
+            let mut fl = Freelist::from_ids(before.clone());
+            let p = place(&mut fl, hwm, &sizes);
+            proptest::prop_assert_eq!(p.starts.len(), sizes.len());
+            let mut used = pages(&p, &sizes);
+            used.sort_unstable();
+            let n = used.len();
+            used.dedup();
+            proptest::prop_assert_eq!(used.len(), n, "a page placed twice");
+            for &id in &used {
+                proptest::prop_assert!(free.contains(&id) || (hwm..p.hwm).contains(&id), "page {} was not free", id);
+                proptest::prop_assert!(!fl.is_free(id), "page {} placed and still free", id);
+            }
+            // Only pages above the old mark are new; the mark covers exactly what was taken there.
+            let grown: u64 = p.taken.iter().filter(|t| !t.2).map(|t| t.1).sum();
+            proptest::prop_assert_eq!(p.hwm - hwm, grown);
+            // Free pages are conserved: what is still free plus what was taken from the list.
+            let taken: u64 = p.taken.iter().filter(|t| t.2).map(|t| t.1).sum();
+            proptest::prop_assert_eq!(fl.free_count() + taken, before.len() as u64);
+            // Undo (as a failed commit does) gives the list back exactly.
+            for &(s, len, from_list) in &p.taken {
+                if from_list {
+                    fl.unallocate(s, len);
+                }
+            }
+            proptest::prop_assert_eq!(fl.all_ids(), before);
+        }
+    }
 }
