@@ -37,6 +37,10 @@ impl<'a> Bucket<'a> {
     /// plain value.
     pub fn bucket(&self, name: &[u8]) -> Result<Bucket<'a>> {
         match self.view.get(self.src, name)? {
+            // A handle reads its root once; lookups through it start from there.
+            Some(Item::Bucket(Src::Disk(d))) => {
+                Ok(Bucket { view: self.view, src: Src::Disk(d.resolved(self.view.snap)?) })
+            }
             Some(Item::Bucket(src)) => Ok(Bucket { view: self.view, src }),
             Some(Item::Value(_)) => Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
             None => Err(Error::BucketNotFound),

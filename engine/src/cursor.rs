@@ -38,7 +38,7 @@ impl<'a> Cursor<'a> {
     pub(crate) fn new(view: View<'a>, src: Src<'a>) -> Self {
         view.snap.counters.cursors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let disk = match src {
-            Src::Disk(d) => Some(DiskCursor::new(view.snap, d.root)),
+            Src::Disk(d) => Some(DiskCursor::over(view.snap, &d)),
             Src::Write(_) => None,
         };
         Cursor { view, src, disk, key: None, off_end: None, walk: None }

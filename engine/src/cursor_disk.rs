@@ -5,13 +5,15 @@
 
 use crate::error::{Error, Result};
 use crate::page::{LeafElem, NodeView};
-use crate::tree::{DiskRoot, Snapshot, MAX_DEPTH};
+use crate::tree::{DiskBucket, DiskRoot, Snapshot, MAX_DEPTH};
 
 /// A position in one bucket's committed tree.
 #[derive(Debug, Clone)]
 pub(crate) struct DiskCursor<'a> {
     snap: &'a Snapshot,
     root: DiskRoot<'a>,
+    /// The root node, if already read.
+    root_node: Option<NodeView<'a>>,
     stack: Vec<(NodeView<'a>, usize)>,
     /// The key last returned: each step must move strictly past it, so a damaged tree (keys
     /// out of order, a page reachable twice) is an error, never an endless or repeating walk.
@@ -23,7 +25,12 @@ pub(crate) struct DiskCursor<'a> {
 
 impl<'a> DiskCursor<'a> {
     pub(crate) fn new(snap: &'a Snapshot, root: DiskRoot<'a>) -> Self {
-        DiskCursor { snap, root, stack: Vec::with_capacity(8), last: None, off_end: None }
+        DiskCursor { snap, root, root_node: None, stack: Vec::with_capacity(8), last: None, off_end: None }
+    }
+
+    /// A cursor over a bucket whose root node a handle has read already.
+    pub(crate) fn over(snap: &'a Snapshot, bucket: &DiskBucket<'a>) -> Self {
+        DiskCursor { root_node: bucket.node, ..DiskCursor::new(snap, bucket.root) }
     }
 
     fn push(&mut self, node: NodeView<'a>, idx: usize) -> Result<()> {
@@ -41,7 +48,10 @@ impl<'a> DiskCursor<'a> {
         self.stack.clear();
         self.last = None;
         self.off_end = None;
-        let root = self.snap.root_node(self.root)?;
+        let root = match self.root_node {
+            Some(node) => node,
+            None => self.snap.root_node(self.root)?,
+        };
         self.push(root, 0)
     }
 

@@ -32,6 +32,19 @@ pub struct DiskBucket<'a> {
     pub root: DiskRoot<'a>,
     /// The stored sequence.
     pub sequence: u64,
+    /// The root node, when a bucket handle has read it already (so lookups through the
+    /// handle do not read and check the root page again).
+    pub(crate) node: Option<NodeView<'a>>,
+}
+
+impl<'a> DiskBucket<'a> {
+    /// This bucket with its root node read (checked) once, for a handle's later lookups.
+    pub(crate) fn resolved(mut self, snap: &'a Snapshot) -> Result<Self> {
+        if self.node.is_none() {
+            self.node = Some(snap.root_node(self.root)?);
+        }
+        Ok(self)
+    }
 }
 
 /// A consistent view of the file: one meta and the map that holds its pages.
@@ -98,12 +111,17 @@ impl Snapshot {
 
     /// The root bucket of this snapshot.
     pub fn root_bucket(&self) -> DiskBucket<'_> {
-        DiskBucket { root: DiskRoot::Paged(self.meta.root), sequence: self.meta.root_sequence }
+        DiskBucket { root: DiskRoot::Paged(self.meta.root), sequence: self.meta.root_sequence, node: None }
     }
 
     /// Finds `key` in a bucket's tree: the leaf element's flags and value.
     pub fn get<'a>(&'a self, root: DiskRoot<'a>, key: &[u8]) -> Result<Option<(u32, &'a [u8])>> {
-        let mut node = self.root_node(root)?;
+        self.get_from(self.root_node(root)?, key)
+    }
+
+    /// As [`Snapshot::get`], from a root node already read.
+    pub(crate) fn get_from<'a>(&'a self, root: NodeView<'a>, key: &[u8]) -> Result<Option<(u32, &'a [u8])>> {
+        let mut node = root;
         for _ in 0..MAX_DEPTH {
             if node.leaf {
                 let (i, exact) = node.search(key)?;
@@ -131,5 +149,5 @@ pub fn decode_bucket(value: &[u8], page: PageId) -> Result<DiskBucket<'_>> {
     let root = u64_at(value, 0);
     let sequence = u64_at(value, 8);
     let root = if root == 0 { DiskRoot::Inline(&value[BUCKET_HEADER_SIZE..]) } else { DiskRoot::Paged(root) };
-    Ok(DiskBucket { root, sequence })
+    Ok(DiskBucket { root, sequence, node: None })
 }

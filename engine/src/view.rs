@@ -281,6 +281,12 @@ impl<'a> View<'a> {
     /// Looks `key` up in a bucket.
     pub(crate) fn get(&self, src: Src<'a>, key: &[u8]) -> Result<Option<Item<'a>>> {
         let (root, page) = match src {
+            Src::Disk(DiskBucket { node: Some(node), root, .. }) => {
+                return match self.snap.get_from(node, key)? {
+                    None => Ok(None),
+                    Some((flags, value)) => self.item(LeafElem { flags, key: &[], value }, root_page(root)).map(Some),
+                };
+            }
             Src::Disk(d) => (Some(d.root), root_page(d.root)),
             Src::Write(w) => {
                 if let Some(c) = w.overlay.get(key) {
