@@ -101,8 +101,7 @@ impl Freelist {
     /// Takes `n` contiguous free pages (the smallest run that fits, lowest id on ties) and
     /// returns the first id, or `None` if no run is long enough.
     pub fn allocate(&mut self, n: u64) -> Option<PageId> {
-        let &(len, start) = self.by_len.range((n, 0)..).next()?;
-        self.remove_run(start, len);
+        let (start, len) = self.take_shortest(n)?;
         if len > n {
             self.insert_run(start + n, len - n);
         }

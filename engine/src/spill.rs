@@ -211,12 +211,13 @@ impl<'s> Spill<'s> {
     /// `real`, and where the extra pages start.
     pub(crate) fn place(&mut self, extra: u64) -> Result<crate::place::Placed> {
         let ps = self.page_size as u64;
-        let mut groups: Vec<(PageId, u64)> = self.dirty.iter().map(|(&id, d)| (id, d.buf.len() as u64 / ps)).collect();
         // Pages that the next commits will rewrite (and free) together go together: leaves of
         // the buckets first, then their branches, then the root bucket's pages, so that those
-        // upper pages free up as one run.
-        groups.sort_by_key(|g| (self.dirty.get(&g.0).map_or(0, |d| d.rank), g.0));
-        let mut sizes: Vec<u64> = groups.iter().map(|g| g.1).collect();
+        // upper pages free up as one run. Groups are (rank, provisional id, pages).
+        let mut groups: Vec<(u8, PageId, u64)> =
+            self.dirty.iter().map(|(&id, d)| (d.rank, id, d.buf.len() as u64 / ps)).collect();
+        groups.sort_unstable();
+        let mut sizes: Vec<u64> = groups.iter().map(|g| g.2).collect();
         if extra > 0 {
             sizes.push(extra);
         }
@@ -224,7 +225,7 @@ impl<'s> Spill<'s> {
         self.hwm = p.hwm;
         self.allocated = p.taken;
         let extra_at = (extra > 0).then(|| p.starts.last().copied()).flatten();
-        let map = groups.iter().zip(&p.starts).map(|(g, &real)| (g.0, real)).collect();
+        let map = groups.iter().zip(&p.starts).map(|(g, &real)| (g.1, real)).collect();
         let mut placed = crate::place::Placed { pages: BTreeMap::new(), map, extra_at };
         let mut pages = BTreeMap::new();
         for (id, mut d) in std::mem::take(&mut self.dirty) {

@@ -280,24 +280,23 @@ impl<'a> View<'a> {
 
     /// Looks `key` up in a bucket.
     pub(crate) fn get(&self, src: Src<'a>, key: &[u8]) -> Result<Option<Item<'a>>> {
+        // The committed tree, and its root node if a bucket handle has read it already.
         let (root, page) = match src {
-            Src::Disk(DiskBucket { node: Some(node), root, .. }) => {
-                return match self.snap.get_from(node, key)? {
-                    None => Ok(None),
-                    Some((flags, value)) => self.item(LeafElem { flags, key: &[], value }, root_page(root)).map(Some),
-                };
-            }
-            Src::Disk(d) => (Some(d.root), root_page(d.root)),
+            Src::Disk(d) => (Some((d.root, d.node)), root_page(d.root)),
             Src::Write(w) => {
                 if let Some(c) = w.overlay.get(key) {
                     return Ok(self.change_item(w, c));
                 }
                 let r = w.disk_root();
-                (r, r.map_or(0, root_page))
+                (r.map(|r| (r, None)), r.map_or(0, root_page))
             }
         };
-        let Some(root) = root else { return Ok(None) };
-        match self.snap.get(root, key)? {
+        let Some((root, node)) = root else { return Ok(None) };
+        let node = match node {
+            Some(n) => n,
+            None => self.snap.root_node(root)?,
+        };
+        match self.snap.get_from(node, key)? {
             None => Ok(None),
             Some((flags, value)) => self.item(LeafElem { flags, key: &[], value }, page).map(Some),
         }
