@@ -3,8 +3,8 @@
 //! individual and batch phases, on the engine alone, for profiling placement and splits), then
 //! removes half of the loaded keys in one transaction (the removal phase).
 //!
-//! `cargo run --release -p rivet-engine --example commit_prof -- [N] [FILL]` (defaults 200000
-//! and the engine's default fill percent). The file goes to the system temp directory.
+//! `cargo run --release -p rivet-engine --example commit_prof -- [N] [FILL] [BATCHES]` (defaults 200000,
+//! the engine's default fill percent and 100). The file goes to the system temp directory.
 
 use std::time::Instant;
 
@@ -59,7 +59,8 @@ fn main() -> Result<(), Error> {
 
     let before = db.stats().tx_stats;
     let t = Instant::now();
-    for _ in 0..100 {
+    let batches: usize = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(100);
+    for _ in 0..batches {
         let batch: Vec<[u8; 24]> = (0..1000).map(|_| key()).collect();
         db.update(|tx| {
             let mut b = tx.bucket_mut(b"bulk")?;
@@ -69,13 +70,24 @@ fn main() -> Result<(), Error> {
     }
     let took = t.elapsed();
     let s = db.stats().tx_stats.sub(&before);
+    let per = batches.max(1) as f64;
     println!(
-        "100 commits of 1000 inserts: {:.2} ms each (spill {:.2} ms, write {:.2} ms); per commit {:.1} pages, {:.1} writes",
-        took.as_micros() as f64 / 1e5,
-        s.spill_time.as_micros() as f64 / 1e5,
-        s.write_time.as_micros() as f64 / 1e5,
-        s.page_count as f64 / 1e2,
-        s.write as f64 / 1e2
+        "{batches} commits of 1000 inserts: {:.2} ms each (spill {:.2} ms, write {:.2} ms); per commit {:.1} pages, {:.1} writes",
+        took.as_secs_f64() * 1e3 / per,
+        s.spill_time.as_secs_f64() * 1e3 / per,
+        s.write_time.as_secs_f64() * 1e3 / per,
+        s.page_count as f64 / per,
+        s.write as f64 / per
+    );
+    let shape = db.view(|tx| tx.bucket(b"bulk")?.stats())?;
+    let st = db.stats();
+    println!(
+        "  shape: {} leaves ({:.0}% used), {} branches, {} free pages, {} pending",
+        shape.leaf_page_n,
+        shape.leaf_inuse as f64 * 100.0 / shape.leaf_alloc.max(1) as f64,
+        shape.branch_page_n,
+        st.free_page_n,
+        st.pending_page_n
     );
     let before = db.stats().tx_stats;
     let t = Instant::now();

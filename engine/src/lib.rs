@@ -46,6 +46,7 @@ mod error;
 pub mod freelist;
 #[allow(unsafe_code)]
 pub mod lock;
+mod merge;
 pub mod meta;
 #[allow(unsafe_code)]
 mod mmap;

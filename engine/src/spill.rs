@@ -6,7 +6,7 @@
 //! four elements, at least two per part), packed to `page_size * fill_percent` with the last two
 //! parts balanced (see [`crate::split`]), and an underfull node (a quarter page or less, or too
 //! few elements) is merged with a sibling, as bbolt's rebalance does; neighbours rewritten anyway
-//! are joined while they stay within the fill target. A branch key is always exactly the first
+//! are packed again when that saves pages. A branch key is always exactly the first
 //! key of its child's subtree, which Go relies on. A small single-leaf bucket without
 //! sub-buckets is stored inline in its parent (bbolt's rule: node size <= page_size / 4).
 //!
@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, PageId, Result, TxId};
 use crate::freelist::Freelist;
+use crate::merge::{bucket_root, committed_ref, count_before, merge_leaf};
 use crate::page::{node_size, write_branch, write_leaf, BranchElem, LeafElem, NodeView, BUCKET_LEAF_FLAG};
 use crate::tree::{Snapshot, BUCKET_HEADER_SIZE};
 use crate::view::{BucketId, BucketW, Change, Origin, View};
@@ -47,6 +48,28 @@ impl<'x> Node<'x> {
         match self {
             Node::Leaf(v) => v.first().map_or(&[][..], |e| e.key),
             Node::Branch(v) => v.first().map_or(&[][..], |e| e.key),
+        }
+    }
+    fn is_leaf(&self) -> bool {
+        matches!(self, Node::Leaf(_))
+    }
+    /// The data size of each element (key, and value for a leaf), as [`crate::split`] takes it.
+    fn elem_sizes(&self) -> Vec<usize> {
+        match self {
+            Node::Leaf(v) => v.iter().map(|e| e.key.len() + e.value.len()).collect(),
+            Node::Branch(v) => v.iter().map(|e| e.key.len()).collect(),
+        }
+    }
+    /// All elements of `nodes` as one node, if they are all of one kind.
+    fn concat(nodes: Vec<Node<'x>>) -> std::result::Result<Node<'x>, Vec<Node<'x>>> {
+        if nodes.iter().all(Node::is_leaf) {
+            let leaf = |n: Node<'x>| if let Node::Leaf(v) = n { v } else { Vec::new() };
+            Ok(Node::Leaf(nodes.into_iter().flat_map(leaf).collect()))
+        } else if !nodes.iter().any(Node::is_leaf) {
+            let branch = |n: Node<'x>| if let Node::Branch(v) = n { v } else { Vec::new() };
+            Ok(Node::Branch(nodes.into_iter().flat_map(branch).collect()))
+        } else {
+            Err(nodes)
         }
     }
     fn min_keys(&self) -> usize {
@@ -106,21 +129,6 @@ struct DirtyNode {
     refs: Vec<usize>,
     /// Placement order: 0 for a bucket's leaves, 1 for its branches, 2 for the root bucket's.
     rank: u8,
-}
-
-/// Refuses a committed child or bucket root in the provisional range (a damaged page).
-fn committed_ref(owner: PageId, id: PageId) -> Result<PageId> {
-    if id >= PROVISIONAL {
-        return Err(Error::corrupted(owner, format!("reference to page {id} beyond any file")));
-    }
-    Ok(id)
-}
-
-/// The root a leaf element's bucket header names, if it is a bucket with a paged root.
-fn bucket_root(e: &LeafElem<'_>) -> Option<PageId> {
-    (e.flags & BUCKET_LEAF_FLAG != 0 && e.value.len() >= BUCKET_HEADER_SIZE)
-        .then(|| crate::page::u64_at(e.value, 0))
-        .filter(|&r| r != 0)
 }
 
 fn split<'x>(node: Node<'x>, page_size: usize, fill: f64) -> Vec<Node<'x>> {
@@ -328,29 +336,7 @@ impl<'s> Spill<'s> {
             self.free(node.pgid, span)?;
         }
         if node.leaf {
-            let mut out = Vec::with_capacity(node.len() + changes.len());
-            let mut ci = 0;
-            for i in 0..node.len() {
-                let e = node.leaf_elem(i)?;
-                while ci < changes.len() && changes[ci].0 < e.key {
-                    if let Some(c) = changes[ci].1 {
-                        out.push(c);
-                    }
-                    ci += 1;
-                }
-                if ci < changes.len() && changes[ci].0 == e.key {
-                    if let Some(c) = changes[ci].1 {
-                        out.push(c);
-                    }
-                    ci += 1;
-                } else {
-                    if let Some(r) = bucket_root(&e) {
-                        committed_ref(node.pgid, r)?;
-                    }
-                    out.push(e);
-                }
-            }
-            out.extend(changes[ci..].iter().filter_map(|c| c.1));
+            let out = merge_leaf(node, changes)?;
             return Ok(self.split(Node::Leaf(out), fill));
         }
         let snap: &'x Snapshot = self.snap;
@@ -361,7 +347,7 @@ impl<'s> Spill<'s> {
             let e = node.branch_elem(i)?;
             let end = if i + 1 < n {
                 let next = node.branch_elem(i + 1)?.key;
-                ci + changes[ci..].partition_point(|c| c.0 < next)
+                ci + count_before(&changes[ci..], next)
             } else {
                 changes.len()
             };
@@ -461,52 +447,56 @@ impl<'s> Spill<'s> {
         Ok(out)
     }
 
-    /// Joins neighbouring rebuilt children while the result stays within the split's fill
-    /// target and under a page (the size below which bbolt's rule does not split): both are
-    /// written by this commit anyway, so a join only saves pages (after a large delete, about
-    /// half as many). A split packs each part until the next element would pass the fill
-    /// target, and its last two parts add up to a page or more, so a join never undoes a
-    /// split (joining up to a whole page would, at a fill of 0.5 or less).
+    /// Repacks each run of neighbouring rebuilt children of one kind when that saves pages:
+    /// the run's elements are cut again as one node's would be ([`crate::split`]), and the
+    /// result is kept only if it has fewer parts and none larger than a page. All of them are
+    /// written by this commit anyway, so this only saves pages (after deleting a third of the
+    /// keys of every leaf, about a quarter of them). A split's parts are already packed this
+    /// way, so a repack never undoes one.
     fn pack<'x>(&mut self, children: Vec<Child<'x>>, fill: f64) -> Vec<Child<'x>> {
-        let cap = crate::split::threshold(self.page_size, fill).min(self.page_size - 1);
-        let mut out: Vec<Child<'x>> = Vec::with_capacity(children.len());
-        // The size of the last child in `out`, if it is a rebuilt one.
-        let mut last_size: Option<usize> = None;
+        let mut out = Vec::with_capacity(children.len());
+        let mut run: Vec<Node<'x>> = Vec::new();
         for c in children {
-            let Child::Built(node) = c else {
-                out.push(c);
-                last_size = None;
-                continue;
-            };
-            let size = node.size();
-            let joined = match (last_size, out.last_mut()) {
-                (Some(prev), Some(Child::Built(last))) if prev + size - crate::page::PAGE_HEADER_SIZE <= cap => {
-                    match (last, node) {
-                        (Node::Leaf(a), Node::Leaf(b)) => {
-                            a.extend(b);
-                            Ok(prev + size - crate::page::PAGE_HEADER_SIZE)
-                        }
-                        (Node::Branch(a), Node::Branch(b)) => {
-                            a.extend(b);
-                            Ok(prev + size - crate::page::PAGE_HEADER_SIZE)
-                        }
-                        (_, b) => Err(b),
+            match c {
+                Child::Built(node) => {
+                    if run.last().is_some_and(|last| last.is_leaf() != node.is_leaf()) {
+                        self.repack(&mut run, &mut out, fill);
                     }
+                    run.push(node);
                 }
-                _ => Err(node),
-            };
-            match joined {
-                Ok(total) => {
-                    self.stats.rebalance += 1;
-                    last_size = Some(total);
-                }
-                Err(node) => {
-                    out.push(Child::Built(node));
-                    last_size = Some(size);
+                existing => {
+                    self.repack(&mut run, &mut out, fill);
+                    out.push(existing);
                 }
             }
         }
+        self.repack(&mut run, &mut out, fill);
         out
+    }
+
+    /// Moves `run` (rebuilt neighbours of one kind) to `out`, repacked if that saves pages.
+    fn repack<'x>(&mut self, run: &mut Vec<Node<'x>>, out: &mut Vec<Child<'x>>, fill: f64) {
+        let len = run.len();
+        let room = crate::split::threshold(self.page_size, fill).saturating_sub(crate::page::PAGE_HEADER_SIZE);
+        let data: usize = run.iter().map(|n| n.size() - crate::page::PAGE_HEADER_SIZE).sum();
+        // Parts are packed to about `room` bytes: a run with more than `len - 1` of those
+        // can't lose a page (the common case after a bulk build), so skip the work.
+        if len >= 2 && data <= (len - 1) * room {
+            let sizes: Vec<usize> = run.iter().flat_map(Node::elem_sizes).collect();
+            let ranges = crate::split::split_ranges(&sizes, self.page_size, fill);
+            let fits = ranges.iter().all(|r| node_size(r.len(), sizes[r.clone()].iter().sum()) <= self.page_size);
+            if ranges.len() < len && fits {
+                match Node::concat(std::mem::take(run)) {
+                    Ok(merged) => {
+                        self.stats.rebalance += (len - ranges.len()) as u64;
+                        out.extend(split(merged, self.page_size, fill).into_iter().map(Child::Built));
+                    }
+                    Err(nodes) => out.extend(nodes.into_iter().map(Child::Built)),
+                }
+                return;
+            }
+        }
+        out.extend(run.drain(..).map(Child::Built));
     }
 
     /// If page `id` (committed or written by this commit) is a branch with a single child,
