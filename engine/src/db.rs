@@ -406,26 +406,34 @@ impl DB {
             }
             writer.file_size = target;
         }
-        // Coalesce adjacent pages into larger writes (at most 4 MiB each).
-        let mut run: Vec<u8> = Vec::new();
-        let mut run_start = 0u64;
-        let mut flush = |run: &mut Vec<u8>, at: u64| -> Result<()> {
-            if !run.is_empty() {
-                self.storage.write_at(run, at).map_err(io("write"))?;
-                stats.write += 1;
-                run.clear();
-            }
+        // Coalesce adjacent pages into larger writes (at most 4 MiB each); a lone page is
+        // written from its own buffer.
+        let mut run: Vec<&[u8]> = Vec::new();
+        let (mut run_start, mut run_len) = (0u64, 0u64);
+        let mut joined: Vec<u8> = Vec::new();
+        let mut flush = |run: &mut Vec<&[u8]>, at: u64| -> Result<()> {
+            let bytes: &[u8] = match run.as_slice() {
+                [] => return Ok(()),
+                [one] => one,
+                many => {
+                    joined.clear();
+                    many.iter().for_each(|b| joined.extend_from_slice(b));
+                    &joined
+                }
+            };
+            self.storage.write_at(bytes, at).map_err(io("write"))?;
+            stats.write += 1;
+            run.clear();
             Ok(())
         };
         for (&id, buf) in dirty {
             let off = id * ps;
-            if run_start + run.len() as u64 != off || run.len() >= 4 << 20 {
+            if run_start + run_len != off || run_len >= 4 << 20 {
                 flush(&mut run, run_start)?;
+                (run_start, run_len) = (off, 0);
             }
-            if run.is_empty() {
-                run_start = off;
-            }
-            run.extend_from_slice(buf);
+            run.push(buf);
+            run_len += buf.len() as u64;
         }
         flush(&mut run, run_start)?;
         if !self.opts.no_sync {
