@@ -129,6 +129,37 @@ pub(crate) enum Origin {
     Inline(Vec<u8>),
 }
 
+/// The last key a write transaction looked up in one bucket's committed tree, and the flags
+/// of the element found there (`None`: no such key). A write that follows a read of the same
+/// key (check, then act: `get` then `delete`, the typed store's duplicate and unique checks)
+/// skips the second descent. The committed tree does not change during the transaction, so a
+/// memo never goes stale; a memo found locked (a reader on another thread) is skipped.
+#[derive(Debug, Default)]
+pub(crate) struct DiskMemo(std::sync::Mutex<Option<(OverlayKey, Option<u32>)>>);
+
+impl DiskMemo {
+    /// What the committed tree holds at `key`, if that is the key remembered.
+    pub(crate) fn recall(&self, key: &[u8]) -> Option<Option<u32>> {
+        match self.0.try_lock().ok()?.as_ref() {
+            Some((k, flags)) if k.as_slice() == key => Some(*flags),
+            _ => None,
+        }
+    }
+
+    /// Remembers what the committed tree holds at `key`.
+    pub(crate) fn remember(&self, key: &[u8], flags: Option<u32>) {
+        if let Ok(mut m) = self.0.try_lock() {
+            *m = Some((OverlayKey::from_slice(key), flags));
+        }
+    }
+}
+
+impl Clone for DiskMemo {
+    fn clone(&self) -> Self {
+        DiskMemo::default()
+    }
+}
+
 /// A bucket touched by the write transaction.
 #[derive(Debug, Clone)]
 pub(crate) struct BucketW {
@@ -144,6 +175,8 @@ pub(crate) struct BucketW {
     values: Values,
     /// Split threshold for this transaction (bbolt's `FillPercent`).
     pub fill_percent: f64,
+    /// The last lookup in the committed tree.
+    pub memo: DiskMemo,
 }
 
 impl BucketW {
@@ -155,6 +188,7 @@ impl BucketW {
             overlay: BTreeMap::new(),
             values: Values::default(),
             fill_percent: crate::DEFAULT_FILL_PERCENT,
+            memo: DiskMemo::default(),
         }
     }
 
@@ -163,9 +197,12 @@ impl BucketW {
         self.values.get(v)
     }
 
-    /// The overlay and the value arena, borrowed apart (to change one while reading the other).
-    pub(crate) fn parts_mut(&mut self) -> (&mut BTreeMap<OverlayKey, Change>, &mut Values, Option<DiskRoot<'_>>) {
-        (&mut self.overlay, &mut self.values, origin_root(&self.origin))
+    /// The overlay and the value arena, borrowed apart (to change one while reading the
+    /// other), with the committed tree and the memo of its last lookup.
+    pub(crate) fn parts_mut(
+        &mut self,
+    ) -> (&mut BTreeMap<OverlayKey, Change>, &mut Values, Option<DiskRoot<'_>>, &DiskMemo) {
+        (&mut self.overlay, &mut self.values, origin_root(&self.origin), &self.memo)
     }
 
     /// Copies the live values into a fresh arena once its garbage outweighs them (and the
@@ -281,14 +318,14 @@ impl<'a> View<'a> {
     /// Looks `key` up in a bucket.
     pub(crate) fn get(&self, src: Src<'a>, key: &[u8]) -> Result<Option<Item<'a>>> {
         // The committed tree, and its root node if a bucket handle has read it already.
-        let (root, page) = match src {
-            Src::Disk(d) => (Some((d.root, d.node)), root_page(d.root)),
+        let (root, page, memo) = match src {
+            Src::Disk(d) => (Some((d.root, d.node)), root_page(d.root), None),
             Src::Write(w) => {
                 if let Some(c) = w.overlay.get(key) {
                     return Ok(self.change_item(w, c));
                 }
                 let r = w.disk_root();
-                (r.map(|r| (r, None)), r.map_or(0, root_page))
+                (r.map(|r| (r, None)), r.map_or(0, root_page), Some(&w.memo))
             }
         };
         let Some((root, node)) = root else { return Ok(None) };
@@ -296,7 +333,11 @@ impl<'a> View<'a> {
             Some(n) => n,
             None => self.snap.root_node(root)?,
         };
-        match self.snap.get_from(node, key)? {
+        let found = self.snap.get_from(node, key)?;
+        if let Some(memo) = memo {
+            memo.remember(key, found.map(|(flags, _)| flags));
+        }
+        match found {
             None => Ok(None),
             Some((flags, value)) => self.item(LeafElem { flags, key: &[], value }, page).map(Some),
         }

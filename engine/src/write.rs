@@ -12,7 +12,7 @@ use crate::error::{Error, PageId, Result, TxId};
 use crate::freelist::Freelist;
 use crate::page::{LeafElem, BUCKET_LEAF_FLAG};
 use crate::tree::{decode_bucket, DiskRoot, Snapshot};
-use crate::view::{root_page, BucketId, BucketW, Change, Item, Origin, OverlayKey, Src, View};
+use crate::view::{root_page, BucketId, BucketW, Change, DiskMemo, Item, Origin, OverlayKey, Src, View};
 use crate::{MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
 
 /// What only the single writer owns between transactions.
@@ -84,7 +84,7 @@ impl WriteTx {
         // One walk of the overlay: a key already changed in this transaction is decided there;
         // only a key new to the overlay asks the committed tree whether it names a bucket.
         let WriteTx { snap, arena, .. } = self;
-        let (overlay, values, root) = arena[id].parts_mut();
+        let (overlay, values, root, memo) = arena[id].parts_mut();
         let r = match overlay.entry(OverlayKey::from_slice(key)) {
             Entry::Occupied(mut o) => match o.get_mut() {
                 Change::Bucket(_) => Err(Error::IncompatibleValue { found: "bucket", wanted: "value" }),
@@ -95,11 +95,9 @@ impl WriteTx {
                 }
             },
             Entry::Vacant(slot) => {
-                if let Some(root) = root {
-                    if let Some((flags, _)) = snap.get(root, slot.key())? {
-                        if flags & BUCKET_LEAF_FLAG != 0 {
-                            return Err(Error::IncompatibleValue { found: "bucket", wanted: "value" });
-                        }
+                if let Some(flags) = committed_flags(snap, root, memo, slot.key())? {
+                    if flags & BUCKET_LEAF_FLAG != 0 {
+                        return Err(Error::IncompatibleValue { found: "bucket", wanted: "value" });
                     }
                 }
                 slot.insert(Change::Put(values.store(None, value)));
@@ -113,7 +111,7 @@ impl WriteTx {
     pub(crate) fn delete(&mut self, id: BucketId, key: &[u8]) -> Result<()> {
         // One walk of the overlay, as in `put`.
         let WriteTx { snap, arena, .. } = self;
-        let (overlay, values, root) = arena[id].parts_mut();
+        let (overlay, values, root, memo) = arena[id].parts_mut();
         let r = match overlay.entry(OverlayKey::from_slice(key)) {
             Entry::Occupied(mut o) => match *o.get() {
                 Change::Bucket(_) => Err(Error::IncompatibleValue { found: "bucket", wanted: "value" }),
@@ -124,19 +122,16 @@ impl WriteTx {
                 }
                 Change::Delete => Ok(()),
             },
-            Entry::Vacant(slot) => {
-                let Some(root) = root else { return Ok(()) };
-                match snap.get(root, slot.key())? {
-                    None => Ok(()),
-                    Some((flags, _)) if flags & BUCKET_LEAF_FLAG != 0 => {
-                        Err(Error::IncompatibleValue { found: "bucket", wanted: "value" })
-                    }
-                    Some(_) => {
-                        slot.insert(Change::Delete);
-                        Ok(())
-                    }
+            Entry::Vacant(slot) => match committed_flags(snap, root, memo, slot.key())? {
+                None => Ok(()),
+                Some(flags) if flags & BUCKET_LEAF_FLAG != 0 => {
+                    Err(Error::IncompatibleValue { found: "bucket", wanted: "value" })
                 }
-            }
+                Some(_) => {
+                    slot.insert(Change::Delete);
+                    Ok(())
+                }
+            },
         };
         arena[id].compact_values();
         r
@@ -339,6 +334,16 @@ pub(crate) fn page_span(snap: &Snapshot, id: PageId) -> Result<u64> {
     Ok(b.len() as u64 / snap.page_size())
 }
 
+/// The flags of `key`'s element in the committed tree `root` (`None`: no such key), from the
+/// bucket's memo when its last lookup was this key.
+fn committed_flags(snap: &Snapshot, root: Option<DiskRoot<'_>>, memo: &DiskMemo, key: &[u8]) -> Result<Option<u32>> {
+    let Some(root) = root else { return Ok(None) };
+    if let Some(flags) = memo.recall(key) {
+        return Ok(flags);
+    }
+    Ok(snap.get(root, key)?.map(|(flags, _)| flags))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{Options, DB};
@@ -374,5 +379,59 @@ mod tests {
         drop(tx);
         drop(db);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_write_after_a_read_of_the_same_key_sees_what_the_read_saw() {
+        let dir = std::env::temp_dir().join(format!("rivet-write-memo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = DB::open(dir.join("memo.db"), Options::default()).unwrap();
+        db.update(|tx| {
+            let mut b = tx.create_bucket(b"b")?;
+            b.put(b"k", b"v")?;
+            b.create_bucket(b"sub").map(drop)
+        })
+        .unwrap();
+        let mut tx = db.begin(true).unwrap();
+        let mut b = tx.bucket_mut(b"b").unwrap();
+        // The read remembers that `sub` is a bucket: the write after it must still refuse.
+        assert_eq!(b.get(b"sub").unwrap(), None);
+        assert!(matches!(b.put(b"sub", b"x"), Err(crate::Error::IncompatibleValue { .. })));
+        assert_eq!(b.get(b"sub").unwrap(), None);
+        assert!(matches!(b.delete(b"sub"), Err(crate::Error::IncompatibleValue { .. })));
+        // A read of another key in between replaces the memo.
+        assert_eq!(b.get(b"k").unwrap(), Some(&b"v"[..]));
+        assert_eq!(b.get(b"missing").unwrap(), None);
+        b.delete(b"k").unwrap();
+        assert_eq!(b.get(b"k").unwrap(), None);
+        // Read, then delete: a missing key stays missing, an existing one goes.
+        assert_eq!(b.get(b"missing").unwrap(), None);
+        b.delete(b"missing").unwrap();
+        b.put(b"k", b"again").unwrap();
+        assert_eq!(b.get(b"k").unwrap(), Some(&b"again"[..]));
+        tx.commit().unwrap();
+        db.view(|tx| {
+            let b = tx.bucket(b"b")?;
+            assert_eq!(b.get(b"k")?, Some(&b"again"[..]));
+            assert_eq!(b.get(b"missing")?, None);
+            assert!(b.bucket(b"sub").is_ok());
+            Ok::<_, crate::Error>(())
+        })
+        .unwrap();
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_memo_answers_only_for_the_key_it_holds() {
+        let memo = crate::view::DiskMemo::default();
+        assert_eq!(memo.recall(b"a"), None);
+        memo.remember(b"a", Some(2));
+        assert_eq!(memo.recall(b"a"), Some(Some(2)));
+        assert_eq!(memo.recall(b"ab"), None);
+        assert_eq!(memo.recall(b""), None);
+        memo.remember(b"b", None);
+        assert_eq!(memo.recall(b"b"), Some(None));
+        assert_eq!(memo.recall(b"a"), None);
     }
 }
