@@ -132,16 +132,12 @@ struct DirtyNode {
 }
 
 fn split<'x>(node: Node<'x>, page_size: usize, fill: f64) -> Vec<Node<'x>> {
-    let ranges = match &node {
-        Node::Leaf(v) => {
-            let sizes: Vec<usize> = v.iter().map(|e| e.key.len() + e.value.len()).collect();
-            crate::split::split_ranges(&sizes, page_size, fill)
-        }
-        Node::Branch(v) => {
-            let sizes: Vec<usize> = v.iter().map(|e| e.key.len()).collect();
-            crate::split::split_ranges(&sizes, page_size, fill)
-        }
-    };
+    let ranges = crate::split::split_ranges(&node.elem_sizes(), page_size, fill);
+    cut(node, &ranges)
+}
+
+/// Cuts `node` into the parts `ranges` (consecutive, covering all its elements) name.
+fn cut<'x>(node: Node<'x>, ranges: &[std::ops::Range<usize>]) -> Vec<Node<'x>> {
     match ranges.len() {
         0 => return Vec::new(),
         1 => return vec![node],
@@ -489,7 +485,7 @@ impl<'s> Spill<'s> {
                 match Node::concat(std::mem::take(run)) {
                     Ok(merged) => {
                         self.stats.rebalance += (len - ranges.len()) as u64;
-                        out.extend(split(merged, self.page_size, fill).into_iter().map(Child::Built));
+                        out.extend(cut(merged, &ranges).into_iter().map(Child::Built));
                     }
                     Err(nodes) => out.extend(nodes.into_iter().map(Child::Built)),
                 }
