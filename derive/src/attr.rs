@@ -6,6 +6,7 @@
 //! exists; the bucket name is non-empty and not reserved.
 
 use proc_macro2::Span;
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, LitInt, LitStr, Path, PathArguments, Type};
 
@@ -32,6 +33,19 @@ pub struct IndexDef {
     pub fields: Vec<IndexField>,
 }
 
+/// A serialized field of the value (what the catalog's layout lists).
+pub struct ValueField {
+    pub ty: Type,
+    /// The serialized name.
+    pub name: String,
+    /// Whether it has a default.
+    pub default: bool,
+    /// `with = ..` and the like: the store cannot describe it.
+    pub custom: Option<String>,
+    /// `#[rivet(renamed_from = "..")]`.
+    pub renamed_from: Vec<String>,
+}
+
 /// Everything the expansion needs.
 pub struct RecordDef {
     pub ident: Ident,
@@ -42,6 +56,12 @@ pub struct RecordDef {
     pub krate: Path,
     pub keys: Vec<KeyField>,
     pub indexes: Vec<IndexDef>,
+    /// The serialized fields, in order.
+    pub fields: Vec<ValueField>,
+    /// `from = Previous`.
+    pub from: Option<Path>,
+    /// `renamed_from = "Old"` on the struct.
+    pub renamed_from: Vec<String>,
 }
 
 /// Collects several errors into one.
@@ -102,7 +122,8 @@ fn option_inner(ty: &Type) -> Option<Type> {
     }
 }
 
-const STRUCT_ATTRS: &str = "expected `bucket = \"..\"`, `version = N`, `codec = path`, `crate = path` or \
+const STRUCT_ATTRS: &str = "expected `bucket = \"..\"`, `version = N`, `from = PreviousType`, \
+                            `renamed_from = \"OldName\"`, `codec = path`, `crate = path` or \
                             `index(name = \"..\", fields(a, b), unique)`";
 
 pub fn parse(input: &DeriveInput) -> syn::Result<RecordDef> {
@@ -133,6 +154,22 @@ pub fn parse(input: &DeriveInput) -> syn::Result<RecordDef> {
 
     let mut bucket: Option<LitStr> = None;
     let mut version = 1u32;
+    let mut version_span = None;
+    let mut from: Option<Path> = None;
+    let mut type_renamed_from = Vec::new();
+    let serde_container = match crate::serde_attr::container(&input.attrs) {
+        Ok(c) => c,
+        Err(e) => {
+            errors.push(e);
+            Default::default()
+        }
+    };
+    if let Some(span) = serde_container.transparent {
+        errors.push(syn::Error::new(
+            span,
+            "`#[serde(transparent)]` cannot be used on a record: a record is stored as its fields",
+        ));
+    }
     let mut codec = None;
     let mut krate: Path = syn::parse_quote!(::rivet);
     struct Composite {
@@ -149,6 +186,15 @@ pub fn parse(input: &DeriveInput) -> syn::Result<RecordDef> {
             } else if meta.path.is_ident("version") {
                 let v: LitInt = meta.value()?.parse()?;
                 version = v.base10_parse()?;
+                version_span = Some(v.span());
+                if version == 0 {
+                    return Err(syn::Error::new(v.span(), "versions start at 1"));
+                }
+            } else if meta.path.is_ident("from") {
+                from = Some(meta.value()?.parse::<Path>()?);
+            } else if meta.path.is_ident("renamed_from") {
+                let s: LitStr = meta.value()?.parse()?;
+                type_renamed_from.push(s.value());
             } else if meta.path.is_ident("codec") {
                 codec = Some(meta.value()?.parse::<Path>()?);
             } else if meta.path.is_ident("crate") {
@@ -202,10 +248,70 @@ pub fn parse(input: &DeriveInput) -> syn::Result<RecordDef> {
     let mut keys: Vec<KeyField> = Vec::new();
     let mut indexes: Vec<IndexDef> = Vec::new();
     let mut all_fields: Vec<(Ident, Type)> = Vec::new();
+    let mut value_fields: Vec<ValueField> = Vec::new();
+    // Fields whose serde form is not their value, with why (keys and indexes may not be such).
+    let mut not_plain: Vec<(Ident, &'static str)> = Vec::new();
     if let Some(named) = named {
         for field in &named.named {
             let Some(ident) = field.ident.clone() else { continue };
             all_fields.push((ident.clone(), field.ty.clone()));
+            let sf = match crate::serde_attr::field(&field.attrs) {
+                Ok(f) => f,
+                Err(e) => {
+                    errors.push(e);
+                    Default::default()
+                }
+            };
+            if let Some(span) = sf.flatten {
+                errors.push(syn::Error::new(
+                    span,
+                    "`#[serde(flatten)]` cannot be used in a record: the store's codecs are positional and do not \
+                     support flattened fields",
+                ));
+                not_plain.push((ident.clone(), "flatten"));
+            }
+            if sf.skip {
+                not_plain.push((ident.clone(), "skip"));
+            }
+            if sf.custom.is_some() {
+                not_plain.push((ident.clone(), "with"));
+            }
+            let mut renamed_from = Vec::new();
+            for attr in field.attrs.iter().filter(|a| a.path().is_ident("rivet")) {
+                let r = attr.parse_nested_meta(|m| {
+                    if m.path.is_ident("renamed_from") {
+                        let s: LitStr = m.value()?.parse()?;
+                        renamed_from.push(s.value());
+                        Ok(())
+                    } else {
+                        Err(m.error("unknown field attribute; expected `#[rivet(renamed_from = \"old_name\")]`"))
+                    }
+                });
+                if let Err(e) = r {
+                    errors.push(e);
+                }
+            }
+            if !sf.skip {
+                let plain = ident.unraw().to_string();
+                let name = match (&sf.rename, &serde_container.rename_all) {
+                    (Some(n), _) => n.clone(),
+                    (None, Some((rule, span))) => match crate::serde_attr::apply_rule(rule, *span, &plain, false) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            errors.push(e);
+                            plain
+                        }
+                    },
+                    (None, None) => plain,
+                };
+                value_fields.push(ValueField {
+                    ty: field.ty.clone(),
+                    name,
+                    default: sf.default || serde_container.default,
+                    custom: sf.custom.clone(),
+                    renamed_from,
+                });
+            }
             for attr in &field.attrs {
                 if attr.path().is_ident("key") {
                     let mut auto = None;
@@ -323,6 +429,37 @@ pub fn parse(input: &DeriveInput) -> syn::Result<RecordDef> {
         }
     }
 
+    // Keys and index fields must be what serde writes, or the indexes would drift from the
+    // values after an upgrade.
+    let plain_check = |f: &Ident, what: &str, errors: &mut Errors| {
+        if let Some((_, why)) = not_plain.iter().find(|(i, _)| i == f) {
+            errors.push(syn::Error::new(
+                f.span(),
+                format!(
+                    "a {what} field cannot be `#[serde({why})]`: its serialized form would not be its value, so \
+                     the store could not keep the {what} in step with the records"
+                ),
+            ));
+        }
+    };
+    for k in &keys {
+        plain_check(&k.ident, "key", &mut errors);
+    }
+    for idx in &indexes {
+        for f in &idx.fields {
+            plain_check(&f.ident, "indexed", &mut errors);
+        }
+    }
+    if let Some(f) = &from {
+        if version < 2 {
+            errors.push(syn::Error::new(
+                version_span.unwrap_or_else(|| f.span()),
+                "`from = ..` names the previous version of this type, so this type needs `version = N` with N \
+                 greater than the previous type's version",
+            ));
+        }
+    }
+
     let bucket_name = match &bucket {
         Some(b) => b.value(),
         None => snake_case(&input.ident.to_string()),
@@ -351,6 +488,9 @@ pub fn parse(input: &DeriveInput) -> syn::Result<RecordDef> {
         krate,
         keys,
         indexes,
+        fields: value_fields,
+        from,
+        renamed_from: type_renamed_from,
     })
 }
 

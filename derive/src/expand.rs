@@ -34,8 +34,43 @@ fn index_key_type(idx: &IndexDef) -> TokenStream {
     }
 }
 
+/// A closure (coerced to `fn() -> Shape`) giving a field type's shape: its `Layout`, or opaque.
+pub fn shape_fn(krate: &syn::Path, ty: &Type, custom: Option<&str>) -> TokenStream {
+    match custom {
+        Some(c) => quote!(|| #krate::Shape::Opaque(#krate::__private::String::from(#c))),
+        None => quote_spanned! {ty.span()=>
+            || {
+                #[allow(unused_imports)]
+                use #krate::__private::{ViaLayout as _, ViaOpaque as _};
+                (&&#krate::__private::Probe::<#ty>::new()).rivet_shape()
+            }
+        },
+    }
+}
+
 pub fn expand(def: &RecordDef) -> TokenStream {
-    let RecordDef { ident, vis, bucket, version, codec, krate, keys, indexes } = def;
+    let RecordDef { ident, vis, bucket, version, codec, krate, keys, indexes, fields, from, renamed_from } = def;
+    let value_specs = fields.iter().map(|f| {
+        let name = &f.name;
+        let shape = shape_fn(krate, &f.ty, f.custom.as_deref());
+        let default = f.default;
+        let renamed = &f.renamed_from;
+        quote! {
+            #krate::ValueFieldSpec { name: #name, shape: #shape, default: #default, renamed_from: &[#(#renamed),*] }
+        }
+    });
+    let previous = match from {
+        Some(p) => quote!(::core::option::Option::Some(<#p as #krate::Record>::schema)),
+        None => quote!(::core::option::Option::None),
+    };
+    let decode_older = from.as_ref().map(|p| {
+        quote! {
+            fn decode_older(upgrade: &#krate::Upgrade<'_>, bytes: &[u8]) -> #krate::Result<Self> {
+                let previous: #p = upgrade.decode::<#p>(bytes)?;
+                <Self as ::core::convert::TryFrom<#p>>::try_from(previous).map_err(|e| upgrade.failed::<Self, _>(e))
+            }
+        }
+    });
     let type_name = ident.to_string();
     let codec = match codec {
         Some(c) => quote!(#c),
@@ -184,6 +219,9 @@ pub fn expand(def: &RecordDef) -> TokenStream {
                         key: #krate::__private::Vec::from([#(#key_specs),*]),
                         auto_key: #auto_key,
                         indexes: #krate::__private::Vec::from([#(#index_specs),*]),
+                        fields: #krate::__private::Vec::from([#(#value_specs),*]),
+                        previous: #previous,
+                        renamed_from: &[#(#renamed_from),*],
                     })
                 })
             }
@@ -197,6 +235,8 @@ pub fn expand(def: &RecordDef) -> TokenStream {
             }
 
             #auto_methods
+
+            #decode_older
 
             #[allow(unused_variables)]
             fn encode_index(&self, index: usize, out: &mut #krate::__private::Vec<u8>) -> bool {

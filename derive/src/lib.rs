@@ -15,6 +15,8 @@
 
 mod attr;
 mod expand;
+mod layout;
+mod serde_attr;
 
 use proc_macro::TokenStream;
 
@@ -24,6 +26,17 @@ pub fn derive_record(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     match attr::parse(&input) {
         Ok(def) => expand::expand(&def).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Derives `rivet::Layout` (the serialized shape of a type that records contain). See the
+/// `rivet` crate.
+#[proc_macro_derive(Layout, attributes(rivet))]
+pub fn derive_layout(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    match layout::expand(&input) {
+        Ok(t) => t.into(),
         Err(e) => e.to_compile_error().into(),
     }
 }

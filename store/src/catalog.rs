@@ -1,105 +1,271 @@
 //! The catalog: a top-level bucket `__rivet_catalog` mapping each record bucket's name to a
-//! short text describing the record type that owns it.
+//! short text describing the record type that owns it, and every value layout its rows may
+//! have.
 //!
 //! The entry is plain text so that `rivet dump` or bbolt itself shows it readably:
 //!
 //! ```text
-//! format = 1
+//! format = 2
 //! type = User
-//! version = 1
+//! version = 2
 //! codec = postcard
 //! key = id: u64 (auto)
 //! index email = unique (email: string)
-//! index born = sparse (born: i32)
+//! index country = (country: string)
+//! layout 1 = version 1 {id: u64, email: string, name: string}
+//! layout 2 = version 2 {id: u64, email: string, name: string, country: string}
 //! ```
 //!
-//! Invariant: a record bucket exists if and only if its catalog entry does, and the entry
-//! equals the schema of the type using it. A type is checked against its entry the first time
-//! a transaction uses it; any difference (another type, other key fields, other indexes,
-//! another codec or version) is [`crate::Error::SchemaMismatch`] naming what changed, raised
-//! before anything is written.
+//! - `version` is the newest type version that wrote to the bucket. A program whose type is
+//!   older is refused before it reads or writes anything (a file from the future).
+//! - Each `layout N` is one serialized form of the value, in the order they first appeared.
+//!   Every stored value starts with its layout number (a varint, the *envelope*), so the store
+//!   knows which layout to read it with. The indexes listed are built and match the records
+//!   as the type of `version` computes them.
+//! - `format = 1` entries (written before layouts were recorded) have no `layout` lines and
+//!   their values have no envelope; the first write transaction that uses the type converts
+//!   them (see [`crate::evolve`]).
+//!
+//! Invariant: a record bucket exists if and only if its catalog entry does; every index listed
+//! has its bucket and its entries; every value's envelope names a listed layout.
 
-use crate::record::{Field, Schema};
+use crate::layout::{fields_text, parse_fields, FieldShape};
 
 /// The name of the catalog bucket.
 pub const CATALOG_BUCKET: &[u8] = b"__rivet_catalog";
 
 /// The catalog format written by this version.
-const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
-fn fields(fields: &[Field]) -> String {
-    fields.iter().map(|f| format!("{}: {}", f.name, f.kind)).collect::<Vec<_>>().join(", ")
+/// One value layout recorded in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLayout {
+    /// Its number (the envelope of the values written with it), from 1.
+    pub id: u32,
+    /// The type version that wrote it.
+    pub version: u32,
+    /// The serialized fields, in order.
+    pub fields: Vec<FieldShape>,
 }
 
-/// The catalog entry of a schema.
-pub(crate) fn render(s: &Schema) -> String {
-    let mut out = format!(
-        "format = {FORMAT}\ntype = {}\nversion = {}\ncodec = {}\nkey = {}{}\n",
-        s.type_name,
-        s.version,
-        s.codec,
-        fields(&s.key),
-        if s.auto_key { " (auto)" } else { "" }
-    );
-    for i in &s.indexes {
-        let mut flags = String::new();
-        if i.unique {
-            flags.push_str("unique ");
-        }
-        if i.sparse {
-            flags.push_str("sparse ");
-        }
-        out.push_str(&format!("index {} = {flags}({})\n", i.name, fields(&i.fields)));
-    }
-    out
+/// One index recorded in the catalog: its name and definition
+/// (`unique (email: string)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredIndex {
+    /// The index's name.
+    pub name: String,
+    /// Its definition, as text.
+    pub definition: String,
 }
 
-/// `(label, value)` pairs of an entry, in order.
-fn lines(entry: &str) -> Vec<(&str, &str)> {
-    entry.lines().filter(|l| !l.trim().is_empty()).map(|l| l.split_once(" = ").unwrap_or((l, ""))).collect()
+/// A parsed catalog entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// 1 (no layouts, values without envelope) or 2.
+    pub format: u32,
+    /// The name of the Rust type that last registered the bucket.
+    pub type_name: String,
+    /// The newest type version that wrote to the bucket.
+    pub version: u32,
+    /// The codec's name.
+    pub codec: String,
+    /// The key fields (`id: u64 (auto)`).
+    pub key: String,
+    /// The built indexes.
+    pub indexes: Vec<StoredIndex>,
+    /// The value layouts (empty in format 1).
+    pub layouts: Vec<StoredLayout>,
 }
 
-/// Says in words how the stored entry differs from the schema (`None`: they agree).
-pub(crate) fn mismatch(stored: &[u8], schema: &Schema) -> Option<String> {
-    let expected = schema.catalog_entry();
-    if stored == expected.as_bytes() {
-        return None;
+/// Why an entry could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryError(pub String);
+
+impl std::fmt::Display for EntryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
-    let Ok(stored) = std::str::from_utf8(stored) else {
-        return Some("the catalog entry is not text: the bucket was not written by this store".into());
-    };
-    let old = lines(stored);
-    let new = lines(expected);
-    let value = |v: &[(&str, &str)], label: &str| v.iter().find(|(l, _)| *l == label).map(|(_, v)| v.to_string());
-    if let Some(owner) = value(&old, "type") {
-        if owner != schema.type_name {
-            return Some(format!(
-                "the bucket belongs to record type `{owner}`, so `{}` cannot use it (give one of them another \
-                 bucket with #[rivet(bucket = \"...\")])",
-                schema.type_name
-            ));
+}
+
+impl Entry {
+    /// Parses an entry's bytes.
+    ///
+    /// # Errors
+    /// [`EntryError`] naming the line that does not parse (the entry was not written by this
+    /// store, or was damaged).
+    pub fn parse(bytes: &[u8]) -> Result<Entry, EntryError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| EntryError("the entry is not text".into()))?;
+        let mut e = Entry {
+            format: 0,
+            type_name: String::new(),
+            version: 0,
+            codec: String::new(),
+            key: String::new(),
+            indexes: Vec::new(),
+            layouts: Vec::new(),
+        };
+        let number = |label: &str, v: &str| -> Result<u32, EntryError> {
+            v.parse().map_err(|_| EntryError(format!("`{label}` is not a number: `{v}`")))
+        };
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let Some((label, value)) = line.split_once(" = ") else {
+                return Err(EntryError(format!("line `{line}` is not `label = value`")));
+            };
+            match label {
+                "format" => e.format = number(label, value)?,
+                "type" => e.type_name = value.to_string(),
+                "version" => e.version = number(label, value)?,
+                "codec" => e.codec = value.to_string(),
+                "key" => e.key = value.to_string(),
+                _ => {
+                    if let Some(name) = label.strip_prefix("index ") {
+                        e.indexes.push(StoredIndex { name: name.to_string(), definition: value.to_string() });
+                    } else if let Some(id) = label.strip_prefix("layout ") {
+                        let id = number(label, id)?;
+                        let Some(rest) = value.strip_prefix("version ") else {
+                            return Err(EntryError(format!("layout {id} does not start with `version`")));
+                        };
+                        let (version, fields) = rest.split_once(' ').unwrap_or((rest, ""));
+                        let version = number(label, version)?;
+                        let fields = parse_fields(fields)
+                            .map_err(|err| EntryError(format!("layout {id}: {err}: `{fields}`")))?;
+                        e.layouts.push(StoredLayout { id, version, fields });
+                    } else {
+                        return Err(EntryError(format!("unknown line `{line}`")));
+                    }
+                }
+            }
+        }
+        if e.format == 0 || e.type_name.is_empty() || e.codec.is_empty() || e.key.is_empty() {
+            return Err(EntryError("the entry lacks its format, type, codec or key".into()));
+        }
+        if e.format > FORMAT {
+            return Err(EntryError(format!(
+                "catalog format {} is newer than this program reads ({FORMAT}): the file was written by a newer Rivet",
+                e.format
+            )));
+        }
+        if e.format >= 2 && e.layouts.is_empty() {
+            return Err(EntryError("a format 2 entry lists no layout".into()));
+        }
+        Ok(e)
+    }
+
+    /// The entry as text (what [`Entry::parse`] reads back).
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "format = {}\ntype = {}\nversion = {}\ncodec = {}\nkey = {}\n",
+            self.format, self.type_name, self.version, self.codec, self.key
+        );
+        for i in &self.indexes {
+            out.push_str(&format!("index {} = {}\n", i.name, i.definition));
+        }
+        for l in &self.layouts {
+            out.push_str(&format!("layout {} = version {} {}\n", l.id, l.version, fields_text(&l.fields)));
+        }
+        out
+    }
+
+    /// The layout numbered `id`.
+    pub fn layout(&self, id: u32) -> Option<&StoredLayout> {
+        self.layouts.iter().find(|l| l.id == id)
+    }
+
+    /// The definition of index `name`, if built.
+    pub fn index(&self, name: &str) -> Option<&str> {
+        self.indexes.iter().find(|i| i.name == name).map(|i| i.definition.as_str())
+    }
+}
+
+/// Reads a value's envelope: its layout number and the bytes after it.
+///
+/// # Errors
+/// A message if the envelope is malformed (empty value, an overlong or unterminated varint).
+pub fn split_envelope(value: &[u8]) -> Result<(u32, &[u8]), String> {
+    let mut id: u32 = 0;
+    for (i, b) in value.iter().enumerate().take(5) {
+        id |= u32::from(b & 0x7F) << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok((id, &value[i + 1..]));
         }
     }
-    let mut changes = Vec::new();
-    for (label, was) in &old {
-        match value(&new, label) {
-            Some(now) if now != *was => changes.push(format!("{label}: the file has `{was}`, the type has `{now}`")),
-            Some(_) => {}
-            None => changes.push(format!("{label} (`{was}`) is in the file but not in the type")),
+    Err(format!("the value's layout number is malformed ({} bytes)", value.len()))
+}
+
+/// The envelope of layout `id`: its bytes (the first `len` of the array) and `len`.
+pub fn envelope(id: u32) -> ([u8; 5], usize) {
+    let mut out = [0u8; 5];
+    let mut id = id;
+    let mut len = 0;
+    while id >= 0x80 {
+        out[len] = (id as u8 & 0x7F) | 0x80;
+        id >>= 7;
+        len += 1;
+    }
+    out[len] = id as u8;
+    (out, len + 1)
+}
+
+/// Appends the envelope of layout `id`.
+pub fn push_envelope(id: u32, out: &mut Vec<u8>) {
+    let (bytes, len) = envelope(id);
+    out.extend_from_slice(&bytes[..len]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::Shape;
+
+    #[test]
+    fn entries_round_trip() {
+        let e = Entry {
+            format: 2,
+            type_name: "User".into(),
+            version: 2,
+            codec: "postcard".into(),
+            key: "id: u64 (auto)".into(),
+            indexes: vec![StoredIndex { name: "email".into(), definition: "unique (email: string)".into() }],
+            layouts: vec![
+                StoredLayout { id: 1, version: 1, fields: vec![FieldShape { name: "id".into(), shape: Shape::U64 }] },
+                StoredLayout { id: 2, version: 2, fields: vec![] },
+            ],
+        };
+        assert_eq!(Entry::parse(e.render().as_bytes()), Ok(e));
+    }
+
+    #[test]
+    fn format_1_entries_parse() {
+        let text = "format = 1\ntype = User\nversion = 1\ncodec = postcard\nkey = id: u64 (auto)\nindex born = sparse (born: i32)\n";
+        let e = Entry::parse(text.as_bytes()).unwrap();
+        assert_eq!((e.format, e.version, e.layouts.len()), (1, 1, 0));
+        assert_eq!(e.index("born"), Some("sparse (born: i32)"));
+        assert_eq!(e.render(), text);
+    }
+
+    #[test]
+    fn damaged_entries_are_errors() {
+        for bad in [
+            &b"\xff\xfe"[..],
+            b"format = x",
+            b"format = 9\ntype = A\nversion = 1\ncodec = c\nkey = k",
+            b"hello",
+            b"format = 2\ntype = A\nversion = 1\ncodec = c\nkey = k",
+            b"format = 2\ntype = A\nversion = 1\ncodec = c\nkey = k\nlayout 1 = version 1 {a: ???}",
+        ] {
+            assert!(Entry::parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
     }
-    for (label, now) in &new {
-        if value(&old, label).is_none() {
-            changes.push(format!("{label} (`{now}`) is in the type but not in the file"));
+
+    #[test]
+    fn envelopes_round_trip() {
+        for id in [0, 1, 127, 128, 300, u32::MAX] {
+            let mut v = Vec::new();
+            push_envelope(id, &mut v);
+            v.extend_from_slice(b"rest");
+            assert_eq!(split_envelope(&v), Ok((id, &b"rest"[..])));
         }
+        assert!(split_envelope(&[]).is_err());
+        assert!(split_envelope(&[0x80; 6]).is_err());
     }
-    if changes.is_empty() {
-        changes.push("the catalog entry differs in form".into());
-    }
-    Some(format!(
-        "record type `{}` differs from the catalog: {}. The store does not migrate data; keep the type as it was, \
-         or move the data with a migration of your own",
-        schema.type_name,
-        changes.join("; ")
-    ))
 }

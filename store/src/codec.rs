@@ -5,8 +5,11 @@
 //! read with another. A codec must reject bytes it cannot fully consume: a value with trailing
 //! bytes is a decode error, never a silent partial read.
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed};
 use serde::Serialize;
+
+use crate::layout::Shape;
+use crate::value::{ShapeSeed, Value};
 
 /// A codec's error, as text (it ends up in [`crate::Error::Decode`] or [`crate::Error::Encode`]).
 pub type CodecError = String;
@@ -38,12 +41,24 @@ pub trait Codec {
     /// # Errors
     /// Malformed bytes, a value of another shape, or bytes left over, as text.
     fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError>;
+
+    /// Decodes a whole value of a known [`Shape`] without its Rust type (how the store reads
+    /// values of an older layout by field name, and how `rivet records` prints them). The
+    /// default says the codec cannot: such a codec supports only unchanged layouts and
+    /// versioned upgrades (`from = ..`), not automatic field changes.
+    ///
+    /// # Errors
+    /// Malformed bytes, or bytes left over, as text.
+    fn decode_shape(bytes: &[u8], shape: &Shape) -> Result<Value, CodecError> {
+        let _ = (bytes, shape);
+        Err(format!("codec `{}` cannot read values without their Rust type", Self::NAME))
+    }
 }
 
 /// The default codec: [postcard](https://docs.rs/postcard), a compact, stable, non
 /// self-describing format (varint integers, length-prefixed strings, fields in declaration
-/// order). Adding, removing or reordering fields changes the format: bump the record's
-/// `#[rivet(version = N)]` when you do, so that old files are refused instead of misread.
+/// order). The catalog records each layout, so adding, removing, reordering and renaming
+/// fields are handled by the store (see the README, "Changing your types").
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Postcard;
 
@@ -61,6 +76,17 @@ impl Codec for Postcard {
 
     fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
         let (value, rest) = postcard::take_from_bytes(bytes).map_err(|e| e.to_string())?;
+        if rest.is_empty() {
+            Ok(value)
+        } else {
+            Err(format!("{} bytes left over after the value", rest.len()))
+        }
+    }
+
+    fn decode_shape(bytes: &[u8], shape: &Shape) -> Result<Value, CodecError> {
+        let mut de = postcard::Deserializer::from_bytes(bytes);
+        let value = ShapeSeed(shape).deserialize(&mut de).map_err(|e| e.to_string())?;
+        let rest = de.finalize().map_err(|e| e.to_string())?;
         if rest.is_empty() {
             Ok(value)
         } else {

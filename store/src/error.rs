@@ -54,14 +54,56 @@ pub enum Error {
         /// What the codec said.
         cause: String,
     },
-    /// The catalog in the file disagrees with the record type (or another type claims its
-    /// bucket); the message says what changed.
-    #[error("schema mismatch for bucket `{bucket}`: {message}")]
+    /// The catalog in the file disagrees with the record type (or its upgrade chain): the
+    /// reason says what, and what to do. Raised when a transaction first uses the type, before
+    /// anything is read or written.
+    #[error("schema mismatch for bucket `{bucket}`: {reason}")]
     SchemaMismatch {
         /// The record type's bucket.
         bucket: String,
-        /// What differs, in words.
-        message: String,
+        /// What differs.
+        reason: Mismatch,
+    },
+    /// A query used an index the file does not have built yet (it was added to the type, or
+    /// the type's version went up). The first write transaction that uses the type builds it
+    /// (or `Store::migrate`).
+    #[error(
+        "index `{index}` of `{bucket}` is not built yet: the first write transaction that uses the type builds it"
+    )]
+    IndexNotBuilt {
+        /// The record type's bucket.
+        bucket: String,
+        /// The index's name.
+        index: String,
+    },
+    /// Building a new unique index found two records with one value. The transaction is
+    /// aborted: nothing is written.
+    #[error("cannot build unique index `{index}` of `{bucket}`: records {first} and {second} share the value {value}")]
+    UniqueCollision {
+        /// The record type's bucket.
+        bucket: String,
+        /// The index's name.
+        index: String,
+        /// The shared value, as `Debug` prints it.
+        value: String,
+        /// One record's key.
+        first: String,
+        /// The other record's key.
+        second: String,
+    },
+    /// A `TryFrom` of the upgrade chain refused a stored record.
+    #[error("cannot upgrade the record with key {key} in bucket `{bucket}` from version {from} to {to}: {cause}")]
+    Upgrade {
+        /// The record type's bucket.
+        bucket: String,
+        /// The key, as `Debug` prints it.
+        key: String,
+        /// The version of the value being upgraded.
+        from: u32,
+        /// The version it was being upgraded to.
+        to: u32,
+        /// What the `TryFrom` said.
+        cause: String,
     },
     /// An index and the records disagree (an index entry names a missing record, or an entry
     /// is malformed): the file was changed outside the store.
@@ -85,6 +127,122 @@ pub enum Error {
     /// An error from the engine underneath (I/O, locking, limits, damage).
     #[error(transparent)]
     Engine(#[from] rivet_engine::Error),
+}
+
+/// How a record type and the file's catalog disagree (see [`Error::SchemaMismatch`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Mismatch {
+    /// The bucket belongs to another record type.
+    #[error(
+        "the bucket belongs to record type `{owner}`, so `{type_name}` cannot use it (give one of them another \
+         bucket with #[rivet(bucket = \"...\")], or name the old type with #[rivet(renamed_from = \"{owner}\")])"
+    )]
+    OtherType {
+        /// The type named in the catalog.
+        owner: String,
+        /// The type that tried to use the bucket.
+        type_name: String,
+    },
+    /// A bucket of that name exists but the store never wrote it.
+    #[error("a bucket of that name exists but the store's catalog has no entry for it: it was not written by the typed store, so `{type_name}` will not use it")]
+    Unmanaged {
+        /// The type that tried to use the bucket.
+        type_name: String,
+    },
+    /// The catalog entry does not parse.
+    #[error("the catalog entry is damaged or was not written by this store: {reason}")]
+    Damaged {
+        /// What does not parse.
+        reason: String,
+    },
+    /// The primary key changed (keys cannot evolve: move the data to a new bucket).
+    #[error("the key is `{stored}` in the file and `{declared}` in the type; a key cannot change in place")]
+    Key {
+        /// The key in the catalog.
+        stored: String,
+        /// The key of the type.
+        declared: String,
+    },
+    /// The codec changed.
+    #[error("the values are encoded with codec `{stored}`, the type uses `{declared}`")]
+    Codec {
+        /// The codec in the catalog.
+        stored: String,
+        /// The codec of the type.
+        declared: String,
+    },
+    /// A field has another shape than the file's values of that version.
+    #[error(
+        "field `{field}` is `{stored}` in the values of version {version} and `{declared}` in the type; a changed \
+         field type needs a new version: #[rivet(version = N, from = OldType)] with a From impl"
+    )]
+    Field {
+        /// The type version of the stored layout.
+        version: u32,
+        /// The field (a path into nested types: `address.zip`).
+        field: String,
+        /// Its shape in the file.
+        stored: String,
+        /// Its shape in the type.
+        declared: String,
+    },
+    /// A field the stored values lack, and that has no default.
+    #[error(
+        "field `{field}` (`{declared}`) is not in the values of version {version} and has no default: mark it \
+         #[serde(default)], name its old name with #[rivet(renamed_from = \"..\")], or declare a new version with from"
+    )]
+    NewField {
+        /// The type version of the stored layout.
+        version: u32,
+        /// The field.
+        field: String,
+        /// Its shape in the type.
+        declared: String,
+    },
+    /// A changed layout holds a field the store cannot read without its type.
+    #[error(
+        "the values of version {version} must be read by field name, but field `{field}` is `{shape}`, which the \
+         store cannot read without its type (derive rivet::Layout on it, or declare a new version with from)"
+    )]
+    Opaque {
+        /// The type version of the stored layout.
+        version: u32,
+        /// The field.
+        field: String,
+        /// Its shape.
+        shape: String,
+    },
+    /// The file holds values of a version that no type of the chain has.
+    #[error("the file holds values of version {version}, and no type in the upgrade chain of `{type_name}` has that version: keep that type and name it with from")]
+    NoType {
+        /// The stored version.
+        version: u32,
+        /// The newest type of the chain.
+        type_name: String,
+    },
+    /// The file was written by a newer version of the type (a file from the future).
+    #[error("the file was written by version {stored} of the type, newer than this program's version {declared}; refused before anything is written")]
+    Newer {
+        /// The version in the catalog.
+        stored: u32,
+        /// The version of the type.
+        declared: u32,
+    },
+    /// An index handle that the type does not have.
+    #[error("`{type_name}` has no index `{index}`")]
+    NoIndex {
+        /// The record type.
+        type_name: String,
+        /// The index named by the handle.
+        index: String,
+    },
+    /// The upgrade chain itself is wrong.
+    #[error("bad upgrade chain: {reason}")]
+    Chain {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// The store's result type.

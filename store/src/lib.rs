@@ -114,19 +114,25 @@ extern crate self as rivet;
 pub mod catalog;
 pub mod codec;
 mod error;
+mod evolve;
 pub mod key;
+pub mod layout;
 mod record;
 mod scan;
 mod store;
 mod txn;
+pub mod value;
 
 pub use codec::{Codec, Postcard};
-pub use error::{Error, Result};
+pub use error::{Error, Mismatch, Result};
+pub use evolve::Upgrade;
 pub use key::{AutoKey, Key, KeyLike, KeyPrefix, KeyRange};
+pub use layout::{Layout, Shape};
 pub use record::{
     index_bucket_name, Field, FieldSpec, Index, IndexSchema, IndexSpec, Multi, Record, Schema, SchemaSpec, Unique,
+    ValueField, ValueFieldSpec,
 };
-pub use rivet_derive::Record;
+pub use rivet_derive::{Layout, Record};
 pub use scan::{IndexKeys, IndexQuery, IndexView, Keys, Query};
 pub use store::Store;
 pub use txn::{ReadTx, WriteTx};
@@ -142,6 +148,7 @@ pub use serde;
 /// Re-exports for the derive's generated code; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::layout::{Probe, ViaLayout, ViaOpaque};
     pub use std::string::String;
     pub use std::sync::OnceLock;
     pub use std::vec::Vec;

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::codec::Codec;
 use crate::key::Key;
+use crate::layout::{FieldShape, Shape};
 
 /// A type stored by the typed store: one bucket of records, keyed by [`Record::Key`], with
 /// secondary indexes. Implement it with `#[derive(Record)]`; the methods below are what the
@@ -81,6 +82,18 @@ pub trait Record: Serialize + DeserializeOwned + 'static {
         let _ = index;
         String::new()
     }
+
+    /// Decodes a value written by an older version of the type: the derive generates it for
+    /// `#[rivet(version = N, from = Previous)]` as "decode as `Previous` (recursively), then
+    /// `TryFrom`". Without `from`, an older value has no way up.
+    ///
+    /// # Errors
+    /// [`crate::Error::SchemaMismatch`] without a way up; what the chain's decoding and
+    /// `TryFrom`s return.
+    fn decode_older(upgrade: &crate::Upgrade<'_>, bytes: &[u8]) -> crate::Result<Self> {
+        let _ = bytes;
+        Err(upgrade.no_path::<Self>())
+    }
 }
 
 /// A named field and the kind of its key encoding (`u64`, `string`, ...).
@@ -105,11 +118,24 @@ pub struct IndexSchema {
     pub fields: Vec<Field>,
     /// The name of the nested bucket holding the index (see [`index_bucket_name`]).
     pub bucket: Vec<u8>,
+    /// Its definition as the catalog records it (`unique (email: string)`).
+    pub definition: String,
+}
+
+/// One serialized field of a record's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueField {
+    /// Its serialized name and shape.
+    pub shape: FieldShape,
+    /// Whether it has a default (`#[serde(default)]`): values without it can still be read.
+    pub default: bool,
+    /// Names it had before (`#[rivet(renamed_from = "old")]`).
+    pub renamed_from: Vec<&'static str>,
 }
 
 /// What the store knows about a record type. Built by [`Schema::build`] from the derive's
 /// [`SchemaSpec`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Schema {
     /// The Rust type's name (without its module path).
     pub type_name: &'static str,
@@ -126,7 +152,16 @@ pub struct Schema {
     /// The secondary indexes, in declaration order (field indexes first, then the composite
     /// indexes of `#[rivet(index(..))]`).
     pub indexes: Vec<IndexSchema>,
-    /// The catalog entry this schema writes.
+    /// The serialized fields of the value, in order.
+    pub fields: Vec<ValueField>,
+    /// The previous version of the type (`from = ..`), if any.
+    pub previous: Option<fn() -> &'static Schema>,
+    /// Names the type had before (`#[rivet(renamed_from = "Old")]`), accepted as owners of its
+    /// bucket in the catalog.
+    pub renamed_from: Vec<&'static str>,
+    /// The key as the catalog records it (`id: u64 (auto)`).
+    pub key_text: String,
+    /// The catalog entry a new file gets.
     pub(crate) entry: String,
 }
 
@@ -145,6 +180,25 @@ pub struct SchemaSpec {
     pub auto_key: bool,
     /// The indexes.
     pub indexes: Vec<IndexSpec>,
+    /// The serialized fields of the value.
+    pub fields: Vec<ValueFieldSpec>,
+    /// The previous version's schema.
+    pub previous: Option<fn() -> &'static Schema>,
+    /// The type's former names.
+    pub renamed_from: &'static [&'static str],
+}
+
+/// A serialized field of a [`SchemaSpec`].
+#[derive(Debug, Clone)]
+pub struct ValueFieldSpec {
+    /// The serialized name.
+    pub name: &'static str,
+    /// Its shape.
+    pub shape: fn() -> Shape,
+    /// Whether it has a default.
+    pub default: bool,
+    /// Its former names.
+    pub renamed_from: &'static [&'static str],
 }
 
 /// A field of a [`SchemaSpec`].
@@ -174,29 +228,78 @@ impl Schema {
     /// the catalog entry.
     pub fn build<T: Record>(spec: SchemaSpec) -> Schema {
         let fields = |f: &[FieldSpec]| f.iter().map(|f| Field { name: f.name, kind: (f.kind)() }).collect();
+        let text = |f: &[Field]| f.iter().map(|f| format!("{}: {}", f.name, f.kind)).collect::<Vec<_>>().join(", ");
         let indexes = spec
             .indexes
             .iter()
-            .map(|i| IndexSchema {
-                name: i.name,
-                unique: i.unique,
-                sparse: i.sparse,
-                fields: fields(&i.fields),
-                bucket: index_bucket_name::<T::Key>(i.name),
+            .map(|i| {
+                let fields: Vec<Field> = fields(&i.fields);
+                let mut definition = String::new();
+                if i.unique {
+                    definition.push_str("unique ");
+                }
+                if i.sparse {
+                    definition.push_str("sparse ");
+                }
+                definition.push_str(&format!("({})", text(&fields)));
+                IndexSchema {
+                    name: i.name,
+                    unique: i.unique,
+                    sparse: i.sparse,
+                    fields,
+                    bucket: index_bucket_name::<T::Key>(i.name),
+                    definition,
+                }
             })
             .collect();
+        let key: Vec<Field> = fields(&spec.key);
+        let key_text = format!("{}{}", text(&key), if spec.auto_key { " (auto)" } else { "" });
         let mut schema = Schema {
             type_name: spec.type_name,
             bucket: spec.bucket,
             version: spec.version,
             codec: <T::Codec as Codec>::NAME,
-            key: fields(&spec.key),
+            key,
             auto_key: spec.auto_key,
             indexes,
+            fields: spec
+                .fields
+                .iter()
+                .map(|f| ValueField {
+                    shape: FieldShape { name: f.name.into(), shape: (f.shape)() },
+                    default: f.default,
+                    renamed_from: f.renamed_from.to_vec(),
+                })
+                .collect(),
+            previous: spec.previous,
+            renamed_from: spec.renamed_from.to_vec(),
+            key_text,
             entry: String::new(),
         };
-        schema.entry = crate::catalog::render(&schema);
+        schema.entry = crate::catalog::Entry {
+            format: crate::catalog::FORMAT,
+            type_name: schema.type_name.into(),
+            version: schema.version,
+            codec: schema.codec.into(),
+            key: schema.key_text.clone(),
+            indexes: schema
+                .indexes
+                .iter()
+                .map(|i| crate::catalog::StoredIndex { name: i.name.into(), definition: i.definition.clone() })
+                .collect(),
+            layouts: vec![crate::catalog::StoredLayout {
+                id: 1,
+                version: schema.version,
+                fields: schema.fields.iter().map(|f| f.shape.clone()).collect(),
+            }],
+        }
+        .render();
         schema
+    }
+
+    /// The value field named `name`.
+    pub fn field(&self, name: &str) -> Option<&ValueField> {
+        self.fields.iter().find(|f| f.shape.name == name)
     }
 
     /// The catalog entry this type writes (and expects to find), as text.

@@ -13,9 +13,10 @@ use std::ops::Bound;
 use rivet_engine::{Bucket, Cursor};
 
 use crate::error::{hex, Error, Result};
+use crate::evolve::Resolved;
 use crate::key::{self, EncodedBounds, Key, KeyLike, KeyPrefix, KeyRange};
 use crate::record::{IndexSchema, Marker, Record, Unique};
-use crate::txn::{decode_value, describe_key};
+use crate::txn::describe_key;
 
 /// Where a query reads from: a bucket, nothing (the type has no records yet), or an error to
 /// report on the first step.
@@ -237,12 +238,14 @@ impl<'a> Walk<'a> {
 #[derive(Debug)]
 pub struct Query<'a, T> {
     walk: Walk<'a>,
+    /// How to read the values (`None` only when the source is empty or failed).
+    resolved: Option<&'static Resolved>,
     _record: PhantomData<fn() -> T>,
 }
 
 impl<'a, T: Record> Query<'a, T> {
-    pub(crate) fn new(source: Source<'a>, bounds: EncodedBounds) -> Self {
-        Query { walk: Walk::new(source, bounds), _record: PhantomData }
+    pub(crate) fn new(source: Source<'a>, bounds: EncodedBounds, resolved: Option<&'static Resolved>) -> Self {
+        Query { walk: Walk::new(source, bounds), resolved, _record: PhantomData }
     }
 
     /// Walks from the last key to the first.
@@ -299,7 +302,7 @@ impl<T: Record> Iterator for Query<'_, T> {
             Ok(kv) => kv,
             Err(e) => return Some(Err(e)),
         };
-        match decode_value::<T>(k, v) {
+        match decode::<T>(self.resolved, k, v) {
             Ok(r) => Some(Ok(r)),
             Err(e) => {
                 self.walk.done = true;
@@ -370,6 +373,7 @@ impl<T: Record> Iterator for Keys<'_, T> {
 #[derive(Debug)]
 pub struct IndexView<'a, T, K, U> {
     records: Option<Bucket<'a>>,
+    resolved: Option<&'static Resolved>,
     index: Source<'a>,
     /// The index's position and schema (`None` when the handle does not match the type; the
     /// source then holds the error).
@@ -382,14 +386,16 @@ impl<'a, T: Record, K: Key, U> IndexView<'a, T, K, U> {
         records: Option<Bucket<'a>>,
         index: Source<'a>,
         schema: Option<(usize, &'static IndexSchema)>,
+        resolved: Option<&'static Resolved>,
     ) -> Self {
-        IndexView { records, index, schema, _marker: PhantomData }
+        IndexView { records, resolved, index, schema, _marker: PhantomData }
     }
 
     fn query(self, bounds: EncodedBounds) -> IndexQuery<'a, T, K> {
         IndexQuery {
             walk: Walk::new(self.index, bounds),
             records: self.records,
+            resolved: self.resolved,
             schema: self.schema,
             pending_after: None,
             _marker: PhantomData,
@@ -440,7 +446,7 @@ impl<T: Record, K: Key> IndexView<'_, T, K, Unique> {
         let mut k = Vec::new();
         value.encode_like(&mut k);
         match index.get(&k)? {
-            Some(pk) => fetch::<T>(self.records, pk, self.schema).map(Some),
+            Some(pk) => fetch::<T>(self.records, self.resolved, pk, self.schema).map(Some),
             None => Ok(None),
         }
     }
@@ -452,6 +458,7 @@ impl<T: Record, K: Key> IndexView<'_, T, K, Unique> {
 pub struct IndexQuery<'a, T, K> {
     walk: Walk<'a>,
     records: Option<Bucket<'a>>,
+    resolved: Option<&'static Resolved>,
     schema: Option<(usize, &'static IndexSchema)>,
     pending_after: Option<Error>,
     _marker: PhantomData<fn() -> (T, K)>,
@@ -559,14 +566,27 @@ fn inconsistent<T: Record>(schema: Option<(usize, &'static IndexSchema)>, reason
     }
 }
 
+/// Decodes a value read by a query.
+fn decode<T: Record>(resolved: Option<&'static Resolved>, key: &[u8], value: &[u8]) -> Result<T> {
+    match resolved {
+        Some(r) => r.decode(key, value),
+        None => Err(Error::Decode {
+            bucket: T::schema().bucket.into(),
+            key: describe_key::<T::Key>(key),
+            cause: "the type was not checked against the catalog".into(),
+        }),
+    }
+}
+
 /// The record an index entry names by its primary key `pk`.
 fn fetch<T: Record>(
     records: Option<Bucket<'_>>,
+    resolved: Option<&'static Resolved>,
     pk: &[u8],
     schema: Option<(usize, &'static IndexSchema)>,
 ) -> Result<T> {
     match records.map(|b| b.get(pk)).transpose()?.flatten() {
-        Some(v) => decode_value::<T>(pk, v),
+        Some(v) => decode::<T>(resolved, pk, v),
         None => Err(inconsistent::<T>(
             schema,
             format!("an entry names the record with key {}, which does not exist", describe_key::<T::Key>(pk)),
@@ -582,7 +602,7 @@ impl<T: Record, K: Key> Iterator for IndexQuery<'_, T, K> {
             Ok(pk) => pk,
             Err(e) => return Some(Err(e)),
         };
-        let r = fetch::<T>(self.records, pk, self.schema);
+        let r = fetch::<T>(self.records, self.resolved, pk, self.schema);
         if r.is_err() {
             self.walk.done = true;
         }

@@ -20,21 +20,13 @@ use std::ops::{Deref, Range};
 
 use rivet_engine::{Bucket, Tx};
 
-use crate::catalog::{mismatch, CATALOG_BUCKET};
+use crate::catalog::{envelope, CATALOG_BUCKET};
 use crate::codec::Codec;
-use crate::error::{hex, Error, Result};
+use crate::error::{hex, Error, Mismatch, Result};
+use crate::evolve::{self, Resolved};
 use crate::key::{self, Key, KeyLike, KeyPrefix, KeyRange};
-use crate::record::{Index, IndexSchema, Record, Schema};
+use crate::record::{Index, IndexSchema, Record};
 use crate::scan::{IndexView, Query, Source};
-
-/// Decodes a stored value as `T`, naming the bucket and key on failure.
-pub(crate) fn decode_value<T: Record>(key: &[u8], value: &[u8]) -> Result<T> {
-    <T::Codec as Codec>::decode(value).map_err(|cause| Error::Decode {
-        bucket: T::schema().bucket.into(),
-        key: describe_key::<T::Key>(key),
-        cause,
-    })
-}
 
 /// A key for messages: its `Debug` form, or hex if it does not decode.
 pub(crate) fn describe_key<K: Key>(bytes: &[u8]) -> String {
@@ -59,8 +51,9 @@ fn not_found_is_none<T>(r: rivet_engine::Result<T>) -> Result<Option<T>> {
 #[derive(Debug)]
 pub struct ReadTx<'db> {
     tx: Tx<'db>,
-    /// Record types already checked against the catalog in this transaction.
-    verified: RefCell<Vec<TypeId>>,
+    /// Record types already checked against the catalog in this transaction, with how to
+    /// read their values.
+    verified: RefCell<Vec<(TypeId, &'static Resolved)>>,
     /// A reusable buffer for encoding the key of a lookup.
     scratch: RefCell<Vec<u8>>,
 }
@@ -86,44 +79,58 @@ impl<'db> ReadTx<'db> {
         &self.tx
     }
 
-    fn is_verified<T: Record>(&self) -> bool {
-        self.verified.borrow().contains(&TypeId::of::<T>())
+    fn verified<T: Record>(&self) -> Option<&'static Resolved> {
+        self.verified.borrow().iter().find(|(t, _)| *t == TypeId::of::<T>()).map(|(_, r)| *r)
+    }
+
+    /// Records how `T` reads in this transaction (replacing what was known).
+    fn set_verified<T: Record>(&self, r: &'static Resolved) {
+        let mut v = self.verified.borrow_mut();
+        v.retain(|(t, _)| *t != TypeId::of::<T>());
+        v.push((TypeId::of::<T>(), r));
+    }
+
+    /// Checks `T` against the catalog (once per transaction) and says how to read its values.
+    pub(crate) fn resolved<T: Record>(&self) -> Result<&'static Resolved> {
+        if let Some(r) = self.verified::<T>() {
+            return Ok(r);
+        }
+        let schema = T::schema();
+        let name = schema.bucket.as_bytes();
+        let catalog = not_found_is_none(self.tx.bucket(CATALOG_BUCKET))?;
+        let entry = match catalog {
+            Some(c) => c.get(name)?,
+            None => None,
+        };
+        if entry.is_none() && (self.tx.root().get(name)?.is_some() || self.tx.root().has_bucket(name)?) {
+            return Err(Error::SchemaMismatch {
+                bucket: schema.bucket.into(),
+                reason: Mismatch::Unmanaged { type_name: schema.type_name.into() },
+            });
+        }
+        let r = evolve::resolved::<T>(entry)?;
+        self.set_verified::<T>(r);
+        Ok(r)
     }
 
     /// Checks `T` against the catalog (once per transaction) and returns its record bucket, or
     /// `None` if the type has no records yet.
     pub(crate) fn records<T: Record>(&self) -> Result<Option<Bucket<'_>>> {
-        let schema = T::schema();
-        let name = schema.bucket.as_bytes();
-        if !self.is_verified::<T>() {
-            let catalog = not_found_is_none(self.tx.bucket(CATALOG_BUCKET))?;
-            let entry = match catalog {
-                Some(c) => c.get(name)?,
-                None => None,
-            };
-            match entry {
-                Some(stored) => {
-                    if let Some(message) = mismatch(stored, schema) {
-                        return Err(Error::SchemaMismatch { bucket: schema.bucket.into(), message });
-                    }
-                }
-                None => {
-                    return match self.tx.root().get(name)? {
-                        None if !self.tx.root().has_bucket(name)? => Ok(None),
-                        _ => Err(Error::SchemaMismatch {
-                            bucket: schema.bucket.into(),
-                            message: format!(
-                                "a bucket `{}` exists but the store's catalog has no entry for it: it was not \
-                                 written by the typed store, so `{}` will not use it",
-                                schema.bucket, schema.type_name
-                            ),
-                        }),
-                    };
-                }
-            }
-            self.verified.borrow_mut().push(TypeId::of::<T>());
+        self.resolved::<T>()?;
+        not_found_is_none(self.tx.bucket(T::schema().bucket.as_bytes()))
+    }
+
+    /// The records of `T` as a query source, with how to read them.
+    fn source<T: Record>(&self) -> (Source<'_>, Option<&'static Resolved>) {
+        match self.records::<T>() {
+            Ok(b) => (Source::from_result(Ok(b)), self.verified::<T>()),
+            Err(e) => (Source::Failed(Some(e)), None),
         }
-        not_found_is_none(self.tx.bucket(name))
+    }
+
+    /// Decodes a stored value of `T` (the type must have been resolved in this transaction).
+    fn decode<T: Record>(&self, key: &[u8], value: &[u8]) -> Result<T> {
+        self.resolved::<T>()?.decode(key, value)
     }
 
     /// The record of type `T` with primary key `key`.
@@ -136,7 +143,7 @@ impl<'db> ReadTx<'db> {
             return Ok(None);
         };
         self.with_key(key, |k| match b.get(k)? {
-            Some(v) => decode_value::<T>(k, v).map(Some),
+            Some(v) => self.decode::<T>(k, v).map(Some),
             None => Ok(None),
         })
     }
@@ -161,13 +168,15 @@ impl<'db> ReadTx<'db> {
     /// `..b`, `..`, or a pair of `Bound`s. Endpoints may be prefixes of a composite key:
     /// `(user,)..(user + 1,)`.
     pub fn range<T: Record>(&self, range: impl KeyRange<T::Key>) -> Query<'_, T> {
-        Query::new(Source::from_result(self.records::<T>()), range.encode_bounds())
+        let (source, resolved) = self.source::<T>();
+        Query::new(source, range.encode_bounds(), resolved)
     }
 
     /// The records of type `T` whose composite key starts with `prefix` (a tuple of leading key
     /// fields, such as `(user_id,)`), in key order.
     pub fn prefix<T: Record>(&self, prefix: impl KeyPrefix<T::Key>) -> Query<'_, T> {
-        Query::new(Source::from_result(self.records::<T>()), key::prefix_bounds(&prefix))
+        let (source, resolved) = self.source::<T>();
+        Query::new(source, key::prefix_bounds(&prefix), resolved)
     }
 
     /// How many records of type `T` there are (walks the keys; values are not decoded).
@@ -194,13 +203,17 @@ impl<'db> ReadTx<'db> {
         let Some(ischema) = schema.indexes.get(index.position()).filter(|i| i.name == index.name()) else {
             let e = Error::SchemaMismatch {
                 bucket: schema.bucket.into(),
-                message: format!("`{}` has no index `{}`", schema.type_name, index.name()),
+                reason: Mismatch::NoIndex { type_name: schema.type_name.into(), index: index.name().into() },
             };
-            return IndexView::new(None, Source::Failed(Some(e)), None);
+            return IndexView::new(None, Source::Failed(Some(e)), None, None);
         };
         let (records, source) = match self.records::<T>() {
             Err(e) => (None, Source::Failed(Some(e))),
             Ok(None) => (None, Source::Empty),
+            Ok(Some(_)) if !self.verified::<T>().is_some_and(|r| r.is_built(index.position())) => (
+                None,
+                Source::Failed(Some(Error::IndexNotBuilt { bucket: schema.bucket.into(), index: ischema.name.into() })),
+            ),
             Ok(Some(b)) => match b.bucket(&ischema.bucket) {
                 Ok(ib) => (Some(b), Source::Bucket(ib)),
                 Err(rivet_engine::Error::BucketNotFound) => (
@@ -214,7 +227,7 @@ impl<'db> ReadTx<'db> {
                 Err(e) => (Some(b), Source::Failed(Some(e.into()))),
             },
         };
-        IndexView::new(records, source, Some((index.position(), ischema)))
+        IndexView::new(records, source, Some((index.position(), ischema)), self.verified::<T>())
     }
 
     /// Checks that the indexes of `T` match its records exactly: every index entry is well
@@ -239,7 +252,7 @@ impl<'db> ReadTx<'db> {
             if key::decode::<T::Key>(k).is_err() {
                 problems.push(format!("record key {} is not a valid key", hex(k)));
             }
-            let rec = decode_value::<T>(k, v)?;
+            let rec: T = self.decode(k, v)?;
             for (i, (idx, map)) in schema.indexes.iter().zip(expected.iter_mut()).enumerate() {
                 let mut ik = Vec::new();
                 if !rec.encode_index(i, &mut ik) {
@@ -321,6 +334,7 @@ enum Mode {
 #[derive(Debug, Clone)]
 enum Abort {
     Unique { bucket: String, index: String, value: String },
+    Collision { bucket: String, index: String, value: String, first: String, second: String },
     Failed { bucket: String, cause: String },
 }
 
@@ -328,6 +342,9 @@ impl Abort {
     fn error(&self) -> Error {
         match self.clone() {
             Abort::Unique { bucket, index, value } => Error::UniqueViolation { bucket, index, value },
+            Abort::Collision { bucket, index, value, first, second } => {
+                Error::UniqueCollision { bucket, index, value, first, second }
+            }
             Abort::Failed { bucket, cause } => Error::Inconsistent {
                 bucket,
                 index: String::new(),
@@ -441,24 +458,63 @@ impl<'db> WriteTx<'db> {
     }
 
     /// Checks `T` against the catalog and, on first use, registers it: the catalog entry, the
-    /// record bucket and one nested bucket per index.
-    fn register<T: Record>(&mut self) -> Result<&'static Schema> {
-        let schema = T::schema();
-        if self.read.records::<T>()?.is_some() {
-            return Ok(schema);
+    /// record bucket and one nested bucket per index, or, for a type that changed, what
+    /// [`crate::evolve`] describes (new layout, index builds). A failed registration aborts
+    /// the transaction.
+    fn register<T: Record>(&mut self) -> Result<&'static Resolved> {
+        let r = self.read.resolved::<T>()?;
+        if !r.needs_register {
+            return Ok(r);
         }
-        let tx = &mut self.read.tx;
-        let name = schema.bucket.as_bytes();
-        tx.create_bucket_if_not_exists(CATALOG_BUCKET)?.put(name, schema.catalog_entry().as_bytes())?;
-        let mut b = tx.create_bucket_if_not_exists(name)?;
-        for idx in &schema.indexes {
-            b.create_bucket_if_not_exists(&idx.bucket)?;
+        match evolve::register::<T>(&mut self.read.tx, r) {
+            Ok(entry) => {
+                let now = evolve::resolved::<T>(Some(&entry))?;
+                self.read.set_verified::<T>(now);
+                Ok(now)
+            }
+            Err(e) => {
+                self.aborted = Some(match &e {
+                    Error::UniqueCollision { bucket, index, value, first, second } => Abort::Collision {
+                        bucket: bucket.clone(),
+                        index: index.clone(),
+                        value: value.clone(),
+                        first: first.clone(),
+                        second: second.clone(),
+                    },
+                    other => Abort::Failed { bucket: T::schema().bucket.into(), cause: other.to_string() },
+                });
+                Err(e)
+            }
         }
-        let mut verified = self.read.verified.borrow_mut();
-        if !verified.contains(&TypeId::of::<T>()) {
-            verified.push(TypeId::of::<T>());
+    }
+
+    /// Brings type `T` up to date in the file: registers it (converting an old bucket,
+    /// building new indexes, dropping removed ones) and rewrites every value written by an
+    /// older layout in the type's own. Returns how many values were rewritten. For a large
+    /// bucket, [`crate::Store::migrate`] does the same in bounded transactions.
+    ///
+    /// # Errors
+    /// [`Error::UniqueCollision`] (the transaction is aborted), decode and upgrade errors,
+    /// [`Error::SchemaMismatch`], engine errors.
+    pub fn migrate<T: Record>(&mut self) -> Result<usize> {
+        let (n, _) = self.migrate_some::<T>(None, usize::MAX)?;
+        Ok(n)
+    }
+
+    /// [`WriteTx::migrate`] of at most `limit` values from key `from`; returns the count and
+    /// where to go on.
+    pub(crate) fn migrate_some<T: Record>(
+        &mut self,
+        from: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<(usize, Option<Vec<u8>>)> {
+        self.check_open()?;
+        let r = self.register::<T>()?;
+        let out = evolve::rewrite::<T>(&mut self.read.tx, r, from, limit);
+        if let Err(e) = &out {
+            self.aborted = Some(Abort::Failed { bucket: T::schema().bucket.into(), cause: e.to_string() });
         }
-        Ok(schema)
+        out
     }
 
     /// Inserts a new record. With an autoincrement key (`#[key(auto)]`), the key field is set
@@ -471,7 +527,8 @@ impl<'db> WriteTx<'db> {
     /// engine errors. Nothing is written on error (the auto key field may have been set).
     pub fn insert<T: Record>(&mut self, record: &mut T) -> Result<T::Key> {
         self.check_open()?;
-        let schema = self.register::<T>()?;
+        self.register::<T>()?;
+        let schema = T::schema();
         if schema.auto_key {
             let current = self.read.records::<T>()?.map(|b| b.sequence()).unwrap_or(0);
             let overflow = || Error::SequenceOverflow { bucket: schema.bucket.into(), sequence: current };
@@ -514,6 +571,7 @@ impl<'db> WriteTx<'db> {
     /// engine errors. Nothing is written on error.
     pub fn remove<T: Record>(&mut self, key: impl KeyLike<T::Key>) -> Result<bool> {
         self.check_open()?;
+        self.register::<T>()?;
         let mut s = std::mem::take(&mut self.scratch);
         s.clear();
         key.encode_like(&mut s.key);
@@ -532,7 +590,7 @@ impl<'db> WriteTx<'db> {
             return Ok(false);
         };
         if !schema.indexes.is_empty() {
-            let old = decode_value::<T>(&s.key, old)?;
+            let old: T = self.read.decode(&s.key, old)?;
             for (i, idx) in schema.indexes.iter().enumerate() {
                 if let Some(entry) = s.entry(&old, i, idx) {
                     s.changes.push(IndexChange { position: i, remove: Some(entry), add: None });
@@ -558,6 +616,15 @@ impl<'db> WriteTx<'db> {
         check_key(&s.key)?;
         <T::Codec as Codec>::encode_into(record, &mut s.value)
             .map_err(|cause| Error::Encode { bucket: schema.bucket.into(), cause })?;
+        let Some(layout) = self.read.resolved::<T>()?.write_layout else {
+            return Err(Error::Inconsistent {
+                bucket: schema.bucket.into(),
+                index: String::new(),
+                reason: "the type was not registered before a write".into(),
+            });
+        };
+        let (envelope, len) = envelope(layout);
+        s.value.splice(0..0, envelope[..len].iter().copied());
         if s.value.len() > rivet_engine::MAX_VALUE_SIZE {
             return Err(rivet_engine::Error::ValueTooLarge { size: s.value.len() }.into());
         }
@@ -579,7 +646,7 @@ impl<'db> WriteTx<'db> {
             _ => {}
         }
         let old: Option<T> = match old {
-            Some(v) if !schema.indexes.is_empty() => Some(decode_value::<T>(&s.key, v)?),
+            Some(v) if !schema.indexes.is_empty() => Some(self.read.decode(&s.key, v)?),
             _ => None,
         };
         for (i, idx) in schema.indexes.iter().enumerate() {

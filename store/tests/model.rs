@@ -586,7 +586,10 @@ fn raw_indexes(tx: &ReadTx<'_>, m: &Model) -> Result<(), String> {
     let mut records = Entries::new();
     for p in m.people.values() {
         let pk = encode(&p.id);
-        records.insert(pk.clone(), postcard::to_allocvec(p).map_err(|e| e.to_string())?);
+        // The layout's number (1: the type never changed), then the postcard value.
+        let mut value = vec![1u8];
+        value.extend(postcard::to_allocvec(p).map_err(|e| e.to_string())?);
+        records.insert(pk.clone(), value);
         email.insert(encode(&p.email), pk.clone());
         team.insert(cat(&[encode(&p.team), pk.clone()]), Vec::new());
         if let Some(h) = &p.handle {

@@ -1,0 +1,613 @@
+//! Schema evolution: how a record type of today reads every value its bucket holds, whatever
+//! layout wrote it, and what the first write transaction of a changed type does to the file.
+//!
+//! ## Reading
+//! The catalog entry lists every layout the bucket's values may have (see [`crate::catalog`]).
+//! When a transaction first uses a type, the entry is *resolved* against the type and its
+//! upgrade chain (`#[rivet(version = 2, from = UserV1)]`): for each stored layout the store
+//! finds the type of the chain at that layout's version and decides, before reading any value,
+//! how to read it:
+//! - **direct**: the layout is that type's own, field for field: the codec decodes the bytes
+//!   as the type (the fast path; every value written by the program itself reads this way);
+//! - **by name**: the layout differs but only safely (fields added with a default, removed,
+//!   reordered, or renamed with `#[rivet(renamed_from = "old")]`): the bytes are decoded by the
+//!   stored layout into a [`Value`], which the type reads by field name;
+//! - anything else (a field whose shape changed, a new field without a default, an opaque
+//!   field in a changed layout, a stored version no type of the chain has, a file whose
+//!   version is newer than the type) is [`Error::SchemaMismatch`] naming the field and both
+//!   shapes, raised before anything is read or written.
+//!
+//! Then values of older versions go up the chain through the user's `From`/`TryFrom` impls,
+//! one version at a time. Resolutions are cached per type and catalog entry, so a transaction
+//! that uses an unchanged type pays one comparison of the entry's bytes.
+//!
+//! ## The first write
+//! A write transaction that uses a type whose entry is not exactly the type's own
+//! *registers* it (`register`): it converts a format 1 bucket (values get the envelope of
+//! layout 1), appends the type's layout if it is new, drops the buckets of indexes the type no
+//! longer has, builds the indexes it has that are not built (all of them when the version went
+//! up: a `From` may have changed indexed values), then writes the new entry. A unique index
+//! that would hold one value twice refuses with both keys, and the transaction is aborted.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+
+use rivet_engine::Tx;
+
+use crate::catalog::{push_envelope, split_envelope, Entry, StoredIndex, StoredLayout, CATALOG_BUCKET, FORMAT};
+use crate::codec::Codec;
+use crate::error::{Error, Mismatch, Result};
+use crate::key;
+use crate::layout::{FieldShape, Shape, VariantData};
+use crate::record::{Record, Schema};
+
+/// How to read the values of one stored layout.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    /// The layout's number (`0` for the values of a format 1 bucket, which have none).
+    id: u32,
+    /// The type version that wrote it.
+    version: u32,
+    /// Whether the chain's type at `version` decodes it as its own.
+    direct: bool,
+    /// Otherwise, the stored layout with renamed fields under their new names.
+    shape: Shape,
+}
+
+/// A type resolved against its catalog entry (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Resolved {
+    /// The entry (`None`: the type has no bucket yet).
+    pub(crate) entry: Option<Entry>,
+    /// Whether values have no envelope (format 1).
+    bare: bool,
+    /// One plan per stored layout (one plan, id 0, for a format 1 bucket).
+    plans: Vec<Plan>,
+    /// The layout the type writes, if the entry has it.
+    pub(crate) write_layout: Option<u32>,
+    /// Per index of the type (by position): whether it is built and current in the file.
+    pub(crate) built: Vec<bool>,
+    /// Whether the first write must register the type (the entry is not exactly its own).
+    pub(crate) needs_register: bool,
+}
+
+/// What a type's upgrade step gets: the stored layout a value was written with, to decode it as
+/// the chain's type of that version (used by the code `#[derive(Record)]` generates for
+/// `from = ..`).
+#[derive(Debug)]
+pub struct Upgrade<'a> {
+    plan: &'a Plan,
+    key: &'a [u8],
+    bucket: &'static str,
+}
+
+impl Upgrade<'_> {
+    /// The type version that wrote the value.
+    pub fn version(&self) -> u32 {
+        self.plan.version
+    }
+
+    /// Decodes the value as `X`: as its own layout when `X` is the chain's type at the value's
+    /// version, else through `X`'s own upgrade step.
+    ///
+    /// # Errors
+    /// [`Error::Decode`]; [`Error::Upgrade`] from a `TryFrom` further down;
+    /// [`Error::SchemaMismatch`] if no type of the chain has the value's version.
+    pub fn decode<X: Record>(&self, bytes: &[u8]) -> Result<X> {
+        let schema = X::schema();
+        if schema.version > self.plan.version {
+            return X::decode_older(self, bytes);
+        }
+        if schema.version < self.plan.version {
+            return Err(self.no_path::<X>());
+        }
+        let decoded = if self.plan.direct {
+            <X::Codec as Codec>::decode::<X>(bytes)
+        } else {
+            <X::Codec as Codec>::decode_shape(bytes, &self.plan.shape)
+                .and_then(|v| v.into_type::<X>().map_err(|e| e.to_string()))
+        };
+        decoded.map_err(|cause| Error::Decode { bucket: self.bucket.into(), key: self.describe_key::<X>(), cause })
+    }
+
+    /// The error of a failed `TryFrom` up to `X`.
+    pub fn failed<X: Record, E: fmt::Display>(&self, cause: E) -> Error {
+        Error::Upgrade {
+            bucket: self.bucket.into(),
+            key: self.describe_key::<X>(),
+            from: self.plan.version,
+            to: X::schema().version,
+            cause: cause.to_string(),
+        }
+    }
+
+    /// The error of a type that has no way down to the value's version.
+    pub fn no_path<X: Record>(&self) -> Error {
+        Error::SchemaMismatch {
+            bucket: self.bucket.into(),
+            reason: Mismatch::NoType { version: self.plan.version, type_name: X::schema().type_name.into() },
+        }
+    }
+
+    fn describe_key<X: Record>(&self) -> String {
+        crate::txn::describe_key::<X::Key>(self.key)
+    }
+}
+
+impl Resolved {
+    /// Decodes a stored value as `T` (see the module docs).
+    pub(crate) fn decode<T: Record>(&self, key: &[u8], value: &[u8]) -> Result<T> {
+        let bucket = T::schema().bucket;
+        let bad = |cause: String| Error::Decode {
+            bucket: bucket.into(),
+            key: crate::txn::describe_key::<T::Key>(key),
+            cause,
+        };
+        let (plan, body) = if self.bare {
+            match self.plans.first() {
+                Some(p) => (p, value),
+                None => return Err(bad("the bucket has no readable layout".into())),
+            }
+        } else {
+            let (id, body) = split_envelope(value).map_err(bad)?;
+            if Some(id) == self.write_layout {
+                return <T::Codec as Codec>::decode(body).map_err(bad);
+            }
+            match self.plans.iter().find(|p| p.id == id) {
+                Some(p) => (p, body),
+                None => return Err(bad(format!("layout {id} is not in the catalog"))),
+            }
+        };
+        Upgrade { plan, key, bucket }.decode::<T>(body)
+    }
+
+    /// Whether a value is already in the layout the type writes.
+    pub(crate) fn is_current(&self, value: &[u8]) -> bool {
+        !self.bare && self.write_layout.is_some() && split_envelope(value).ok().map(|(id, _)| id) == self.write_layout
+    }
+
+    /// Whether index number `position` can be queried.
+    pub(crate) fn is_built(&self, position: usize) -> bool {
+        self.built.get(position).copied().unwrap_or(false)
+    }
+}
+
+/// The chain of a type: itself, then its `from` predecessors, newest first.
+fn chain(schema: &'static Schema) -> Result<Vec<&'static Schema>, Mismatch> {
+    let mut out = vec![schema];
+    let mut at = schema;
+    while let Some(prev) = at.previous {
+        let p = prev();
+        if p.version >= at.version || out.len() > 64 {
+            return Err(Mismatch::Chain {
+                reason: format!(
+                    "`{}` (version {}) names `{}` (version {}) as its predecessor; versions must go down",
+                    at.type_name, at.version, p.type_name, p.version
+                ),
+            });
+        }
+        if p.bucket != schema.bucket || p.key_text != schema.key_text || p.codec != schema.codec {
+            return Err(Mismatch::Chain {
+                reason: format!(
+                    "`{}` and its predecessor `{}` must share the bucket, the key and the codec",
+                    at.type_name, p.type_name
+                ),
+            });
+        }
+        out.push(p);
+        at = p;
+    }
+    Ok(out)
+}
+
+/// Whether bytes of `stored` can be read into a type of shape `declared` by name; on failure
+/// the path inside the shape where they part.
+fn compatible(stored: &Shape, declared: &Shape) -> Result<(), String> {
+    if stored == declared {
+        return Ok(());
+    }
+    let mismatch = || Err(String::new());
+    match (stored, declared) {
+        (Shape::Option(a), Shape::Option(b)) | (Shape::Seq(a), Shape::Seq(b)) => compatible(a, b),
+        (Shape::Array(a, n), Shape::Array(b, m)) if n == m => compatible(a, b),
+        (Shape::Map(ka, va), Shape::Map(kb, vb)) => compatible(ka, kb).and_then(|_| compatible(va, vb)),
+        (Shape::Tuple(a), Shape::Tuple(b)) if a.len() == b.len() => {
+            a.iter().zip(b).try_for_each(|(a, b)| compatible(a, b))
+        }
+        (Shape::Struct { fields: a, .. }, Shape::Struct { fields: b, .. }) => fields_compatible(a, b),
+        (Shape::Enum { variants: a, .. }, Shape::Enum { variants: b, .. }) => {
+            for v in a {
+                let Some(w) = b.iter().find(|w| w.name == v.name) else {
+                    return Err(format!(".{}", v.name));
+                };
+                let ok = match (&v.data, &w.data) {
+                    (VariantData::Unit, VariantData::Unit) => Ok(()),
+                    (VariantData::Newtype(a), VariantData::Newtype(b)) => compatible(a, b),
+                    (VariantData::Tuple(a), VariantData::Tuple(b)) if a.len() == b.len() => {
+                        a.iter().zip(b).try_for_each(|(a, b)| compatible(a, b))
+                    }
+                    (VariantData::Struct(a), VariantData::Struct(b)) => fields_compatible(a, b),
+                    _ => mismatch(),
+                };
+                ok.map_err(|p| format!(".{}{p}", v.name))?;
+            }
+            Ok(())
+        }
+        _ => mismatch(),
+    }
+}
+
+/// Nested struct fields: every declared field must be stored, with a compatible shape (a
+/// nested type's defaults are not known, so it may only lose fields or reorder them).
+fn fields_compatible(stored: &[FieldShape], declared: &[FieldShape]) -> Result<(), String> {
+    for d in declared {
+        match stored.iter().find(|s| s.name == d.name) {
+            Some(s) => compatible(&s.shape, &d.shape).map_err(|p| format!(".{}{p}", d.name))?,
+            None => return Err(format!(".{}", d.name)),
+        }
+    }
+    Ok(())
+}
+
+/// How the chain's type `x` reads `stored` (see the module docs).
+fn plan(x: &Schema, stored: &StoredLayout) -> Result<Plan, Mismatch> {
+    let declared: Vec<FieldShape> = x.fields.iter().map(|f| f.shape.clone()).collect();
+    if stored.fields == declared {
+        return Ok(Plan { id: stored.id, version: stored.version, direct: true, shape: Shape::Unit });
+    }
+    let mut fields = stored.fields.clone();
+    for f in &mut fields {
+        if x.field(&f.name).is_none() {
+            let renamed = x.fields.iter().find(|t| t.renamed_from.contains(&f.name.as_str()));
+            if let Some(t) = renamed {
+                if !stored.fields.iter().any(|s| s.name == t.shape.name) {
+                    f.name = t.shape.name.clone();
+                }
+            }
+        }
+    }
+    for t in &x.fields {
+        match fields.iter().find(|s| s.name == t.shape.name) {
+            Some(s) => compatible(&s.shape, &t.shape.shape).map_err(|path| Mismatch::Field {
+                version: stored.version,
+                field: format!("{}{path}", t.shape.name),
+                stored: s.shape.to_string(),
+                declared: t.shape.shape.to_string(),
+            })?,
+            None if t.default => {}
+            None => {
+                return Err(Mismatch::NewField {
+                    version: stored.version,
+                    field: t.shape.name.clone(),
+                    declared: t.shape.shape.to_string(),
+                })
+            }
+        }
+    }
+    if let Some(f) = fields.iter().find(|f| !f.shape.is_described()) {
+        return Err(Mismatch::Opaque { version: stored.version, field: f.name.clone(), shape: f.shape.to_string() });
+    }
+    let shape = Shape::Struct { name: x.type_name.into(), fields };
+    Ok(Plan { id: stored.id, version: stored.version, direct: false, shape })
+}
+
+/// Resolves type `T` against its entry (`None`: no entry).
+fn resolve(schema: &'static Schema, entry: Option<&[u8]>) -> Result<Resolved, Mismatch> {
+    let Some(bytes) = entry else {
+        return Ok(Resolved {
+            entry: None,
+            bare: false,
+            plans: Vec::new(),
+            write_layout: None,
+            built: vec![false; schema.indexes.len()],
+            needs_register: true,
+        });
+    };
+    let entry = Entry::parse(bytes).map_err(|e| Mismatch::Damaged { reason: e.0 })?;
+    let chain = chain(schema)?;
+    let known_name =
+        chain.iter().any(|s| s.type_name == entry.type_name) || schema.renamed_from.contains(&entry.type_name.as_str());
+    if !known_name {
+        return Err(Mismatch::OtherType { owner: entry.type_name, type_name: schema.type_name.into() });
+    }
+    if entry.version > schema.version {
+        return Err(Mismatch::Newer { stored: entry.version, declared: schema.version });
+    }
+    if entry.key != schema.key_text {
+        return Err(Mismatch::Key { stored: entry.key, declared: schema.key_text.clone() });
+    }
+    if entry.codec != schema.codec {
+        return Err(Mismatch::Codec { stored: entry.codec, declared: schema.codec.into() });
+    }
+    let at_version = |version: u32| {
+        chain
+            .iter()
+            .copied()
+            .find(|s| s.version == version)
+            .ok_or_else(|| Mismatch::NoType { version, type_name: schema.type_name.into() })
+    };
+    let bare = entry.format < 2;
+    let plans = if bare {
+        // Values of a format 1 bucket carry no layout: they are taken to be the layout of the
+        // chain's type at the entry's version (the only one such a file could hold).
+        at_version(entry.version)?;
+        vec![Plan { id: 0, version: entry.version, direct: true, shape: Shape::Unit }]
+    } else {
+        entry.layouts.iter().map(|l| plan(at_version(l.version)?, l)).collect::<Result<Vec<_>, _>>()?
+    };
+    let own: Vec<FieldShape> = schema.fields.iter().map(|f| f.shape.clone()).collect();
+    let write_layout = entry.layouts.iter().find(|l| l.version == schema.version && l.fields == own).map(|l| l.id);
+    let same_version = entry.version == schema.version;
+    let built: Vec<bool> =
+        schema.indexes.iter().map(|i| same_version && entry.index(i.name) == Some(i.definition.as_str())).collect();
+    let exact = entry.render() == *entry_for(schema, &entry, write_layout).render();
+    Ok(Resolved {
+        needs_register: bare || write_layout.is_none() || !exact,
+        entry: Some(entry),
+        bare,
+        plans,
+        write_layout,
+        built,
+    })
+}
+
+/// The entry a registered type leaves: `old` with the type's name, version and indexes, and its
+/// layout (`write_layout`, or appended).
+fn entry_for(schema: &Schema, old: &Entry, write_layout: Option<u32>) -> Entry {
+    let mut layouts = old.layouts.clone();
+    if write_layout.is_none() {
+        let id = layouts.iter().map(|l| l.id).max().unwrap_or(0) + 1;
+        layouts.push(StoredLayout {
+            id,
+            version: schema.version,
+            fields: schema.fields.iter().map(|f| f.shape.clone()).collect(),
+        });
+    }
+    Entry {
+        format: FORMAT,
+        type_name: schema.type_name.into(),
+        version: schema.version,
+        codec: schema.codec.into(),
+        key: schema.key_text.clone(),
+        indexes: schema
+            .indexes
+            .iter()
+            .map(|i| StoredIndex { name: i.name.into(), definition: i.definition.clone() })
+            .collect(),
+        layouts,
+    }
+}
+
+/// Resolutions already made, per type and entry bytes. They are immutable and few (one per
+/// schema change a process meets), so they are kept for the life of the process.
+type Cache = Mutex<HashMap<TypeId, Vec<(Option<Vec<u8>>, &'static Resolved)>>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// The resolution of `T` against `entry` (cached).
+///
+/// # Errors
+/// [`Error::SchemaMismatch`] (see the module docs).
+pub(crate) fn resolved<T: Record>(entry: Option<&[u8]>) -> Result<&'static Resolved> {
+    let schema = T::schema();
+    let id = TypeId::of::<T>();
+    {
+        let cache = cache().lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = cache.get(&id) {
+            if let Some((_, r)) = list.iter().find(|(e, _)| e.as_deref() == entry) {
+                return Ok(r);
+            }
+        }
+    }
+    let r = resolve(schema, entry).map_err(|reason| Error::SchemaMismatch { bucket: schema.bucket.into(), reason })?;
+    let r: &'static Resolved = Box::leak(Box::new(r));
+    let mut cache = cache().lock().unwrap_or_else(|p| p.into_inner());
+    cache.entry(id).or_default().push((entry.map(<[u8]>::to_vec), r));
+    Ok(r)
+}
+
+/// Registers `T` in a write transaction (see the module docs): after it returns `Ok`, the
+/// entry is exactly the type's own. Returns the new entry's bytes.
+///
+/// # Errors
+/// [`Error::UniqueCollision`] if a new unique index would hold a value twice; decode and
+/// upgrade errors of the values read; engine errors. The caller aborts the transaction on
+/// error: the registration may be half done.
+pub(crate) fn register<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved) -> Result<Vec<u8>> {
+    let schema = T::schema();
+    let name = schema.bucket.as_bytes();
+    let Some(old) = &resolved.entry else {
+        let fresh = schema.catalog_entry().as_bytes().to_vec();
+        tx.create_bucket_if_not_exists(CATALOG_BUCKET)?.put(name, &fresh)?;
+        let mut b = tx.create_bucket_if_not_exists(name)?;
+        for idx in &schema.indexes {
+            b.create_bucket_if_not_exists(&idx.bucket)?;
+        }
+        return Ok(fresh);
+    };
+    let mut base = old.clone();
+    if resolved.bare {
+        convert_bare(tx, name, schema.version, &mut base)?;
+    }
+    let new = entry_for(schema, &base, resolved.write_layout);
+    let bytes = new.render().into_bytes();
+    // Read the values as they will be: the new entry's resolution.
+    let now = resolved_for::<T>(&bytes)?;
+    // Drop the indexes that are gone or changed, then build the missing ones.
+    for stored in &old.indexes {
+        let kept = schema
+            .indexes
+            .iter()
+            .enumerate()
+            .any(|(i, idx)| idx.name == stored.name && resolved.built.get(i).copied().unwrap_or(false));
+        if !kept {
+            let b = crate::record::index_bucket_name::<T::Key>(&stored.name);
+            match tx.bucket_mut(name)?.delete_bucket(&b) {
+                Ok(()) | Err(rivet_engine::Error::BucketNotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    let missing: Vec<usize> = (0..schema.indexes.len()).filter(|i| !resolved.is_built(*i)).collect();
+    if !missing.is_empty() {
+        build_indexes::<T>(tx, now, &missing)?;
+    }
+    tx.create_bucket_if_not_exists(CATALOG_BUCKET)?.put(name, &bytes)?;
+    Ok(bytes)
+}
+
+fn resolved_for<T: Record>(entry: &[u8]) -> Result<&'static Resolved> {
+    resolved::<T>(Some(entry))
+}
+
+/// Gives every value of a format 1 bucket the envelope of layout 1 (the layout of the type at
+/// the entry's version) and records that layout.
+fn convert_bare(tx: &mut Tx<'_>, name: &[u8], _version: u32, entry: &mut Entry) -> Result<()> {
+    let values: Vec<(Vec<u8>, Vec<u8>)> = {
+        let b = tx.bucket(name)?;
+        let mut out = Vec::new();
+        for item in b.iter() {
+            let (k, v) = item?;
+            if let Some(v) = v {
+                let mut e = Vec::with_capacity(v.len() + 1);
+                push_envelope(1, &mut e);
+                e.extend_from_slice(v);
+                out.push((k.to_vec(), e));
+            }
+        }
+        out
+    };
+    let mut b = tx.bucket_mut(name)?;
+    for (k, v) in &values {
+        b.put(k, v)?;
+    }
+    entry.format = FORMAT;
+    entry.layouts = vec![StoredLayout { id: 1, version: entry.version, fields: Vec::new() }];
+    Ok(())
+}
+
+/// Builds indexes `positions` of `T` from every record (read through `resolved`).
+fn build_indexes<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved, positions: &[usize]) -> Result<()> {
+    let schema = T::schema();
+    let name = schema.bucket.as_bytes();
+    // Entry key -> entry value, per index; collected first (the record bucket is read while
+    // the index buckets are written).
+    let mut entries: Vec<Vec<(Vec<u8>, Vec<u8>)>> = positions.iter().map(|_| Vec::new()).collect();
+    {
+        let b = tx.bucket(name)?;
+        for item in b.iter() {
+            let (k, v) = item?;
+            let Some(v) = v else { continue };
+            let record: T = resolved.decode(k, v)?;
+            for (slot, &i) in positions.iter().enumerate() {
+                let idx = &schema.indexes[i];
+                let mut ik = Vec::new();
+                if !record.encode_index(i, &mut ik) {
+                    continue;
+                }
+                if idx.unique {
+                    entries[slot].push((ik, k.to_vec()));
+                } else {
+                    ik.extend_from_slice(k);
+                    entries[slot].push((ik, Vec::new()));
+                }
+            }
+        }
+    }
+    for (slot, &i) in positions.iter().enumerate() {
+        let idx = &schema.indexes[i];
+        let list = &mut entries[slot];
+        list.sort();
+        if idx.unique {
+            if let Some(w) = list.windows(2).find(|w| w[0].0 == w[1].0) {
+                let record: Option<T> = {
+                    let b = tx.bucket(name)?;
+                    match b.get(&w[0].1)? {
+                        Some(v) => Some(resolved.decode(&w[0].1, v)?),
+                        None => None,
+                    }
+                };
+                return Err(Error::UniqueCollision {
+                    bucket: schema.bucket.into(),
+                    index: idx.name.into(),
+                    value: record.map(|r| r.index_value(i)).unwrap_or_else(|| crate::error::hex(&w[0].0)),
+                    first: crate::txn::describe_key::<T::Key>(&w[0].1),
+                    second: crate::txn::describe_key::<T::Key>(&w[1].1),
+                });
+            }
+        }
+        for (k, _) in list.iter() {
+            if k.is_empty() || k.len() > rivet_engine::MAX_KEY_SIZE {
+                return Err(rivet_engine::Error::KeyTooLarge { size: k.len() }.into());
+            }
+        }
+        let mut b = tx.bucket_mut(name)?;
+        match b.delete_bucket(&idx.bucket) {
+            Ok(()) | Err(rivet_engine::Error::BucketNotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let mut ib = b.create_bucket(&idx.bucket)?;
+        for (k, v) in list.iter() {
+            ib.put(k, v)?;
+        }
+    }
+    let _ = key::decode::<T::Key>;
+    Ok(())
+}
+
+/// Rewrites up to `limit` values of `T` that are not in the type's own layout, starting at
+/// primary key `from` (encoded; `None`: the first). Returns how many were rewritten and where
+/// to go on (`None`: the end was reached). The type must be registered.
+pub(crate) fn rewrite<T: Record>(
+    tx: &mut Tx<'_>,
+    resolved: &Resolved,
+    from: Option<&[u8]>,
+    limit: usize,
+) -> Result<(usize, Option<Vec<u8>>)> {
+    let schema = T::schema();
+    let name = schema.bucket.as_bytes();
+    let Some(layout) = resolved.write_layout else {
+        return Ok((0, None));
+    };
+    let mut out = Vec::new();
+    let mut next = None;
+    {
+        let b = match tx.bucket(name) {
+            Ok(b) => b,
+            Err(rivet_engine::Error::BucketNotFound) => return Ok((0, None)),
+            Err(e) => return Err(e.into()),
+        };
+        let range = match from {
+            Some(f) => b.range(f.to_vec()..),
+            None => b.iter(),
+        };
+        for item in range {
+            let (k, v) = item?;
+            let Some(v) = v else { continue };
+            if resolved.is_current(v) {
+                continue;
+            }
+            if out.len() == limit {
+                next = Some(k.to_vec());
+                break;
+            }
+            let record: T = resolved.decode(k, v)?;
+            let mut value = Vec::new();
+            push_envelope(layout, &mut value);
+            let body = <T::Codec as Codec>::encode(&record)
+                .map_err(|cause| Error::Encode { bucket: schema.bucket.into(), cause })?;
+            value.extend_from_slice(&body);
+            out.push((k.to_vec(), value));
+        }
+    }
+    let mut b = tx.bucket_mut(name)?;
+    for (k, v) in &out {
+        b.put(k, v)?;
+    }
+    Ok((out.len(), next))
+}
