@@ -39,7 +39,6 @@ use rivet_engine::Tx;
 use crate::catalog::{push_envelope, split_envelope, Entry, StoredIndex, StoredLayout, CATALOG_BUCKET, FORMAT};
 use crate::codec::Codec;
 use crate::error::{Error, Mismatch, Result};
-use crate::key;
 use crate::layout::{FieldShape, Shape, VariantData};
 use crate::record::{Record, Schema};
 
@@ -432,7 +431,15 @@ pub(crate) fn register<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved) -> Resul
     };
     let mut base = old.clone();
     if resolved.bare {
-        convert_bare(tx, name, schema.version, &mut base)?;
+        let legacy =
+            chain(schema).ok().and_then(|c| c.into_iter().find(|s| s.version == old.version)).ok_or_else(|| {
+                Error::SchemaMismatch {
+                    bucket: schema.bucket.into(),
+                    reason: Mismatch::NoType { version: old.version, type_name: schema.type_name.into() },
+                }
+            })?;
+        let fields = legacy.fields.iter().map(|f| f.shape.clone()).collect();
+        convert_bare(tx, name, fields, &mut base)?;
     }
     let new = entry_for(schema, &base, resolved.write_layout);
     let bytes = new.render().into_bytes();
@@ -467,7 +474,7 @@ fn resolved_for<T: Record>(entry: &[u8]) -> Result<&'static Resolved> {
 
 /// Gives every value of a format 1 bucket the envelope of layout 1 (the layout of the type at
 /// the entry's version) and records that layout.
-fn convert_bare(tx: &mut Tx<'_>, name: &[u8], _version: u32, entry: &mut Entry) -> Result<()> {
+fn convert_bare(tx: &mut Tx<'_>, name: &[u8], fields: Vec<FieldShape>, entry: &mut Entry) -> Result<()> {
     let values: Vec<(Vec<u8>, Vec<u8>)> = {
         let b = tx.bucket(name)?;
         let mut out = Vec::new();
@@ -487,7 +494,7 @@ fn convert_bare(tx: &mut Tx<'_>, name: &[u8], _version: u32, entry: &mut Entry) 
         b.put(k, v)?;
     }
     entry.format = FORMAT;
-    entry.layouts = vec![StoredLayout { id: 1, version: entry.version, fields: Vec::new() }];
+    entry.layouts = vec![StoredLayout { id: 1, version: entry.version, fields }];
     Ok(())
 }
 
@@ -556,7 +563,6 @@ fn build_indexes<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved, positions: &[u
             ib.put(k, v)?;
         }
     }
-    let _ = key::decode::<T::Key>;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 use rivet_engine::{Options, DB};
 
 use crate::error::Result;
+use crate::record::Record;
 use crate::txn::{ReadTx, WriteTx};
 
 /// An open typed store: one database file. `Send + Sync`; share it by reference or `Arc`.
@@ -111,6 +112,46 @@ impl Store {
     /// Engine errors.
     pub fn begin_read(&self) -> Result<ReadTx<'_>> {
         Ok(ReadTx::new(self.db.begin(false)?))
+    }
+
+    /// Brings record type `T` up to date in the file, in transactions of at most `batch`
+    /// rewritten values each (durable one by one): registers the type (building new indexes,
+    /// dropping removed ones, see [`WriteTx::migrate`]), then rewrites every value written by
+    /// an older layout in the type's own, so that reads no longer upgrade on the fly. Returns
+    /// how many values were rewritten. Interrupted (a crash, an error), it resumes where it
+    /// stopped when called again: values already rewritten are passed over.
+    ///
+    /// `progress` is called after each transaction with the count so far.
+    ///
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Record, Serialize, Deserialize)]
+    /// # struct Note { #[key(auto)] id: u64, text: String }
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("notes.db"))?;
+    /// let rewritten = store.migrate::<Note>(10_000, |done| eprintln!("{done} values rewritten"))?;
+    /// assert_eq!(rewritten, 0); // nothing to do: no values yet
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`crate::Error::UniqueCollision`] if a new unique index cannot be built, decode and
+    /// upgrade errors, [`crate::Error::SchemaMismatch`], engine errors. Transactions committed
+    /// before the error stay committed; the failing one writes nothing.
+    pub fn migrate<T: Record>(&self, batch: usize, mut progress: impl FnMut(usize)) -> Result<usize> {
+        let batch = batch.max(1);
+        let mut done = 0;
+        let mut from: Option<Vec<u8>> = None;
+        loop {
+            let (n, next) = self.write(|tx| tx.migrate_some::<T>(from.as_deref(), batch))?;
+            done += n;
+            progress(done);
+            match next {
+                Some(k) => from = Some(k),
+                None => return Ok(done),
+            }
+        }
     }
 
     /// Closes the store, releasing the file lock (dropping it does the same).
