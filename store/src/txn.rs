@@ -53,7 +53,9 @@ pub struct ReadTx<'db> {
     tx: Tx<'db>,
     /// Record types already checked against the catalog in this transaction, with how to
     /// read their values.
-    verified: RefCell<Vec<(TypeId, &'static Resolved)>>,
+    /// (When a type registers, the entries of other types of its bucket are dropped: the
+    /// catalog entry they were resolved against changed.)
+    verified: RefCell<Vec<(TypeId, &'static str, &'static Resolved)>>,
     /// A reusable buffer for encoding the key of a lookup.
     scratch: RefCell<Vec<u8>>,
 }
@@ -80,14 +82,16 @@ impl<'db> ReadTx<'db> {
     }
 
     fn verified<T: Record>(&self) -> Option<&'static Resolved> {
-        self.verified.borrow().iter().find(|(t, _)| *t == TypeId::of::<T>()).map(|(_, r)| *r)
+        self.verified.borrow().iter().find(|(t, _, _)| *t == TypeId::of::<T>()).map(|(_, _, r)| *r)
     }
 
-    /// Records how `T` reads in this transaction (replacing what was known).
+    /// Records how `T` reads in this transaction, forgetting what was known of every type of
+    /// its bucket (after a registration, they must be resolved again).
     fn set_verified<T: Record>(&self, r: &'static Resolved) {
+        let bucket = T::schema().bucket;
         let mut v = self.verified.borrow_mut();
-        v.retain(|(t, _)| *t != TypeId::of::<T>());
-        v.push((TypeId::of::<T>(), r));
+        v.retain(|(_, b, _)| *b != bucket);
+        v.push((TypeId::of::<T>(), bucket, r));
     }
 
     /// Checks `T` against the catalog (once per transaction) and says how to read its values.
