@@ -52,9 +52,13 @@
 //!   transaction; a unique violation aborts the whole transaction. [`ReadTx::verify`] checks.
 //! - **Nothing is skipped.** A value that fails to decode is an error from `get`; a scan yields
 //!   the error and stops.
-//! - **Types are checked.** Each record type's description is kept in a catalog; a type that
-//!   no longer matches (or a second type claiming the same bucket) is
-//!   [`Error::SchemaMismatch`], before anything is written.
+//! - **Types evolve, and are never misread.** The catalog describes every value layout the
+//!   file holds, field by field, and every value says which layout wrote it. A changed type
+//!   reads old values by field name (added fields with a default, removed, reordered and
+//!   renamed fields) or through the `From` chain of its versions; anything else (a changed
+//!   field type without a new version, a second type claiming the bucket, a file from a newer
+//!   release) is [`Error::SchemaMismatch`] naming the field and both shapes, before anything
+//!   is read or written. See [Changing your types](#changing-your-types).
 //!
 //! ## Storage layout
 //!
@@ -62,7 +66,7 @@
 //!
 //! | bucket | key | value |
 //! |---|---|---|
-//! | `<bucket>` (top level, one per record type) | the encoded primary key | the record, encoded by its codec (postcard by default) |
+//! | `<bucket>` (top level, one per record type) | the encoded primary key | the layout's number (a varint), then the record encoded by its codec (postcard by default) |
 //! | `<bucket>` / `index:<name>` (nested, one per index) | non-unique: encoded index key ++ encoded primary key | empty |
 //! | | unique: encoded index key | encoded primary key |
 //! | `__rivet_catalog` (top level) | the record bucket's name | the type's description, as text |
@@ -81,7 +85,7 @@
 //! - Catalog entry, for the `User` above:
 //!
 //!   ```text
-//!   format = 1
+//!   format = 2
 //!   type = User
 //!   version = 1
 //!   codec = postcard
@@ -89,15 +93,40 @@
 //!   index email = unique (email: string)
 //!   index country = (country: string)
 //!   index born = sparse (born: i32)
+//!   layout 1 = version 1 {id: u64, email: string, country: string, born: option<i32>, name: string}
 //!   ```
 //!
 //! ## Attributes
-//! - On the struct: `#[rivet(bucket = "name")]`, `#[rivet(version = N)]` (bump it when the
-//!   value layout changes, so that old files are refused rather than misread),
-//!   `#[rivet(codec = path::To::Codec)]`, `#[rivet(index(name = "n", fields(a, b), unique))]`.
+//! - On the struct: `#[rivet(bucket = "name")]`, `#[rivet(version = N, from = Previous)]` (a
+//!   new version of the type, upgraded from `Previous` by `From`/`TryFrom`),
+//!   `#[rivet(renamed_from = "OldTypeName")]`, `#[rivet(codec = path::To::Codec)]`,
+//!   `#[rivet(index(name = "n", fields(a, b), unique))]`.
 //! - On fields: `#[key]` (several make a composite key, in declaration order), `#[key(auto)]`
 //!   (a single integer key from the sequence), `#[index]`, `#[index(unique)]`,
-//!   `#[index(name = "n")]`.
+//!   `#[index(name = "n")]`, `#[rivet(renamed_from = "old_name")]`. serde's `rename`,
+//!   `rename_all`, `skip` and `default` are understood; `with` makes a field opaque to the
+//!   catalog; `flatten` and `skip_serializing_if` are compile errors (positional codecs cannot
+//!   read them back), and so are key or index fields whose serde form is not their value.
+//! - `#[derive(Layout)]` on a struct or enum that records contain lets the catalog describe it
+//!   field by field; without it such a field is *opaque* (stored fine, but a layout change
+//!   around it needs an explicit version).
+//!
+//! ## Changing your types
+//!
+//! | change | what to write | what happens |
+//! |---|---|---|
+//! | add a field | `#[serde(default)]` on it | old values read with the default |
+//! | remove a field, reorder fields | nothing | old values are read by field name |
+//! | rename a field | `#[rivet(renamed_from = "old")]` | the old value carries over |
+//! | add an index | `#[index]` | built from the records by the first write transaction that uses the type (queries before that: [`Error::IndexNotBuilt`]); a unique one over colliding records fails with both keys ([`Error::UniqueCollision`]) and writes nothing |
+//! | remove an index | nothing | its bucket is dropped by the first write |
+//! | anything else (a field's type, an opaque field, a computed value) | keep the old struct (`#[rivet(version = 1)]`, same bucket) and declare `#[rivet(version = 2, from = Old)]` with `impl From<Old> for New` (or `TryFrom`) | old values go up the chain one version at a time (v1 → v2 → v3); indexes are rebuilt from the upgraded records by the first write |
+//!
+//! Writes always use the type's own layout. [`WriteTx::migrate`] rewrites every older value
+//! in one transaction, [`Store::migrate`] in bounded, resumable ones. A program whose type is
+//! older than the file's catalog is refused before it reads or writes
+//! ([`Mismatch::Newer`]). Files written before layouts were recorded (catalog format 1) are
+//! read as the layout of the type at their version and converted by the first write.
 //!
 //! Each index gets a typed handle, an associated constant named after it (`User::email`,
 //! `Order::by_sku_time`), so index queries are checked at compile time: a misspelt index does
