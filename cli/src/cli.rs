@@ -67,6 +67,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the whole database (with --json: the canonical dump that Go's bbolt-tool prints).
     Dump(DumpArgs),
+    /// Print the records of a typed store (`rivet` crate) without the program's Rust types,
+    /// decoded with the layouts its catalog records.
+    #[command(long_about = RECORDS_LONG_ABOUT)]
+    Records(RecordsArgs),
     /// Rewrite a database into a new, compact file.
     Compact(CompactArgs),
     /// Repairs after a crash or damage; each writes to a copy unless --in-place is given.
@@ -224,6 +228,46 @@ pub struct DumpArgs {
     /// How keys and values are printed (without --json).
     #[arg(long, value_enum, default_value_t = Format::Auto)]
     pub format: Format,
+}
+
+/// The long help of `records`.
+const RECORDS_LONG_ABOUT: &str = "\
+Print the records of a typed store (the `rivet` crate) without the program's Rust types.
+
+Every record bucket named in the store's catalog (the `__rivet_catalog` bucket) is listed, or
+only those whose record type or bucket is named TYPE. Each value is decoded with the layout its
+envelope names, as the catalog records it; index buckets (`index:<name>`) are skipped.
+
+Text output, one line per record:
+  BUCKET KEY (TYPE vVERSION, layout N): {\"field\":value,...}
+  BUCKET KEY (TYPE vVERSION, layout N): hex 0a0b... (why it could not be decoded)
+KEY is JSON: a number or string for a one-field key, an object by field name for a composite
+key, or {\"hex\":\"...\"} when the key's encoding cannot be read without its type.
+
+With --json, one JSON object per line (NDJSON):
+  {\"type\":\"User\",\"bucket\":\"users\",\"key\":1,\"version\":1,\"layout\":1,\"value\":{...}}
+and, for a record that could not be decoded, \"hex\" and \"note\" in place of \"value\"
+(\"layout\" is null for format 1 buckets, which record no layout).
+
+A value is printed as hex, with a note saying why, when it cannot be decoded: a format 1
+bucket (written before layouts were recorded), a codec other than postcard, a field of a type
+that does not derive `rivet::Layout` (opaque), or damaged bytes. The listing goes on.
+
+Exit status: 0 every record was decoded; 1 some record could not be decoded (their number is
+printed on stderr at the end), or the file has no catalog (no typed records); 2 the command
+could not be carried out (unknown TYPE, unreadable file, damaged catalog entry for TYPE).";
+
+/// `records`.
+#[derive(Debug, Args)]
+pub struct RecordsArgs {
+    /// The database file.
+    pub file: PathBuf,
+    /// Only this record type (the type's name, e.g. `User`, or its bucket's name, e.g. `users`).
+    #[arg(value_name = "TYPE")]
+    pub record_type: Option<String>,
+    /// Print one JSON object per record, one per line (NDJSON).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `compact`.

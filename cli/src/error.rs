@@ -25,6 +25,13 @@ impl CliError {
         CliError { file: Some(file.to_path_buf()), msg: msg.into(), code: EXIT_ERROR, quiet: false }
     }
 
+    /// The same problem with another exit status (1: the command ran, but its result is
+    /// incomplete, as `check` finding problems).
+    pub fn with_code(mut self, code: u8) -> Self {
+        self.code = code;
+        self
+    }
+
     /// A problem not tied to a file (bad arguments).
     pub fn usage(msg: impl Into<String>) -> Self {
         CliError { file: None, msg: msg.into(), code: EXIT_ERROR, quiet: false }

@@ -16,7 +16,8 @@
 //! - [`progress`]: progress bars on a terminal, silence when piped;
 //! - [`error`]: the single error type, printed as `rivet: FILE: problem`.
 //!
-//! Exit status: 0 success, 1 `check` found problems, 2 the command could not be carried out
+//! Exit status: 0 success, 1 `check` found problems (or `records` met a record it could not
+//! decode, or a file without typed records), 2 the command could not be carried out
 //! (missing file, not a bbolt file, damaged meta pages, unknown bucket, bad hex, usage error).
 //! Nothing is ever written to a file unless the command is meant to write (`compact`,
 //! `surgery`, `bench`); inspection takes a shared lock and gives up after `--timeout` if a
@@ -54,6 +55,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, CliError> {
         Command::PageItem(a) => cmd::page_item::run(&g, a, out),
         Command::Check(a) => cmd::check::run(&g, a, out),
         Command::Dump(a) => cmd::dump::run(&g, a, out),
+        Command::Records(a) => cmd::records::run(&g, a, out),
         Command::Compact(a) => cmd::compact::run(&g, a, out),
         Command::Surgery(a) => cmd::surgery::run(&g, a, out),
         Command::Bench(a) => cmd::bench::run(&g, a, out),

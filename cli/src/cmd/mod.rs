@@ -12,5 +12,6 @@ pub mod keys;
 pub mod page;
 pub mod page_item;
 pub mod pages;
+pub mod records;
 pub mod stats;
 pub mod surgery;
