@@ -34,9 +34,9 @@ func runCheck(args []string) error {
 	return nil
 }
 
-// checkFile opens path read-only and runs bbolt's tx.Check; unless boltOnly is
-// false it adds a walk through the API (prefix "api:") and a walk over the
-// bytes (prefix "raw:").
+// checkFile opens path read-only and runs bbolt's tx.Check; when thorough, it
+// adds a walk through the API (prefix "api:") and a walk over the bytes
+// (prefix "raw:").
 func checkFile(path string, thorough bool) (errs, warns []string) {
 	db, err := openExisting(path, true, false)
 	if err != nil {

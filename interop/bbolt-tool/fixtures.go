@@ -39,7 +39,7 @@ var fixtureSpecs = []fixtureSpec{
 	{"no_freelist_sync", "written with NoFreelistSync: no freelist page, free pages known only by walking the trees", makeNoFreelistSync},
 	{"page_16k", "page size 16384: a paged tree, values of 20-40 KB on overflow pages, a 3 KiB bucket still inline", makePage16k},
 	{"binary_keys", "names and keys with 0x00 and 0xff bytes, all 256 one-byte keys, nil and empty values, prefix keys", makeBinaryKeys},
-	{"max_key", "keys of exactly 32768 bytes: leaves and a branch page spanning overflow pages", makeMaxKey},
+	{"max_key", "keys of exactly 32768 bytes: leaves of 17-33 pages and a branch page spanning 25", makeMaxKey},
 	{"torn_meta", "the newer meta page's checksum broken: readers fall back to the older transaction", makeTornMeta},
 	{"backup_copy", "written by Tx.CopyFile: hwm pages long, both metas describe one state (txids 4 and 3)", makeBackupCopy},
 }
@@ -567,8 +567,8 @@ func makeMaxKey(path string) error {
 			return err
 		}
 		// Eight keys of the maximum length sharing all but their last 8 bytes:
-		// leaves of two keys each span 17 pages, and their branch page holds
-		// four such keys.
+		// leaves of two to four such keys span 17 to 33 pages, and the branch
+		// page above them, with three such keys, spans 25.
 		prefix := bytes.Repeat([]byte{0xab}, bolt.MaxKeySize-8)
 		for i := uint64(0); i < 8; i++ {
 			k := append(append([]byte{}, prefix...), u64be(i)...)
