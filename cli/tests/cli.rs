@@ -207,8 +207,9 @@ fn pages_page_and_page_item_decode_pages() {
     let item =
         ok([OsStr::new("page-item"), one.as_os_str(), OsStr::new("4"), OsStr::new("0"), OsStr::new("--key-only")]);
     assert_eq!(item, "fruits\n");
-    // An overflow continuation page is described, not decoded, and no error.
-    ok([OsStr::new("page"), OsStr::new("--hexdump"), fixture("random_values").as_os_str(), OsStr::new("100")]);
+    // An overflow continuation page (page 101 continues leaf 100 in the committed fixture) is
+    // described, not decoded, and no error.
+    ok([OsStr::new("page"), OsStr::new("--hexdump"), fixture("random_values").as_os_str(), OsStr::new("101")]);
 }
 
 #[test]

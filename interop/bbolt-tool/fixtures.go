@@ -33,7 +33,7 @@ var fixtureSpecs = []fixtureSpec{
 	{"nested3", "buckets three deep twice: a small chain with an inline innermost bucket, a large chain with pages at every level", makeNested3},
 	{"inline_buckets", "64 buckets about the inline limit: empty, tiny, exactly page_size/4, one byte over, a parent of an inline child", makeInlineBuckets},
 	{"seq_15k", "15,000 sequential 8-byte keys in ten transactions: a three-level tree (a root branch over two branches)", makeSeq15k},
-	{"random_values", "random keys with values of 0 bytes to 20 KiB, one of 128 KiB, one-page and one-page-plus-one-byte leaves", makeRandomValues},
+	{"random_values", "random keys with values of 0 bytes to 20 KiB, one of 64 KiB, one-page and one-page-plus-one-byte leaves", makeRandomValues},
 	{"freelist", "three buckets of 1600 keys, then half the keys of two deleted and the third dropped: many free pages", makeFreelist},
 	{"sequences", "bucket sequences from NextSequence and SetSequence, up to 2^64-1, paged and inline, changed alone later", makeSequences},
 	{"no_freelist_sync", "written with NoFreelistSync: no freelist page, free pages known only by walking the trees", makeNoFreelistSync},
@@ -302,7 +302,7 @@ func makeRandomValues(path string) error {
 		if err != nil {
 			return err
 		}
-		for i := 0; i < 110; i++ {
+		for i := 0; i < 90; i++ {
 			key := randomBytes(r, 1+r.Intn(48))
 			var n int
 			switch p := r.Intn(20); {
@@ -321,7 +321,7 @@ func makeRandomValues(path string) error {
 				return err
 			}
 		}
-		if err := data.Put([]byte("big-128k"), randomBytes(r, 128<<10)); err != nil {
+		if err := data.Put([]byte("big-64k"), randomBytes(r, 64<<10)); err != nil {
 			return err
 		}
 		inner, err := data.CreateBucket([]byte("inner"))
