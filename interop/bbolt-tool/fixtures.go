@@ -31,7 +31,7 @@ var fixtureSpecs = []fixtureSpec{
 	{"empty_tx", "one empty read-write transaction committed: txid 2, the freelist moved, its old page free", makeEmptyTx},
 	{"one_bucket", "one bucket, fruits, of five short keys, inline in the root leaf", makeOneBucket},
 	{"nested3", "buckets three deep twice: a small chain with an inline innermost bucket, a large chain with pages at every level", makeNested3},
-	{"inline_buckets", "64 buckets about the inline limit: empty, tiny, exactly page_size/4, one byte over, a parent of an inline child", makeInlineBuckets},
+	{"inline_buckets", "66 buckets, 64 of them inline: empty, tiny, exactly page_size/4, one byte over, a parent of an inline child", makeInlineBuckets},
 	{"seq_15k", "15,000 sequential 8-byte keys in ten transactions: a three-level tree (a root branch over two branches)", makeSeq15k},
 	{"random_values", "random keys with values of 0 bytes to 20 KiB, one of 64 KiB, one-page and one-page-plus-one-byte leaves", makeRandomValues},
 	{"freelist", "three buckets of 1600 keys, then half the keys of two deleted and the third dropped: many free pages", makeFreelist},
