@@ -8,10 +8,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 secs="${1:-60}"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-# Seed corpus for open_walk: the small Go-written fixtures.
+# Seed corpus for open_walk: the small Go-written fixtures of tests/fixtures/bbolt.
 corpus=corpus/open_walk
 mkdir -p "$corpus"
-for f in ../../shared/fixtures/bbolt/*.db; do
+for f in ../tests/fixtures/bbolt/*.db; do
     [ -f "$f" ] && [ "$(stat -c %s "$f")" -le 65536 ] && cp -f "$f" "$corpus/"
 done
 cargo fuzz run --sanitizer none open_walk "$corpus" -- -max_len=65536 -max_total_time="$secs" -timeout=20

@@ -8,11 +8,11 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// The Go-written fixtures (`../shared/fixtures/bbolt` beside the repository).
+/// The Go-written fixtures (`tests/fixtures/bbolt`, made by `interop/make-fixtures.sh`).
 fn fixtures_dir() -> PathBuf {
     match std::env::var_os("RIVET_FIXTURES") {
         Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/bbolt"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/bbolt"),
     }
 }
 
@@ -23,7 +23,7 @@ fn fixture(name: &str) -> PathBuf {
 /// Every fixture's name (`NAME` of `NAME.db`), sorted.
 fn fixture_names() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(fixtures_dir())
-        .expect("fixtures directory ../shared/fixtures/bbolt is missing")
+        .unwrap_or_else(|e| panic!("fixtures directory {} is missing: {e}", fixtures_dir().display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "db"))
         .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -207,8 +207,9 @@ fn pages_page_and_page_item_decode_pages() {
     let item =
         ok([OsStr::new("page-item"), one.as_os_str(), OsStr::new("4"), OsStr::new("0"), OsStr::new("--key-only")]);
     assert_eq!(item, "fruits\n");
-    // An overflow continuation page is described, not decoded, and no error.
-    ok([OsStr::new("page"), OsStr::new("--hexdump"), fixture("random_values").as_os_str(), OsStr::new("100")]);
+    // An overflow continuation page (page 101 continues leaf 100 in the committed fixture) is
+    // described, not decoded, and no error.
+    ok([OsStr::new("page"), OsStr::new("--hexdump"), fixture("random_values").as_os_str(), OsStr::new("101")]);
 }
 
 #[test]
@@ -260,21 +261,23 @@ fn compacted_file_passes_go_check_and_dumps_alike() {
 fn check_names_a_corrupted_leaf_page() {
     let dir = scratch();
     let f = copy("freelist", dir.path());
-    // Page 345 is a leaf of bucket "alpha" (see `rivet pages`): clear its flags.
-    patch(&f, 345 * 4096 + 8, &[0, 0]);
+    // Page 150 is a leaf of bucket "alpha", below its branch page 3 (see `rivet pages`): clear
+    // its flags.
+    patch(&f, 150 * 4096 + 8, &[0, 0]);
     let o = rivet([OsStr::new("check"), f.as_os_str()]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
-    assert!(stdout(&o).contains("page 345: invalid type"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("page 150: invalid type"), "{}", stdout(&o));
     // The raw walk below the bucket's branch page finds it too.
     let o = rivet([OsStr::new("check"), OsStr::new("--from-page"), OsStr::new("3"), f.as_os_str()]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("page 345: invalid type"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("page 150: invalid type"), "{}", stdout(&o));
 }
 
-/// The freelist fixture with its freelist's first id (page 6, free) replaced by live page 345.
+/// The freelist fixture with its freelist's (page 5) first id (page 6, free) replaced by live
+/// page 150.
 fn freelist_listing_a_live_page(dir: &Path) -> PathBuf {
     let f = copy("freelist", dir);
-    patch(&f, 5 * 4096 + 16, &345u64.to_le_bytes());
+    patch(&f, 5 * 4096 + 16, &150u64.to_le_bytes());
     f
 }
 
@@ -286,7 +289,7 @@ fn check_names_a_live_page_on_the_freelist() {
     assert_eq!(o.status.code(), Some(1));
     let j = json(&stdout(&o));
     let problems: Vec<&str> = j["problems"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    assert!(problems.contains(&"page 345: reachable freed"), "{problems:?}");
+    assert!(problems.contains(&"page 150: reachable freed"), "{problems:?}");
     assert!(problems.contains(&"page 6: unreachable unfreed"), "{problems:?}");
 }
 
@@ -294,12 +297,13 @@ fn check_names_a_live_page_on_the_freelist() {
 fn check_names_the_pages_a_truncated_file_lost() {
     let dir = scratch();
     let f = copy("freelist", dir.path());
-    std::fs::OpenOptions::new().write(true).open(&f).unwrap().set_len(400 * 4096).unwrap();
+    // 180 of its 195 pages: gamma's branch page 192 is cut off.
+    std::fs::OpenOptions::new().write(true).open(&f).unwrap().set_len(180 * 4096).unwrap();
     let o = rivet([OsStr::new("check"), f.as_os_str()]);
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     assert!(out.contains("the file is truncated"), "{out}");
-    assert!(out.contains("page 463: missing"), "{out}");
+    assert!(out.contains("page 192: missing"), "{out}");
     // Other commands refuse it with one line.
     assert_error(&rivet([OsStr::new("dump"), f.as_os_str()]), &f, "truncated");
     // info still describes it.
@@ -311,7 +315,7 @@ fn check_names_the_pages_a_truncated_file_lost() {
 fn revert_meta_page_recovers_from_a_damaged_last_transaction() {
     let dir = scratch();
     let f = copy("freelist", dir.path());
-    // Page 4 is the root of txid 6 only (txid 5's root is 464): damage its elements.
+    // Page 4 is the root of txid 6 only (txid 5's root is 193): damage its elements.
     patch(&f, 4 * 4096 + 16, &[0xee; 64]);
     assert_eq!(rivet([OsStr::new("check"), f.as_os_str()]).status.code(), Some(1));
     let fixed = dir.path().join("fixed.db");
@@ -325,10 +329,16 @@ fn revert_meta_page_recovers_from_a_damaged_last_transaction() {
     assert_eq!(rivet([OsStr::new("check"), f.as_os_str()]).status.code(), Some(1));
     ok([OsStr::new("surgery"), OsStr::new("revert-meta-page"), OsStr::new("--in-place"), f.as_os_str()]);
     assert!(ok([OsStr::new("check"), f.as_os_str()]).contains("txid 5"));
-    // A read-only file is never modified in place, even by root.
-    let fx = fixture("freelist");
+    // A read-only file is never modified in place, even by root. (On a copy: a checkout does
+    // not keep the fixtures' permission bits, and the fixture must stay as it is.)
+    let fx = dir.path().join("read-only.db");
+    std::fs::copy(fixture("freelist"), &fx).unwrap();
+    let mut perm = std::fs::metadata(&fx).unwrap().permissions();
+    perm.set_readonly(true);
+    std::fs::set_permissions(&fx, perm).unwrap();
     let o = rivet([OsStr::new("surgery"), OsStr::new("revert-meta-page"), OsStr::new("--in-place"), fx.as_os_str()]);
     assert_error(&o, &fx, "read-only");
+    assert_eq!(std::fs::read(&fx).unwrap(), std::fs::read(fixture("freelist")).unwrap());
     // With the other meta damaged there is nothing to revert to, and no copy is left behind.
     let torn = fixture("torn_meta");
     let out = dir.path().join("torn.db");
@@ -350,7 +360,7 @@ fn freelist_surgery_repairs_a_freelist_listing_a_live_page() {
     let want = std::fs::read(fixtures_dir().join("freelist.json")).unwrap();
     // Rebuild: a real freelist again, one transaction later, nothing lost.
     let out = ok([OsStr::new("surgery"), OsStr::new("freelist"), OsStr::new("rebuild"), f.as_os_str()]);
-    assert!(out.contains("341 free pages"), "{out}");
+    assert!(out.contains("134 free pages"), "{out}");
     let rebuilt = dir.path().join("freelist.db.repaired");
     let j = json(&ok([OsStr::new("check"), OsStr::new("--json"), rebuilt.as_os_str()]));
     assert_eq!((j["ok"].clone(), j["txid"].clone()), (Value::Bool(true), Value::from(7)));

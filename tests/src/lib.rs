@@ -9,19 +9,19 @@ pub mod torture;
 
 use rivet_engine::{Options, DB};
 
-/// The directory of the Go-written fixtures (`../shared/fixtures/bbolt` beside the repo).
+/// The directory of the Go-written fixtures: `tests/fixtures/bbolt` (made by
+/// `interop/make-fixtures.sh`), or `RIVET_FIXTURES` if set.
 pub fn fixtures_dir() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     if let Ok(d) = std::env::var("RIVET_FIXTURES") {
         return PathBuf::from(d);
     }
-    here.join("../../shared/fixtures/bbolt")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bbolt")
 }
 
 /// Every fixture database (`NAME.db`), sorted by name.
 pub fn fixtures() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
-        .expect("fixtures directory ../shared/fixtures/bbolt is missing")
+        .unwrap_or_else(|e| panic!("fixtures directory {} is missing: {e}", fixtures_dir().display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "db"))
         .collect();
@@ -103,8 +103,9 @@ pub fn bbolt_tool() -> Option<PathBuf> {
 
 /// The Go interop tool, or a panic that says how to get it.
 pub fn require_bbolt_tool() -> PathBuf {
-    bbolt_tool()
-        .expect("Go bbolt-tool not found: run `../shared/interop/install.sh target/interop` or set RIVET_BBOLT_TOOL")
+    bbolt_tool().expect(
+        "Go bbolt-tool not found: run `interop/install.sh` (builds target/interop/bbolt-tool) or set RIVET_BBOLT_TOOL",
+    )
 }
 
 /// Runs `bbolt-tool ARGS...` and returns (success, stdout + stderr).

@@ -1,8 +1,8 @@
 //! Acceptance 2 and 3: files the engine writes pass Go bbolt's check and dump identically in Go;
 //! files Go modifies read back as Go says.
 //!
-//! These need the Go interop tool (`../shared/interop/install.sh target/interop`, which
-//! `.ci/run` runs). Locally they are ignored unless asked for: `cargo test -p rivet-tests
+//! These need the Go interop tool (`interop/install.sh` builds `target/interop/bbolt-tool`;
+//! `.ci/run` runs it). Locally they are ignored unless asked for: `cargo test -p rivet-tests
 //! --test interop -- --ignored`.
 
 use rivet_engine::{Options, DB};

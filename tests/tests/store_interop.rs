@@ -2,8 +2,8 @@
 //! the catalog, sequences; after inserts, updates, removes and a refused transaction) is still a
 //! valid bbolt file: Go bbolt's check passes on it, and Go's dump equals the engine's.
 //!
-//! Needs the Go interop tool (`../shared/interop/install.sh target/interop`, which `.ci/run`
-//! runs): `cargo test -p rivet-tests --test store_interop -- --ignored`.
+//! Needs the Go interop tool (`interop/install.sh` builds `target/interop/bbolt-tool`; `.ci/run`
+//! runs it): `cargo test -p rivet-tests --test store_interop -- --ignored`.
 
 use rivet::serde::{Deserialize, Serialize};
 use rivet::{Options, Record, Store};

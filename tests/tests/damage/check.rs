@@ -43,7 +43,7 @@ fn data_leaf(img: &[u8], ps: usize) -> u64 {
         .0
 }
 
-const HAND_FIXTURES: &[&str] = &["freelist.db", "seq_100k.db"];
+const HAND_FIXTURES: &[&str] = &["freelist.db", "seq_15k.db"];
 
 #[test]
 fn check_finds_bad_page_types() {

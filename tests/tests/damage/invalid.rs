@@ -13,7 +13,7 @@ use crate::raw::{active_meta, fix_checksum, page_size_of, put32, raw_meta, MAGIC
 #[test]
 fn files_shorter_than_4096_bytes_are_invalid() {
     let dir = scratch();
-    for f in ["empty.db", "one_bucket.db", "seq_100k.db"] {
+    for f in ["empty.db", "one_bucket.db", "seq_15k.db"] {
         let img = read_fixture(f);
         for len in [1usize, 15, 16, 40, 79, 80, 100, 1024, 2048, 4095] {
             let p = write(dir.path(), &format!("short-{f}-{len}"), &img[..len]);
@@ -35,7 +35,7 @@ fn files_shorter_than_4096_bytes_are_invalid() {
 #[test]
 fn files_truncated_below_the_high_water_mark_fail_to_open() {
     let dir = scratch();
-    for f in ["seq_100k.db", "freelist.db", "page_16k.db", "random_values.db", "no_freelist_sync.db", "empty_tx.db"] {
+    for f in ["seq_15k.db", "freelist.db", "page_16k.db", "random_values.db", "no_freelist_sync.db", "empty_tx.db"] {
         let img = read_fixture(f);
         let ps = page_size_of(&img);
         let m = active_meta(&img, ps);
@@ -95,7 +95,7 @@ fn zeros_garbage_and_text_are_invalid() {
 #[test]
 fn version_3_metas_are_a_version_mismatch() {
     let dir = scratch();
-    for f in ["empty.db", "seq_100k.db", "page_16k.db", "one_bucket.db"] {
+    for f in ["empty.db", "seq_15k.db", "page_16k.db", "one_bucket.db"] {
         let img = read_fixture(f);
         let ps = page_size_of(&img);
         let mut v3 = img.clone();

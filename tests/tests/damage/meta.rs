@@ -150,19 +150,19 @@ fn flipped_newest_meta_of_go_fixtures_opens_previous_transaction() {
     let img = img_of("backup_copy.db");
     assert_falls_back(dir.path(), &img, "backup_copy", Some(&json), META_FLIP_OFFSETS, true);
 
-    // seq_100k: 10 transactions of 10,000 sequential keys (value = 7 * key, u32 BE); txid 11 is
-    // in page 1, so the fallback (txid 10) holds exactly the first 90,000 keys.
+    // seq_15k: 10 transactions of 1,500 sequential keys (value = 7 * key, u32 BE); txid 11 is
+    // in page 1, so the fallback (txid 10) holds exactly the first 13,500 keys.
     let mut expected = String::from(r#"{"sequence":0,"entries":[{"key":"736571","bucket":{"sequence":0,"entries":["#);
-    for i in 0..90_000u64 {
+    for i in 0..13_500u64 {
         if i > 0 {
             expected.push(',');
         }
         expected.push_str(&format!(r#"{{"key":"{i:016x}","value":"{:08x}"}}"#, 7 * i));
     }
     expected.push_str("]}}]}\n");
-    let img = img_of("seq_100k.db");
+    let img = img_of("seq_15k.db");
     assert_eq!(active_meta(&img, 4096).txid, 11);
-    assert_falls_back(dir.path(), &img, "seq_100k", Some(&expected), offsets, true);
+    assert_falls_back(dir.path(), &img, "seq_15k", Some(&expected), offsets, true);
 
     // freelist: newest txid 6 in page 0; Go's own reading of the damaged copy is the oracle.
     let img = img_of("freelist.db");
@@ -184,7 +184,7 @@ fn both_metas_damaged_is_a_checksum_error() {
     let dir = scratch();
     let (path, _) = build_history(dir.path(), 4096, 3);
     let mut images = vec![("scratch".to_string(), std::fs::read(&path).unwrap())];
-    for f in ["empty.db", "seq_100k.db", "page_16k.db", "torn_meta.db", "backup_copy.db"] {
+    for f in ["empty.db", "seq_15k.db", "page_16k.db", "torn_meta.db", "backup_copy.db"] {
         images.push((f.to_string(), read_fixture(f)));
     }
     for (name, img) in images {
