@@ -166,6 +166,34 @@ impl Entry {
         out
     }
 
+    /// The entry `schema` leaves when it registers over `layouts`: its name, version, key,
+    /// codec and indexes, and its own layout appended unless `layouts` has it already
+    /// (`own`: its number there).
+    pub(crate) fn registered(schema: &crate::record::Schema, layouts: &[StoredLayout], own: Option<u32>) -> Entry {
+        let mut layouts = layouts.to_vec();
+        if own.is_none() {
+            let id = layouts.iter().map(|l| l.id).max().unwrap_or(0) + 1;
+            layouts.push(StoredLayout {
+                id,
+                version: schema.version,
+                fields: schema.fields.iter().map(|f| f.shape.clone()).collect(),
+            });
+        }
+        Entry {
+            format: FORMAT,
+            type_name: schema.type_name.into(),
+            version: schema.version,
+            codec: schema.codec.into(),
+            key: schema.key_text.clone(),
+            indexes: schema
+                .indexes
+                .iter()
+                .map(|i| StoredIndex { name: i.name.into(), definition: i.definition.clone() })
+                .collect(),
+            layouts,
+        }
+    }
+
     /// The layout numbered `id`.
     pub fn layout(&self, id: u32) -> Option<&StoredLayout> {
         self.layouts.iter().find(|l| l.id == id)

@@ -36,7 +36,7 @@ use std::sync::Mutex;
 
 use rivet_engine::Tx;
 
-use crate::catalog::{push_envelope, split_envelope, Entry, StoredIndex, StoredLayout, CATALOG_BUCKET, FORMAT};
+use crate::catalog::{push_envelope, split_envelope, Entry, StoredLayout, CATALOG_BUCKET, FORMAT};
 use crate::codec::Codec;
 use crate::error::{Error, Mismatch, Result};
 use crate::layout::{FieldShape, Shape, VariantData};
@@ -355,28 +355,7 @@ fn resolve(schema: &'static Schema, entry: Option<&[u8]>) -> Result<Resolved, Mi
 /// The entry a registered type leaves: `old` with the type's name, version and indexes, and its
 /// layout (`write_layout`, or appended).
 fn entry_for(schema: &Schema, old: &Entry, write_layout: Option<u32>) -> Entry {
-    let mut layouts = old.layouts.clone();
-    if write_layout.is_none() {
-        let id = layouts.iter().map(|l| l.id).max().unwrap_or(0) + 1;
-        layouts.push(StoredLayout {
-            id,
-            version: schema.version,
-            fields: schema.fields.iter().map(|f| f.shape.clone()).collect(),
-        });
-    }
-    Entry {
-        format: FORMAT,
-        type_name: schema.type_name.into(),
-        version: schema.version,
-        codec: schema.codec.into(),
-        key: schema.key_text.clone(),
-        indexes: schema
-            .indexes
-            .iter()
-            .map(|i| StoredIndex { name: i.name.into(), definition: i.definition.clone() })
-            .collect(),
-        layouts,
-    }
+    Entry::registered(schema, &old.layouts, write_layout)
 }
 
 /// Resolutions already made, per type and entry bytes. They are immutable and few (one per

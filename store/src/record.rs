@@ -276,24 +276,7 @@ impl Schema {
             key_text,
             entry: String::new(),
         };
-        schema.entry = crate::catalog::Entry {
-            format: crate::catalog::FORMAT,
-            type_name: schema.type_name.into(),
-            version: schema.version,
-            codec: schema.codec.into(),
-            key: schema.key_text.clone(),
-            indexes: schema
-                .indexes
-                .iter()
-                .map(|i| crate::catalog::StoredIndex { name: i.name.into(), definition: i.definition.clone() })
-                .collect(),
-            layouts: vec![crate::catalog::StoredLayout {
-                id: 1,
-                version: schema.version,
-                fields: schema.fields.iter().map(|f| f.shape.clone()).collect(),
-            }],
-        }
-        .render();
+        schema.entry = crate::catalog::Entry::registered(&schema, &[], None).render();
         schema
     }
 
