@@ -284,7 +284,11 @@ pub fn parse(input: &DeriveInput) -> syn::Result<RecordDef> {
                         renamed_from.push(s.value());
                         Ok(())
                     } else {
-                        Err(m.error("unknown field attribute; expected `#[rivet(renamed_from = \"old_name\")]`"))
+                        let what = m.path.get_ident().map(|i| i.to_string()).unwrap_or_else(|| "?".into());
+                        Err(m.error(format!(
+                            "unknown field attribute `{what}`; expected `#[rivet(renamed_from = \"old_name\")]` (the \
+                             field's old serialized name)"
+                        )))
                     }
                 });
                 if let Err(e) = r {
@@ -436,8 +440,8 @@ pub fn parse(input: &DeriveInput) -> syn::Result<RecordDef> {
             errors.push(syn::Error::new(
                 f.span(),
                 format!(
-                    "a {what} field cannot be `#[serde({why})]`: its serialized form would not be its value, so \
-                     the store could not keep the {what} in step with the records"
+                    "{what} field `{f}` cannot be `#[serde({why} ..)]`: its serialized form would not be its value, \
+                     so the store could not keep the {what} in step with the records"
                 ),
             ));
         }
@@ -447,7 +451,7 @@ pub fn parse(input: &DeriveInput) -> syn::Result<RecordDef> {
     }
     for idx in &indexes {
         for f in &idx.fields {
-            plain_check(&f.ident, "indexed", &mut errors);
+            plain_check(&f.ident, "index", &mut errors);
         }
     }
     if let Some(f) = &from {
