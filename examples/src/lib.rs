@@ -3,4 +3,6 @@
 //!
 //! - `tour`: the typed store end to end (the README's first command);
 //! - `key_ranges`, `indexes`, `autoincrement`: one feature each;
+//! - `evolve`: three releases of a record type against one file (schema evolution);
+//!   `evolve_bench`: the speed of upgraded reads and of index builds, as ratios;
 //! - `engine_tour`: the raw engine underneath (buckets, cursors, transactions).

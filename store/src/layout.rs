@@ -669,6 +669,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_borrow)] // the borrows are the point: they pick the impl
     fn probe_picks_layout_or_opaque() {
         struct NoLayout;
         assert_eq!((&&Probe::<u32>::new()).rivet_shape(), Shape::U32);

@@ -109,7 +109,7 @@ fn seed_v1(store: &Store, n: u64) {
 
 /// Everything the file holds, as the canonical dump.
 fn content(store: &Store) -> String {
-    store.engine().view(|tx| rivet::engine::dump::dump_json(tx)).unwrap()
+    store.engine().view(rivet::engine::dump::dump_json).unwrap()
 }
 
 fn go_check_if_available(path: &std::path::Path) {
