@@ -148,6 +148,7 @@ pub mod key;
 pub mod layout;
 mod record;
 mod scan;
+mod scratch;
 mod store;
 mod txn;
 pub mod value;

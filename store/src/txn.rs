@@ -16,7 +16,7 @@
 
 use std::any::TypeId;
 use std::cell::RefCell;
-use std::ops::{Deref, Range};
+use std::ops::Deref;
 
 use rivet_engine::{Bucket, Tx};
 
@@ -25,8 +25,9 @@ use crate::codec::Codec;
 use crate::error::{hex, Error, Mismatch, Result};
 use crate::evolve::{self, Resolved};
 use crate::key::{self, Key, KeyLike, KeyPrefix, KeyRange};
-use crate::record::{Index, IndexSchema, Record};
+use crate::record::{Index, Record};
 use crate::scan::{IndexView, Query, Source};
+use crate::scratch::{check_key, IndexChange, Scratch};
 
 /// A key for messages: its `Debug` form, or hex if it does not decode.
 pub(crate) fn describe_key<K: Key>(bytes: &[u8]) -> String {
@@ -377,64 +378,6 @@ impl<'db> Deref for WriteTx<'db> {
     type Target = ReadTx<'db>;
     fn deref(&self) -> &ReadTx<'db> {
         &self.read
-    }
-}
-
-/// Validates an engine key before any write, so that the writes themselves cannot fail on it.
-fn check_key(k: &[u8]) -> Result<()> {
-    if k.is_empty() {
-        return Err(rivet_engine::Error::KeyRequired.into());
-    }
-    if k.len() > rivet_engine::MAX_KEY_SIZE {
-        return Err(rivet_engine::Error::KeyTooLarge { size: k.len() }.into());
-    }
-    Ok(())
-}
-
-/// One index's change for a write: the entry to remove and the entry to add, as ranges of
-/// [`Scratch::entries`].
-#[derive(Debug)]
-struct IndexChange {
-    position: usize,
-    remove: Option<Range<usize>>,
-    add: Option<Range<usize>>,
-}
-
-/// What one write works with, kept in the transaction so that its allocations are reused:
-/// the record's key and value, and its index changes (the entry keys end to end in
-/// `entries`).
-#[derive(Debug, Default)]
-struct Scratch {
-    key: Vec<u8>,
-    value: Vec<u8>,
-    entries: Vec<u8>,
-    changes: Vec<IndexChange>,
-}
-
-impl Scratch {
-    fn clear(&mut self) {
-        self.key.clear();
-        self.value.clear();
-        self.entries.clear();
-        self.changes.clear();
-    }
-
-    /// Appends the entry key `record` has in index number `i` (`idx`) and returns where it
-    /// is, or `None` if the record is not in that index. `key` must hold the primary key.
-    fn entry<T: Record>(&mut self, record: &T, i: usize, idx: &IndexSchema) -> Option<Range<usize>> {
-        let start = self.entries.len();
-        if !record.encode_index(i, &mut self.entries) {
-            self.entries.truncate(start);
-            return None;
-        }
-        if !idx.unique {
-            self.entries.extend_from_slice(&self.key);
-        }
-        Some(start..self.entries.len())
-    }
-
-    fn bytes(&self, r: &Option<Range<usize>>) -> Option<&[u8]> {
-        r.as_ref().and_then(|r| self.entries.get(r.clone()))
     }
 }
 
