@@ -214,8 +214,8 @@ fn main() -> Result<(), Error> {
     let store = Store::open(&path)?;
     let (users, orders, problems) = store.read(|tx| {
         let mut problems = tx.engine().check()?;
-        problems.extend(tx.verify::<User>()?);
-        problems.extend(tx.verify::<Order>()?);
+        problems.extend(tx.verify::<User>()?.iter().map(ToString::to_string));
+        problems.extend(tx.verify::<Order>()?.iter().map(ToString::to_string));
         Ok((tx.count::<User>()?, tx.count::<Order>()?, problems))
     })?;
     println!(

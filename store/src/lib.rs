@@ -140,19 +140,23 @@
 // Lets the derive's `::rivet::...` paths resolve inside this crate's own tests and docs.
 extern crate self as rivet;
 
+mod audit;
 pub mod catalog;
 pub mod codec;
 mod error;
 mod evolve;
 pub mod key;
+pub mod key_kind;
 pub mod layout;
 mod record;
 mod scan;
 mod scratch;
 mod store;
+pub mod stored;
 mod txn;
 pub mod value;
 
+pub use audit::{Problem, Stray};
 pub use codec::{Codec, Postcard};
 pub use error::{Error, Mismatch, Result};
 pub use evolve::Upgrade;

@@ -16,15 +16,18 @@
 
 use std::any::TypeId;
 use std::cell::RefCell;
+use std::marker::PhantomData;
 use std::ops::Deref;
 
 use rivet_engine::{Bucket, Tx};
 
+use crate::audit::{self, AuditIndex, Indexed, Indexer};
 use crate::catalog::{envelope, CATALOG_BUCKET};
 use crate::codec::Codec;
 use crate::error::{hex, Error, Mismatch, Result};
 use crate::evolve::{self, Resolved};
 use crate::key::{self, Key, KeyLike, KeyPrefix, KeyRange};
+use crate::key_kind::{KeyFields, KeyKind};
 use crate::record::{Index, Record};
 use crate::scan::{IndexView, Query, Source};
 use crate::scratch::{check_key, IndexChange, Scratch};
@@ -42,6 +45,36 @@ fn not_found_is_none<T>(r: rivet_engine::Result<T>) -> Result<Option<T>> {
         Ok(v) => Ok(Some(v)),
         Err(rivet_engine::Error::BucketNotFound) => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The audit of [`ReadTx::verify`]: records decoded as `T` (upgraded if older), index values
+/// computed by `T`.
+struct Typed<'t, 'db, T> {
+    tx: &'t ReadTx<'db>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Record> Indexer for Typed<'_, '_, T> {
+    type Rec = T;
+
+    fn read(&mut self, key: &[u8], value: &[u8], problems: &mut Vec<crate::Problem>) -> Result<Option<T>> {
+        if key::decode::<T::Key>(key).is_err() {
+            problems.push(crate::Problem::BadRecordKey { key: hex(key) });
+        }
+        self.tx.decode(key, value).map(Some)
+    }
+
+    fn index_value(&mut self, rec: &T, index: usize, out: &mut Vec<u8>) -> Indexed {
+        if rec.encode_index(index, out) {
+            Indexed::In
+        } else {
+            Indexed::Out
+        }
+    }
+
+    fn describe_key(&self, key: &[u8]) -> String {
+        describe_key::<T::Key>(key)
     }
 }
 
@@ -235,87 +268,53 @@ impl<'db> ReadTx<'db> {
         IndexView::new(records, source, Some((index.position(), ischema)), self.verified::<T>())
     }
 
-    /// Checks that the indexes of `T` match its records exactly: every index entry is well
-    /// formed and names an existing record with that index value, and every record has its
-    /// entries. Returns the problems found (empty: consistent). It reads everything.
+    /// Checks that the indexes of `T` match its records exactly: every record has its entries,
+    /// and every index entry names an existing record holding that value. Returns the problems
+    /// found (empty: consistent). It reads every record and entry, in memory bounded
+    /// regardless of their number (see [`crate::Problem`] for what it reports).
     ///
     /// # Errors
     /// [`Error::Decode`] for a record that does not decode; [`Error::SchemaMismatch`]; engine
     /// errors.
-    pub fn verify<T: Record>(&self) -> Result<Vec<String>> {
-        let schema = T::schema();
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// struct User {
+    ///     #[key]
+    ///     id: u64,
+    ///     #[index(unique)]
+    ///     email: String,
+    /// }
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("app.db"))?;
+    /// store.write(|tx| tx.insert(&mut User { id: 1, email: "ada@example.com".into() }).map(drop))?;
+    /// assert!(store.read(|tx| tx.verify::<User>())?.is_empty());
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
+    pub fn verify<T: Record>(&self) -> Result<Vec<crate::Problem>> {
         let Some(records) = self.records::<T>()? else {
             return Ok(Vec::new());
         };
+        let indexes: Vec<AuditIndex> = T::schema()
+            .indexes
+            .iter()
+            .map(|i| AuditIndex {
+                name: i.name.into(),
+                bucket: i.bucket.clone(),
+                unique: i.unique,
+                fields: i
+                    .fields
+                    .iter()
+                    .map(|f| KeyKind::parse(&f.kind).map(|k| (f.name.to_string(), k)))
+                    .collect::<Option<Vec<_>>>()
+                    .map(|fields| KeyFields { fields }),
+            })
+            .collect();
         let mut problems = Vec::new();
-        // What the records say the index entries must be, per index: (entry key, entry value).
-        let mut expected: Vec<std::collections::BTreeMap<Vec<u8>, Vec<u8>>> =
-            schema.indexes.iter().map(|_| Default::default()).collect();
-        for item in records.iter() {
-            let (k, v) = item?;
-            let Some(v) = v else { continue };
-            if key::decode::<T::Key>(k).is_err() {
-                problems.push(format!("record key {} is not a valid key", hex(k)));
-            }
-            let rec: T = self.decode(k, v)?;
-            for (i, (idx, map)) in schema.indexes.iter().zip(expected.iter_mut()).enumerate() {
-                let mut ik = Vec::new();
-                if !rec.encode_index(i, &mut ik) {
-                    continue;
-                }
-                if idx.unique {
-                    if let Some(other) = map.insert(ik, k.to_vec()) {
-                        problems.push(format!(
-                            "unique index `{}`: records {} and {} share the value {}",
-                            idx.name,
-                            describe_key::<T::Key>(&other),
-                            describe_key::<T::Key>(k),
-                            rec.index_value(i)
-                        ));
-                    }
-                } else {
-                    ik.extend_from_slice(k);
-                    map.insert(ik, Vec::new());
-                }
-            }
-        }
-        for (idx, expected) in schema.indexes.iter().zip(&expected) {
-            let ib = match records.bucket(&idx.bucket) {
-                Ok(b) => b,
-                Err(e) => {
-                    problems.push(format!("index `{}`: bucket {}: {e}", idx.name, hex(&idx.bucket)));
-                    continue;
-                }
-            };
-            let mut found = std::collections::BTreeMap::new();
-            for item in ib.iter() {
-                let (k, v) = item?;
-                match v {
-                    Some(v) => {
-                        found.insert(k.to_vec(), v.to_vec());
-                    }
-                    None => problems.push(format!("index `{}`: unexpected nested bucket {}", idx.name, hex(k))),
-                }
-            }
-            for (k, v) in &found {
-                match expected.get(k) {
-                    Some(want) if want == v => {}
-                    Some(want) => problems.push(format!(
-                        "index `{}`: entry {} names {}, the record holding that value is {}",
-                        idx.name,
-                        hex(k),
-                        describe_key::<T::Key>(v),
-                        describe_key::<T::Key>(want)
-                    )),
-                    None => problems.push(format!("index `{}`: entry {} matches no record", idx.name, hex(k))),
-                }
-            }
-            for k in expected.keys() {
-                if !found.contains_key(k) {
-                    problems.push(format!("index `{}`: entry {} is missing", idx.name, hex(k)));
-                }
-            }
-        }
+        audit::audit(&records, &indexes, &mut Typed::<T> { tx: self, _t: PhantomData }, &mut problems)?;
         Ok(problems)
     }
 

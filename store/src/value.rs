@@ -475,6 +475,55 @@ impl Serialize for Value {
     }
 }
 
+/// A Rust-like form for messages: `"ada"`, `42`, `Some(3)`, `[1, 2]`, `{id: 1, name: "x"}`.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn list<T>(
+            f: &mut fmt::Formatter<'_>,
+            open: &str,
+            items: &[T],
+            close: &str,
+            mut each: impl FnMut(&mut fmt::Formatter<'_>, &T) -> fmt::Result,
+        ) -> fmt::Result {
+            f.write_str(open)?;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                each(f, item)?;
+            }
+            f.write_str(close)
+        }
+        match self {
+            Value::Unit => f.write_str("()"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::U(n) => write!(f, "{n}"),
+            Value::I(n) => write!(f, "{n}"),
+            Value::F32(x) => write!(f, "{x:?}"),
+            Value::F64(x) => write!(f, "{x:?}"),
+            Value::Char(c) => write!(f, "{c:?}"),
+            Value::String(s) => write!(f, "{s:?}"),
+            Value::None => f.write_str("None"),
+            Value::Some(v) => write!(f, "Some({v})"),
+            Value::Seq(items) => list(f, "[", items, "]", |f, v| write!(f, "{v}")),
+            Value::Map(items) => list(f, "{", items, "}", |f, (k, v)| write!(f, "{k}: {v}")),
+            Value::Struct(fields) => list(f, "{", fields, "}", |f, (k, v)| write!(f, "{k}: {v}")),
+            Value::Variant(name, content) => match &**content {
+                VariantValue::Unit => f.write_str(name),
+                VariantValue::Newtype(v) => write!(f, "{name}({v})"),
+                VariantValue::Tuple(items) => {
+                    f.write_str(name)?;
+                    list(f, "(", items, ")", |f, v| write!(f, "{v}"))
+                }
+                VariantValue::Struct(fields) => {
+                    write!(f, "{name} ")?;
+                    list(f, "{", fields, "}", |f, (k, v)| write!(f, "{k}: {v}"))
+                }
+            },
+        }
+    }
+}
+
 impl Value {
     /// A short text form (map keys in printed output).
     pub fn to_text(&self) -> String {

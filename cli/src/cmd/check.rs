@@ -6,14 +6,23 @@
 //! open the file (it is truncated, say) the raw walk of [`crate::walk`] checks it instead and
 //! names the missing pages; `--from-page` uses the raw walk on one subtree. A damaged meta page
 //! that the file can do without is a warning: readers fall back to the other one.
+//!
+//! On a file whose pages are sound and that holds a typed store (a `__rivet_catalog` bucket),
+//! the indexes of every record type the catalog lists are checked too, by the catalog alone
+//! (`rivet::stored::audit_stored`): every record has its index entries and every entry names a
+//! record holding its value. What only the program can judge (records of older versions, a
+//! codec or key kind of the program's own) is a warning that says so.
 
 use std::io::Write;
 use std::process::ExitCode;
 
+use rivet::catalog::{Entry, CATALOG_BUCKET};
+use rivet::stored::{audit_stored, StoredType};
 use serde::Serialize;
 
 use crate::cli::{CheckArgs, Global};
 use crate::error::CliError;
+use crate::format::{show, Format};
 use crate::progress::Progress;
 use crate::raw::RawFile;
 use crate::w;
@@ -28,6 +37,7 @@ struct CheckJson {
     active_meta: u64,
     from_page: Option<u64>,
     checked_by: &'static str,
+    record_types: usize,
     warnings: Vec<String>,
     problems: Vec<String>,
 }
@@ -42,6 +52,59 @@ fn raw_walk(raw: &RawFile, g: &Global, from: Option<u64>) -> (Vec<String>, Vec<S
     }
     progress.finish();
     (walk.problems, walk.warnings)
+}
+
+/// What the typed audit found.
+#[derive(Debug, Default)]
+struct Typed {
+    /// Record types audited.
+    types: usize,
+    problems: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// Audits the indexes of every record type the typed store's catalog lists (if the file has
+/// one), by the catalog alone: [`rivet::stored::audit_stored`].
+fn typed_audit(tx: &rivet_engine::Tx<'_>) -> Result<Typed, rivet::Error> {
+    let mut out = Typed::default();
+    let catalog = match tx.bucket(CATALOG_BUCKET) {
+        Ok(c) => c,
+        Err(rivet_engine::Error::BucketNotFound) => return Ok(out),
+        Err(rivet_engine::Error::IncompatibleValue { .. }) => {
+            out.problems.push("__rivet_catalog is a key holding a value, not a bucket".into());
+            return Ok(out);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for item in catalog.iter() {
+        let (k, v) = item?;
+        let name = show(k, Format::Auto);
+        let Some(v) = v else {
+            out.problems.push(format!("catalog: {name} is a nested bucket, not an entry"));
+            continue;
+        };
+        let entry = match Entry::parse(v) {
+            Ok(e) => e,
+            Err(e) => {
+                out.problems.push(format!("catalog: the entry of bucket {name} does not parse: {e}"));
+                continue;
+            }
+        };
+        out.types += 1;
+        let about = if entry.type_name.as_bytes() == k {
+            format!("record type {}", entry.type_name)
+        } else {
+            format!("record type {} (bucket {name})", entry.type_name)
+        };
+        if !tx.root().has_bucket(k)? {
+            out.problems.push(format!("{about}: the catalog lists its bucket, which the file does not have"));
+            continue;
+        }
+        let audit = audit_stored(tx, &StoredType::new(k.to_vec(), entry))?;
+        out.problems.extend(audit.problems.iter().map(|p| format!("{about}: {p}")));
+        out.warnings.extend(audit.unverified.iter().map(|u| format!("{about}: {u}")));
+    }
+    Ok(out)
 }
 
 /// Runs `check`.
@@ -59,6 +122,7 @@ pub fn run(g: &Global, a: CheckArgs, out: &mut dyn Write) -> Result<ExitCode, Cl
         }
     }
     let mut problems = Vec::new();
+    let mut record_types = 0usize;
     let checked_by;
     if let Some(from) = a.from_page {
         checked_by = "raw walk";
@@ -74,14 +138,27 @@ pub fn run(g: &Global, a: CheckArgs, out: &mut dyn Write) -> Result<ExitCode, Cl
     } else {
         let engine_result = crate::open::engine(&raw, g).and_then(|db| {
             let progress = Progress::spinner(g.quiet, "checking");
-            let r = db.begin(false).and_then(|tx| tx.check());
+            let r = db.begin(false).and_then(|tx| {
+                let pages = tx.check()?;
+                // The typed store's indexes, on a file whose pages are sound.
+                let typed = if pages.is_empty() { typed_audit(&tx) } else { Ok(Typed::default()) };
+                Ok((pages, typed))
+            });
             progress.finish();
             r.map_err(|e| CliError::engine(&a.file, e, g.lock_timeout()))
         });
         match engine_result {
-            Ok(p) => {
+            Ok((p, typed)) => {
                 checked_by = "engine";
                 problems.extend(p);
+                match typed {
+                    Ok(t) => {
+                        problems.extend(t.problems);
+                        warnings.extend(t.warnings);
+                        record_types = t.types;
+                    }
+                    Err(e) => problems.push(format!("typed records: {e}")),
+                }
             }
             Err(e) => {
                 // The engine gave up on the file: say why, and let the raw walk say where.
@@ -102,6 +179,7 @@ pub fn run(g: &Global, a: CheckArgs, out: &mut dyn Write) -> Result<ExitCode, Cl
             active_meta: raw.active as u64,
             from_page: a.from_page,
             checked_by,
+            record_types,
             warnings,
             problems,
         };
@@ -114,10 +192,13 @@ pub fn run(g: &Global, a: CheckArgs, out: &mut dyn Write) -> Result<ExitCode, Cl
         for p in &problems {
             w!(out, "{p}")?;
         }
-        let scope = match a.from_page {
+        let mut scope = match a.from_page {
             Some(p) => format!("the tree under page {p}"),
             None => format!("{} pages", raw.hwm()),
         };
+        if record_types > 0 {
+            scope.push_str(&format!(" and the indexes of {}", crate::format::count(record_types, "record type")));
+        }
         if ok {
             w!(out, "OK: no problems found ({scope}, txid {}, meta page {})", raw.meta().txid, raw.active)?;
         } else {

@@ -3,10 +3,10 @@
 //!
 //! The store keeps a catalog (`__rivet_catalog`, see `rivet::catalog`): one text entry per
 //! record bucket naming the record type, its codec, its key fields and every value layout its
-//! values may have. Each stored value starts with its layout's number (the envelope), so a
-//! value is decoded here with [`rivet::Codec::decode_shape`] by the shape
-//! `struct TYPE {fields of that layout}`, and printed as JSON. Nested buckets of a record
-//! bucket (`index:<name>`) hold indexes and are skipped.
+//! values may have. Each stored value starts with its layout's number (the envelope); the
+//! store's [`rivet::stored::StoredType`] decodes it by the shape `struct TYPE {fields of that
+//! layout}`, and it is printed as JSON. Nested buckets of a record bucket (`index:<name>`) hold
+//! indexes and are skipped.
 //!
 //! A value that cannot be decoded is printed as the hex of the stored bytes (envelope
 //! included) with a note saying why: a format 1 bucket (no layout recorded), a codec other
@@ -15,17 +15,16 @@
 //! of such records.
 //!
 //! Keys are decoded by the kinds the catalog's `key` line lists (`id: u64 (auto)`,
-//! `user: u64, at: i64`) with the store's own [`rivet::Key`] decoders; a key kind this tool does
-//! not know (a user's own `Key` impl) prints as `{"hex": ...}`.
+//! `user: u64, at: i64`) with the store's own [`rivet::Key`] decoders
+//! ([`rivet::key_kind::KeyFields`]); a key kind the store does not define (a user's own `Key`
+//! impl) prints as `{"hex": ...}`.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 
 use rivet::catalog::{split_envelope, Entry, CATALOG_BUCKET};
-use rivet::layout::{FieldShape, VariantData};
+use rivet::stored::{StoredType, StoredValue, Undecodable};
 use rivet::value::Value;
-use rivet::{Codec, Key, Postcard, Shape};
 use rivet_engine::Bucket;
 use serde::Serialize;
 
@@ -63,31 +62,18 @@ enum Decoded {
 struct RecordType {
     /// The bucket's name.
     bucket: Vec<u8>,
-    /// The parsed entry, or why it does not parse.
-    entry: Result<Entry, String>,
-    /// The key fields (name and kind), if every kind is one this tool can decode.
-    key: Option<Vec<(String, KeyKind)>>,
-    /// The value shape of each layout, by layout number.
-    shapes: HashMap<u32, Shape>,
+    /// The type as its entry describes it, or why the entry does not parse.
+    stored: Result<StoredType, String>,
 }
 
 impl RecordType {
     fn new(bucket: Vec<u8>, entry: Result<Entry, String>) -> Self {
-        let (key, shapes) = match &entry {
-            Ok(e) => (
-                key_fields(&e.key),
-                e.layouts
-                    .iter()
-                    .map(|l| (l.id, Shape::Struct { name: e.type_name.clone(), fields: l.fields.clone() }))
-                    .collect(),
-            ),
-            Err(_) => (None, HashMap::new()),
-        };
-        RecordType { bucket, entry, key, shapes }
+        let stored = entry.map(|e| StoredType::new(bucket.clone(), e));
+        RecordType { bucket, stored }
     }
 
     fn type_name(&self) -> Option<&str> {
-        self.entry.as_ref().ok().map(|e| e.type_name.as_str())
+        self.stored.as_ref().ok().map(|t| t.entry.type_name.as_str())
     }
 
     /// Whether TYPE names this record type or its bucket.
@@ -98,31 +84,17 @@ impl RecordType {
     /// The key as a value to print: decoded by its kinds (a composite key as its fields by
     /// name, in order), else `{"hex": ...}`.
     fn key_value(&self, k: &[u8]) -> Value {
-        let hex_key = || Value::Struct(vec![("hex".into(), Value::String(hex(k)))]);
-        let Some(fields) = &self.key else { return hex_key() };
-        let mut input = k;
-        let mut parts = Vec::with_capacity(fields.len());
-        for (name, kind) in fields {
-            match kind.decode(&mut input) {
-                Ok(v) => parts.push((name.clone(), v)),
-                Err(_) => return hex_key(),
-            }
-        }
-        if !input.is_empty() {
-            return hex_key();
-        }
-        // `key_fields` never gives an empty list.
-        if parts.len() == 1 {
-            parts.remove(0).1
-        } else {
-            Value::Struct(parts)
-        }
+        self.stored
+            .as_ref()
+            .ok()
+            .and_then(|t| t.key_value(k))
+            .unwrap_or_else(|| Value::Struct(vec![("hex".into(), Value::String(hex(k)))]))
     }
 
     /// Decodes a stored value.
     fn decode(&self, v: &[u8]) -> Decoded {
-        let e = match &self.entry {
-            Ok(e) => e,
+        let t = match &self.stored {
+            Ok(t) => t,
             Err(why) => {
                 return Decoded::Hex {
                     version: None,
@@ -131,223 +103,21 @@ impl RecordType {
                 }
             }
         };
-        if e.format < 2 {
-            return Decoded::Hex {
-                version: Some(e.version),
-                layout: None,
-                note: "format 1: layout not recorded".into(),
-            };
-        }
-        let (id, body) = match split_envelope(v) {
-            Ok(x) => x,
-            Err(why) => return Decoded::Hex { version: None, layout: None, note: why },
-        };
-        let (Some(layout), Some(shape)) = (e.layout(id), self.shapes.get(&id)) else {
-            return Decoded::Hex {
-                version: None,
-                layout: Some(id),
-                note: format!("layout {id} is not in the catalog entry"),
-            };
-        };
-        let version = Some(layout.version);
-        if e.codec != Postcard::NAME {
-            return Decoded::Hex {
-                version,
-                layout: Some(id),
-                note: format!("codec `{}` cannot be read without its Rust type", e.codec),
-            };
-        }
-        match Postcard::decode_shape(body, shape) {
-            Ok(value) => Decoded::Value { version: layout.version, layout: id, value },
+        match t.decode(v) {
+            Ok(StoredValue { layout, version, value }) => Decoded::Value { version, layout, value },
             Err(why) => {
-                let note = match first_opaque(&layout.fields) {
-                    Some((field, ty)) => format!(
-                        "field `{field}` has type `{ty}`, which does not derive rivet::Layout: \
-                         it cannot be read without its Rust type"
-                    ),
-                    None => format!("the value does not decode by layout {id}: {why}"),
+                let layout = match &why {
+                    Undecodable::NoLayout(id) => Some(*id),
+                    _ => split_envelope(v).ok().map(|(id, _)| id).filter(|_| t.entry.format >= 2),
                 };
-                Decoded::Hex { version, layout: Some(id), note }
+                let version = match &why {
+                    Undecodable::Format1 => Some(t.entry.version),
+                    _ => layout.and_then(|id| t.layout(id)).map(|l| l.version),
+                };
+                Decoded::Hex { version, layout, note: why.to_string() }
             }
         }
     }
-}
-
-/// The first opaque part of `fields`: its path (`address.geo`) and Rust type name.
-fn first_opaque(fields: &[FieldShape]) -> Option<(String, String)> {
-    fn walk(shape: &Shape, path: &str) -> Option<(String, String)> {
-        let join = |part: &str| if path.is_empty() { part.to_string() } else { format!("{path}.{part}") };
-        match shape {
-            Shape::Opaque(ty) => Some((path.to_string(), ty.clone())),
-            Shape::Option(s) | Shape::Seq(s) | Shape::Array(s, _) => walk(s, path),
-            Shape::Tuple(items) => items.iter().enumerate().find_map(|(i, s)| walk(s, &join(&i.to_string()))),
-            Shape::Map(k, v) => walk(k, path).or_else(|| walk(v, path)),
-            Shape::Struct { fields, .. } => fields.iter().find_map(|f| walk(&f.shape, &join(&f.name))),
-            Shape::Enum { variants, .. } => variants.iter().find_map(|v| {
-                let p = join(&v.name);
-                match &v.data {
-                    VariantData::Unit => None,
-                    VariantData::Newtype(s) => walk(s, &p),
-                    VariantData::Tuple(items) => {
-                        items.iter().enumerate().find_map(|(i, s)| walk(s, &format!("{p}.{i}")))
-                    }
-                    VariantData::Struct(fields) => {
-                        fields.iter().find_map(|f| walk(&f.shape, &format!("{p}.{}", f.name)))
-                    }
-                }
-            }),
-            _ => None,
-        }
-    }
-    fields.iter().find_map(|f| walk(&f.shape, &f.name))
-}
-
-// ---- Keys ----
-
-/// A key encoding the catalog names (`rivet::Key::kind`).
-#[derive(Debug, Clone, PartialEq)]
-enum KeyKind {
-    U8,
-    U16,
-    U32,
-    U64,
-    U128,
-    I8,
-    I16,
-    I32,
-    I64,
-    I128,
-    F32,
-    F64,
-    Bool,
-    Char,
-    Str,
-    Bytes,
-    ByteArray(usize),
-    Option(Box<KeyKind>),
-    Tuple(Vec<KeyKind>),
-}
-
-impl KeyKind {
-    /// Parses a kind (`u64`, `option<string>`, `(u64, i64)`, `[u8; 16]`); `None` for a kind
-    /// this tool does not know.
-    fn parse(text: &str) -> Option<KeyKind> {
-        let t = text.trim();
-        Some(match t {
-            "u8" => KeyKind::U8,
-            "u16" => KeyKind::U16,
-            "u32" => KeyKind::U32,
-            "u64" => KeyKind::U64,
-            "u128" => KeyKind::U128,
-            "i8" => KeyKind::I8,
-            "i16" => KeyKind::I16,
-            "i32" => KeyKind::I32,
-            "i64" => KeyKind::I64,
-            "i128" => KeyKind::I128,
-            "f32" => KeyKind::F32,
-            "f64" => KeyKind::F64,
-            "bool" => KeyKind::Bool,
-            "char" => KeyKind::Char,
-            "string" => KeyKind::Str,
-            "bytes" => KeyKind::Bytes,
-            _ => {
-                if let Some(inner) = t.strip_prefix("option<").and_then(|r| r.strip_suffix('>')) {
-                    KeyKind::Option(Box::new(KeyKind::parse(inner)?))
-                } else if let Some(n) = t.strip_prefix("[u8;").and_then(|r| r.strip_suffix(']')) {
-                    KeyKind::ByteArray(n.trim().parse().ok()?)
-                } else if let Some(inner) = t.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
-                    KeyKind::Tuple(split_top(inner).into_iter().map(KeyKind::parse).collect::<Option<_>>()?)
-                } else {
-                    return None;
-                }
-            }
-        })
-    }
-
-    /// Decodes one value of this kind from the front of `input` with the store's decoders.
-    fn decode(&self, input: &mut &[u8]) -> Result<Value, rivet::key::KeyError> {
-        Ok(match self {
-            KeyKind::U8 => Value::U(u8::decode_key(input)?.into()),
-            KeyKind::U16 => Value::U(u16::decode_key(input)?.into()),
-            KeyKind::U32 => Value::U(u32::decode_key(input)?.into()),
-            KeyKind::U64 => Value::U(u64::decode_key(input)?.into()),
-            KeyKind::U128 => Value::U(u128::decode_key(input)?),
-            KeyKind::I8 => Value::I(i8::decode_key(input)?.into()),
-            KeyKind::I16 => Value::I(i16::decode_key(input)?.into()),
-            KeyKind::I32 => Value::I(i32::decode_key(input)?.into()),
-            KeyKind::I64 => Value::I(i64::decode_key(input)?.into()),
-            KeyKind::I128 => Value::I(i128::decode_key(input)?),
-            KeyKind::F32 => Value::F32(f32::decode_key(input)?),
-            KeyKind::F64 => Value::F64(f64::decode_key(input)?),
-            KeyKind::Bool => Value::Bool(bool::decode_key(input)?),
-            KeyKind::Char => Value::Char(char::decode_key(input)?),
-            KeyKind::Str => Value::String(String::decode_key(input)?),
-            KeyKind::Bytes => bytes_value(&Vec::<u8>::decode_key(input)?),
-            KeyKind::ByteArray(n) => {
-                if input.len() < *n {
-                    return Err(rivet::key::KeyError(format!("truncated [u8; {n}]")));
-                }
-                let (head, tail) = input.split_at(*n);
-                *input = tail;
-                bytes_value(head)
-            }
-            // The tag as `rivet::key` writes it: 0 `None`, 1 then the value `Some`.
-            KeyKind::Option(inner) => match input.split_first() {
-                Some((0, rest)) => {
-                    *input = rest;
-                    Value::None
-                }
-                Some((1, rest)) => {
-                    *input = rest;
-                    Value::Some(Box::new(inner.decode(input)?))
-                }
-                _ => return Err(rivet::key::KeyError("invalid or missing option tag".into())),
-            },
-            KeyKind::Tuple(items) => Value::Seq(items.iter().map(|k| k.decode(input)).collect::<Result<_, _>>()?),
-        })
-    }
-}
-
-/// Bytes as a value: a sequence of numbers, as a `Vec<u8>` field prints.
-fn bytes_value(b: &[u8]) -> Value {
-    Value::Seq(b.iter().map(|&x| Value::U(x.into())).collect())
-}
-
-/// Splits `text` at the commas that are not inside `()`, `<>` or `[]`.
-fn split_top(text: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut depth, mut start) = (0i32, 0);
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' | '<' | '[' => depth += 1,
-            ')' | '>' | ']' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(text[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    let last = text[start..].trim();
-    if !last.is_empty() || !parts.is_empty() {
-        parts.push(last);
-    }
-    parts
-}
-
-/// The key fields of a catalog `key` line (`id: u64 (auto)`, `user: u64, at: i64`), or `None`
-/// if a kind is not one this tool decodes.
-fn key_fields(text: &str) -> Option<Vec<(String, KeyKind)>> {
-    let t = text.trim();
-    let t = t.strip_suffix("(auto)").unwrap_or(t);
-    let fields = split_top(t)
-        .into_iter()
-        .map(|f| {
-            let (name, kind) = f.split_once(':')?;
-            Some((name.trim().to_string(), KeyKind::parse(kind)?))
-        })
-        .collect::<Option<Vec<_>>>()?;
-    (!fields.is_empty()).then_some(fields)
 }
 
 // ---- The command ----
@@ -396,7 +166,7 @@ pub fn run(g: &Global, a: RecordsArgs, out: &mut dyn Write) -> Result<ExitCode, 
                 format!("no record type or bucket named `{name}` in the catalog ({listed})"),
             ));
         }
-        if let Some(bad) = types.iter().find_map(|t| t.entry.as_ref().err().map(|e| (t, e))) {
+        if let Some(bad) = types.iter().find_map(|t| t.stored.as_ref().err().map(|e| (t, e))) {
             let bucket = show(&bad.0.bucket, Format::Auto);
             return Err(CliError::file(
                 file,
@@ -495,23 +265,7 @@ pub fn run(g: &Global, a: RecordsArgs, out: &mut dyn Write) -> Result<ExitCode, 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_lines_parse() {
-        assert_eq!(key_fields("id: u64 (auto)"), Some(vec![("id".into(), KeyKind::U64)]));
-        assert_eq!(
-            key_fields("user: u64, at: i64"),
-            Some(vec![("user".into(), KeyKind::U64), ("at".into(), KeyKind::I64)])
-        );
-        assert_eq!(
-            key_fields("p: (string, option<[u8; 4]>)"),
-            Some(vec![(
-                "p".into(),
-                KeyKind::Tuple(vec![KeyKind::Str, KeyKind::Option(Box::new(KeyKind::ByteArray(4)))])
-            )])
-        );
-        assert_eq!(key_fields("id: my_kind"), None);
-    }
+    use rivet::Key;
 
     #[test]
     fn keys_decode_with_the_store_encoding() {
@@ -520,29 +274,13 @@ mod tests {
         "a\0b".to_string().encode_key(&mut b);
         Some(7u8).encode_key(&mut b);
         None::<u8>.encode_key(&mut b);
-        let t = RecordType {
-            bucket: b"x".to_vec(),
-            entry: Err(String::new()),
-            key: key_fields("a: i64, b: string, c: option<u8>, d: option<u8>"),
-            shapes: HashMap::new(),
-        };
+        let entry = Entry::parse(
+            b"format = 1\ntype = T\nversion = 1\ncodec = postcard\nkey = a: i64, b: string, c: option<u8>, d: option<u8>\n",
+        )
+        .unwrap();
+        let t = RecordType::new(b"x".to_vec(), Ok(entry));
         let json = |v: Value| serde_json::to_string(&v).unwrap();
         assert_eq!(json(t.key_value(&b)), r#"{"a":-5,"b":"a\u0000b","c":7,"d":null}"#);
         assert_eq!(json(t.key_value(&b[..3])), format!(r#"{{"hex":"{}"}}"#, hex(&b[..3])));
-    }
-
-    #[test]
-    fn opaque_fields_are_found() {
-        let fields = vec![
-            FieldShape { name: "id".into(), shape: Shape::U64 },
-            FieldShape {
-                name: "inner".into(),
-                shape: Shape::Option(Box::new(Shape::Struct {
-                    name: "I".into(),
-                    fields: vec![FieldShape { name: "blob".into(), shape: Shape::Opaque("x::Blob".into()) }],
-                })),
-            },
-        ];
-        assert_eq!(first_opaque(&fields), Some(("inner.blob".into(), "x::Blob".into())));
     }
 }
