@@ -167,6 +167,12 @@ impl Resolved {
         !self.bare && self.write_layout.is_some() && split_envelope(value).ok().map(|(id, _)| id) == self.write_layout
     }
 
+    /// Whether every layout the entry lists is the one the type writes: then no value needs
+    /// rewriting.
+    pub(crate) fn all_current(&self) -> bool {
+        !self.bare && self.write_layout.is_some() && self.plans.iter().all(|p| Some(p.id) == self.write_layout)
+    }
+
     /// Whether index number `position` can be queried.
     pub(crate) fn is_built(&self, position: usize) -> bool {
         self.built.get(position).copied().unwrap_or(false)
@@ -441,7 +447,7 @@ pub(crate) fn register<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved) -> Resul
     }
     let missing: Vec<usize> = (0..schema.indexes.len()).filter(|i| !resolved.is_built(*i)).collect();
     if !missing.is_empty() {
-        build_indexes::<T>(tx, now, &missing)?;
+        crate::build::build_indexes::<T>(tx, now, &missing)?;
     }
     tx.create_bucket_if_not_exists(CATALOG_BUCKET)?.put(name, &bytes)?;
     Ok(bytes)
@@ -477,74 +483,6 @@ fn convert_bare(tx: &mut Tx<'_>, name: &[u8], fields: Vec<FieldShape>, entry: &m
     Ok(())
 }
 
-/// Builds indexes `positions` of `T` from every record (read through `resolved`).
-fn build_indexes<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved, positions: &[usize]) -> Result<()> {
-    let schema = T::schema();
-    let name = schema.bucket.as_bytes();
-    // Entry key -> entry value, per index; collected first (the record bucket is read while
-    // the index buckets are written).
-    let mut entries: Vec<Vec<(Vec<u8>, Vec<u8>)>> = positions.iter().map(|_| Vec::new()).collect();
-    {
-        let b = tx.bucket(name)?;
-        for item in b.iter() {
-            let (k, v) = item?;
-            let Some(v) = v else { continue };
-            let record: T = resolved.decode(k, v)?;
-            for (slot, &i) in positions.iter().enumerate() {
-                let idx = &schema.indexes[i];
-                let mut ik = Vec::new();
-                if !record.encode_index(i, &mut ik) {
-                    continue;
-                }
-                if idx.unique {
-                    entries[slot].push((ik, k.to_vec()));
-                } else {
-                    ik.extend_from_slice(k);
-                    entries[slot].push((ik, Vec::new()));
-                }
-            }
-        }
-    }
-    for (slot, &i) in positions.iter().enumerate() {
-        let idx = &schema.indexes[i];
-        let list = &mut entries[slot];
-        list.sort();
-        if idx.unique {
-            if let Some(w) = list.windows(2).find(|w| w[0].0 == w[1].0) {
-                let record: Option<T> = {
-                    let b = tx.bucket(name)?;
-                    match b.get(&w[0].1)? {
-                        Some(v) => Some(resolved.decode(&w[0].1, v)?),
-                        None => None,
-                    }
-                };
-                return Err(Error::UniqueCollision {
-                    bucket: schema.bucket.into(),
-                    index: idx.name.into(),
-                    value: record.map(|r| r.index_value(i)).unwrap_or_else(|| crate::error::hex(&w[0].0)),
-                    first: crate::txn::describe_key::<T::Key>(&w[0].1),
-                    second: crate::txn::describe_key::<T::Key>(&w[1].1),
-                });
-            }
-        }
-        for (k, _) in list.iter() {
-            if k.is_empty() || k.len() > rivet_engine::MAX_KEY_SIZE {
-                return Err(rivet_engine::Error::KeyTooLarge { size: k.len() }.into());
-            }
-        }
-        let mut b = tx.bucket_mut(name)?;
-        match b.delete_bucket(&idx.bucket) {
-            Ok(()) | Err(rivet_engine::Error::BucketNotFound) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let mut ib = b.create_bucket(&idx.bucket)?;
-        for (k, v) in list.iter() {
-            ib.put(k, v)?;
-        }
-    }
-    Ok(())
-}
-
 /// Rewrites up to `limit` values of `T` that are not in the type's own layout, starting at
 /// primary key `from` (encoded; `None`: the first). Returns how many were rewritten and where
 /// to go on (`None`: the end was reached). The type must be registered.
@@ -559,6 +497,9 @@ pub(crate) fn rewrite<T: Record>(
     let Some(layout) = resolved.write_layout else {
         return Ok((0, None));
     };
+    if resolved.all_current() {
+        return Ok((0, None));
+    }
     let mut out = Vec::new();
     let mut next = None;
     {

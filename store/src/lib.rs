@@ -141,6 +141,7 @@
 extern crate self as rivet;
 
 mod audit;
+mod build;
 pub mod catalog;
 pub mod codec;
 mod error;

@@ -1,0 +1,179 @@
+//! Index builds: a new (or changed) index filled from the records already stored, in the
+//! transaction that registers the type.
+//!
+//! The records are read once, in key order; each index's entries are gathered in one buffer
+//! (no allocation per entry), sorted, checked for unique collisions and written in key order,
+//! which is the engine's fastest way in (appends to the rightmost leaf). Sorting compares a
+//! 16-byte prefix held beside each entry first, so most comparisons touch no key bytes.
+
+use std::cmp::Ordering;
+
+use rivet_engine::Tx;
+
+use crate::error::{Error, Result};
+use crate::evolve::Resolved;
+use crate::record::Record;
+
+/// One entry in an [`Entries`] buffer.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// The key's first 16 bytes, big-endian, zero-padded (orders like the key, ties aside).
+    prefix: u128,
+    /// Where the key starts in the buffer; its value follows it.
+    start: usize,
+    key_len: u32,
+    value_len: u32,
+}
+
+/// The entries of one index, gathered before they are written.
+#[derive(Debug, Default)]
+struct Entries {
+    data: Vec<u8>,
+    spans: Vec<Span>,
+}
+
+impl Entries {
+    /// Adds the entry whose key is `data[start..]` (already appended) and whose value is `value`.
+    fn finish(&mut self, start: usize, value: &[u8]) -> Result<()> {
+        let key_len = self.data.len() - start;
+        if key_len == 0 || key_len > rivet_engine::MAX_KEY_SIZE {
+            return Err(rivet_engine::Error::KeyTooLarge { size: key_len }.into());
+        }
+        let mut head = [0u8; 16];
+        let n = key_len.min(16);
+        head[..n].copy_from_slice(&self.data[start..start + n]);
+        self.data.extend_from_slice(value);
+        // Both fit: a key is at most MAX_KEY_SIZE, a value at most a record key.
+        self.spans.push(Span {
+            prefix: u128::from_be_bytes(head),
+            start,
+            key_len: key_len as u32,
+            value_len: value.len() as u32,
+        });
+        Ok(())
+    }
+
+    fn key(&self, s: &Span) -> &[u8] {
+        &self.data[s.start..s.start + s.key_len as usize]
+    }
+
+    fn value(&self, s: &Span) -> &[u8] {
+        let from = s.start + s.key_len as usize;
+        &self.data[from..from + s.value_len as usize]
+    }
+
+    fn sort(&mut self) {
+        let Entries { data, spans } = self;
+        let key = |s: &Span| &data[s.start..s.start + s.key_len as usize];
+        spans.sort_unstable_by(|a, b| match a.prefix.cmp(&b.prefix) {
+            Ordering::Equal => key(a).cmp(key(b)),
+            other => other,
+        });
+    }
+}
+
+/// Builds indexes `positions` of `T` from every record (read through `resolved`), replacing
+/// their buckets.
+///
+/// # Errors
+/// [`Error::UniqueCollision`] if a unique index would hold a value twice (nothing of that
+/// index is written); a key over the engine's limit; decode and upgrade errors of the records
+/// read; engine errors.
+pub(crate) fn build_indexes<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved, positions: &[usize]) -> Result<()> {
+    let schema = T::schema();
+    let name = schema.bucket.as_bytes();
+    // Collected first: the record bucket is read while the index buckets are written.
+    let mut all: Vec<Entries> = positions.iter().map(|_| Entries::default()).collect();
+    {
+        let b = tx.bucket(name)?;
+        for item in b.iter() {
+            let (k, v) = item?;
+            let Some(v) = v else { continue };
+            let record: T = resolved.decode(k, v)?;
+            for (entries, &i) in all.iter_mut().zip(positions) {
+                let start = entries.data.len();
+                if !record.encode_index(i, &mut entries.data) {
+                    continue;
+                }
+                if schema.indexes[i].unique {
+                    entries.finish(start, k)?;
+                } else {
+                    entries.data.extend_from_slice(k);
+                    entries.finish(start, &[])?;
+                }
+            }
+        }
+    }
+    for (entries, &i) in all.iter_mut().zip(positions) {
+        let idx = &schema.indexes[i];
+        entries.sort();
+        if idx.unique {
+            let twice = entries.spans.windows(2).find(|w| entries.key(&w[0]) == entries.key(&w[1]));
+            if let Some(w) = twice {
+                let (first, second) = (entries.value(&w[0]).to_vec(), entries.value(&w[1]).to_vec());
+                let record: Option<T> = match tx.bucket(name)?.get(&first)? {
+                    Some(v) => Some(resolved.decode(&first, v)?),
+                    None => None,
+                };
+                return Err(Error::UniqueCollision {
+                    bucket: schema.bucket.into(),
+                    index: idx.name.into(),
+                    value: record.map(|r| r.index_value(i)).unwrap_or_else(|| crate::error::hex(entries.key(&w[0]))),
+                    first: crate::txn::describe_key::<T::Key>(&first),
+                    second: crate::txn::describe_key::<T::Key>(&second),
+                });
+            }
+        }
+        let mut b = tx.bucket_mut(name)?;
+        match b.delete_bucket(&idx.bucket) {
+            Ok(()) | Err(rivet_engine::Error::BucketNotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let mut ib = b.create_bucket(&idx.bucket)?;
+        for s in &entries.spans {
+            ib.put(entries.key(s), entries.value(s))?;
+        }
+        // Free the buffer before the next index's turn.
+        *entries = Entries::default();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_sort_like_their_keys_whatever_their_prefixes() {
+        let keys: Vec<Vec<u8>> = vec![
+            b"user0000017@example.com".to_vec(),
+            b"user0000017@example.co".to_vec(),
+            b"ab".to_vec(),
+            b"ab\0".to_vec(),
+            b"a".to_vec(),
+            vec![0xff; 40],
+            b"user0000017@example.com\0".to_vec(),
+            b"user0000016@zzz".to_vec(),
+        ];
+        let mut e = Entries::default();
+        for (n, k) in keys.iter().enumerate() {
+            let start = e.data.len();
+            e.data.extend_from_slice(k);
+            e.finish(start, &[n as u8]).unwrap();
+        }
+        e.sort();
+        let got: Vec<(Vec<u8>, Vec<u8>)> = e.spans.iter().map(|s| (e.key(s).to_vec(), e.value(s).to_vec())).collect();
+        let mut want: Vec<(Vec<u8>, Vec<u8>)> =
+            keys.iter().enumerate().map(|(n, k)| (k.clone(), vec![n as u8])).collect();
+        want.sort();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn empty_and_oversized_keys_are_refused() {
+        let mut e = Entries::default();
+        assert!(e.finish(0, b"v").is_err());
+        e.data.extend(std::iter::repeat_n(1u8, rivet_engine::MAX_KEY_SIZE + 1));
+        assert!(e.finish(0, b"v").is_err());
+    }
+}
