@@ -153,6 +153,8 @@ mod store;
 mod txn;
 pub mod value;
 
+#[cfg(feature = "bincode")]
+pub use codec::Bincode;
 pub use codec::{Codec, Postcard};
 pub use error::{Error, Mismatch, Result};
 pub use evolve::Upgrade;
