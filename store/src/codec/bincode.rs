@@ -283,6 +283,24 @@ mod tests {
     }
 
     #[test]
+    fn skipped_fields_are_not_on_the_wire() {
+        // bincode's serde notes warn about `skip`; the store allows it (its layouts leave such
+        // fields out), and it is consistent here: neither side counts a skipped field.
+        #[derive(crate::Layout, Serialize, Deserialize, Debug, PartialEq)]
+        struct S {
+            a: u8,
+            #[serde(skip)]
+            cache: Vec<u64>,
+            b: String,
+        }
+        let bytes = Bincode::encode(&S { a: 1, cache: vec![9], b: "x".into() }).unwrap();
+        assert_eq!(bytes, [1, 1, b'x']);
+        assert_eq!(Bincode::decode::<S>(&bytes).unwrap(), S { a: 1, cache: vec![], b: "x".into() });
+        let by_shape = Bincode::decode_shape(&bytes, &S::shape()).unwrap();
+        assert_eq!(by_shape.into_type::<S>().unwrap(), S { a: 1, cache: vec![], b: "x".into() });
+    }
+
+    #[test]
     fn short_or_malformed_bytes_are_errors() {
         let bytes = Bincode::encode(&every()).unwrap();
         let shape = Every::shape();
