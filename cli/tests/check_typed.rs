@@ -110,3 +110,46 @@ fn a_file_without_a_catalog_is_checked_as_before() {
     let out = stdout(&o);
     assert!(out.contains("OK: no problems found") && !out.contains("record type"), "{out}");
 }
+
+#[derive(Record, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[rivet(bucket = "tags", codec = rivet::Bincode)]
+struct Tag {
+    #[key]
+    name: String,
+    #[index]
+    uses: u32,
+}
+
+#[test]
+fn bincode_buckets_are_listed_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.db");
+    let store = Store::open(&path).unwrap();
+    store
+        .write(|tx| {
+            tx.insert(&mut Tag { name: "rust".into(), uses: 70_000 })?;
+            tx.insert(&mut Tag { name: "go".into(), uses: 3 })?;
+            Ok(())
+        })
+        .unwrap();
+    let uses = Tag::schema().indexes[0].bucket.clone();
+    let mut entry = encode(&70_000u32);
+    entry.extend_from_slice(&encode(&"rust".to_string()));
+    store.engine().update(|tx| tx.bucket_path_mut(&[b"tags", &uses])?.delete(&entry)).unwrap();
+    drop(store);
+    let o = rivet(&["records", "--json"], &path);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["key"], "rust");
+    assert_eq!(lines[1]["value"]["uses"], 70_000);
+    let o = rivet(&["check"], &path);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains(
+            "record type Tag (bucket tags): index `uses`: the entry of record \"rust\" (value 70000) is missing"
+        ),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -2,8 +2,20 @@
 //!
 //! A record type names its codec (`#[rivet(codec = path::To::Codec)]`, default [`Postcard`]);
 //! the catalog records the codec's [`Codec::NAME`], so a file written with one codec is never
-//! read with another. A codec must reject bytes it cannot fully consume: a value with trailing
-//! bytes is a decode error, never a silent partial read.
+//! read with another ([`Mismatch::Codec`](crate::Mismatch::Codec)). A codec must reject bytes
+//! it cannot fully consume: a value with trailing bytes is a decode error, never a silent
+//! partial read.
+//!
+//! Two codecs come with the store, both compact, non self-describing and positional (fields
+//! in declaration order, no names on the wire), and both able to read a value by its recorded
+//! [`Shape`] ([`Codec::decode_shape`]), so schema evolution works the same with either:
+//!
+//! | codec | `NAME` | cargo feature | notes |
+//! |---|---|---|---|
+//! | [`Postcard`] | `postcard` | always | the default; LEB128 varint integers |
+//! | `Bincode` | `bincode` | `bincode` | bincode 2.0.1 (pinned: its later releases do not build); a varint is one byte below 251, else a marker byte and the fixed-width value |
+//!
+//! The README's "Value codecs" section compares their sizes and speed.
 
 use serde::de::{DeserializeOwned, DeserializeSeed};
 use serde::Serialize;
@@ -11,12 +23,18 @@ use serde::Serialize;
 use crate::layout::Shape;
 use crate::value::{ShapeSeed, Value};
 
+#[cfg(feature = "bincode")]
+mod bincode;
+#[cfg(feature = "bincode")]
+pub use self::bincode::Bincode;
+
 /// A codec's error, as text (it ends up in [`crate::Error::Decode`] or [`crate::Error::Encode`]).
 pub type CodecError = String;
 
 /// Turns serde values into bytes and back.
 pub trait Codec {
-    /// The name recorded in the catalog (`postcard`).
+    /// The name recorded in the catalog (`postcard`, `bincode`): a bucket's values are only
+    /// ever read by a codec of that name.
     const NAME: &'static str;
 
     /// Encodes `value`.

@@ -99,7 +99,9 @@
 //! ## Attributes
 //! - On the struct: `#[rivet(bucket = "name")]`, `#[rivet(version = N, from = Previous)]` (a
 //!   new version of the type, upgraded from `Previous` by `From`/`TryFrom`),
-//!   `#[rivet(renamed_from = "OldTypeName")]`, `#[rivet(codec = path::To::Codec)]`,
+//!   `#[rivet(renamed_from = "OldTypeName")]`, `#[rivet(codec = path::To::Codec)]` (the
+//!   value codec: [`Postcard`] by default, or `rivet::Bincode` with the cargo feature
+//!   `bincode`; see [`codec`]),
 //!   `#[rivet(index(name = "n", fields(a, b), unique))]`.
 //! - On fields: `#[key]` (several make a composite key, in declaration order), `#[key(auto)]`
 //!   (a single integer key from the sequence), `#[index]`, `#[index(unique)]`,
@@ -158,6 +160,8 @@ mod txn;
 pub mod value;
 
 pub use audit::{Problem, Stray};
+#[cfg(feature = "bincode")]
+pub use codec::Bincode;
 pub use codec::{Codec, Postcard};
 pub use error::{Error, Mismatch, Result};
 pub use evolve::Upgrade;

@@ -129,6 +129,8 @@ impl StoredType {
         };
         let decoded = match e.codec.as_str() {
             Postcard::NAME => Postcard::decode_shape(body, shape),
+            #[cfg(feature = "bincode")]
+            crate::Bincode::NAME => crate::Bincode::decode_shape(body, shape),
             other => return Err(Undecodable::Codec(other.into())),
         };
         match decoded {
@@ -144,6 +146,12 @@ impl StoredType {
     pub fn layout(&self, id: u32) -> Option<&StoredLayout> {
         self.entry.layout(id)
     }
+}
+
+/// Whether this build can decode values of codec `name` by shape (postcard; bincode with the
+/// `bincode` feature).
+pub fn decodes_by_shape(name: &str) -> bool {
+    name == Postcard::NAME || (cfg!(feature = "bincode") && name == "bincode")
 }
 
 /// What an audit of stored records could not judge.
@@ -253,7 +261,7 @@ pub fn audit_stored(tx: &Tx<'_>, ty: &StoredType) -> Result<StoredAudit> {
         out.unverified.push(Unverified::Values(Undecodable::Format1));
         return Ok(out);
     }
-    if ty.entry.codec != Postcard::NAME {
+    if !decodes_by_shape(&ty.entry.codec) {
         out.unverified.push(Unverified::Values(Undecodable::Codec(ty.entry.codec.clone())));
         return Ok(out);
     }

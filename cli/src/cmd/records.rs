@@ -9,9 +9,9 @@
 //! indexes and are skipped.
 //!
 //! A value that cannot be decoded is printed as the hex of the stored bytes (envelope
-//! included) with a note saying why: a format 1 bucket (no layout recorded), a codec other
-//! than postcard, a field whose type does not derive `rivet::Layout` (opaque), or damaged
-//! bytes. The listing goes on; at the end the command fails with exit status 1 and the number
+//! included) with a note saying why: a format 1 bucket (no layout recorded), a codec of the
+//! program's own (postcard and bincode are read), a field whose type does not derive
+//! `rivet::Layout` (opaque), or damaged bytes. The listing goes on; at the end the command fails with exit status 1 and the number
 //! of such records.
 //!
 //! Keys are decoded by the kinds the catalog's `key` line lists (`id: u64 (auto)`,
