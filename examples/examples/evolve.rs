@@ -229,11 +229,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     let batch = 300;
     println!("store.migrate::<release3::User>({batch}, ..):");
-    let rewritten = store.migrate::<release3::User>(batch, |done| println!("    {done} rows rewritten"))?;
-    println!("rewritten: {rewritten}");
+    let done = store.migrate::<release3::User>(batch, |m| {
+        println!("    {} rows read to build indexes, {} rows rewritten", m.indexed, m.rewritten)
+    })?;
+    println!("done: {done:?}");
+    // The version went up: every index is built again, one at a time, from every row.
+    let indexes = release3::User::schema().indexes.len();
+    assert_eq!(done.indexed, (OLD_ROWS as usize + 3) * indexes);
     // Every row was written by version 1 (layouts 1 and 2), so every row is rewritten.
-    assert_eq!(rewritten, OLD_ROWS as usize + 3);
-    assert_eq!(store.migrate::<release3::User>(batch, |_| {})?, 0, "nothing left to rewrite");
+    assert_eq!(done.rewritten, OLD_ROWS as usize + 3);
+    assert_eq!(store.migrate::<release3::User>(batch, |_| {})?, rivet::Migrated::default(), "nothing left to do");
     store.read(|tx| {
         let uk = tx.index(release3::User::domain).equal("example.co.uk").count()?;
         let gb = tx.index(release3::User::country).equal("GB").count()?;

@@ -185,6 +185,8 @@ pub(crate) trait Indexer {
 /// One index to audit.
 #[derive(Debug)]
 pub(crate) struct AuditIndex {
+    /// Its number for [`Indexer::index_value`].
+    pub position: usize,
     /// Its name.
     pub name: String,
     /// Its nested bucket in the record bucket.
@@ -239,7 +241,7 @@ pub(crate) fn audit<I: Indexer>(
         for (i, (idx, bucket)) in indexes.iter().zip(&buckets).enumerate() {
             let Some(bucket) = bucket else { continue };
             entry.clear();
-            match indexer.index_value(&rec, i, &mut entry) {
+            match indexer.index_value(&rec, idx.position, &mut entry) {
                 Indexed::Out => continue,
                 Indexed::Unknown => {
                     unknown[i] += 1;
@@ -253,7 +255,7 @@ pub(crate) fn audit<I: Indexer>(
                     Some(named) => {
                         let value = idx.describe(&entry);
                         let (names, holder) = (indexer.describe_key(named), indexer.describe_key(k));
-                        if holds(records, indexer, i, named, &entry)? {
+                        if holds(records, indexer, idx.position, named, &entry)? {
                             problems.push(Problem::SharedValue {
                                 index: idx.name.clone(),
                                 value,
@@ -298,7 +300,7 @@ pub(crate) fn audit<I: Indexer>(
             count += 1;
         }
         if count != found[i] || unknown[i] > 0 {
-            explain(records, bucket, idx, i, indexer, problems)?;
+            explain(records, bucket, idx, indexer, problems)?;
         }
     }
     Ok(unknown)
@@ -319,7 +321,6 @@ fn explain<I: Indexer>(
     records: &Bucket<'_>,
     bucket: &Bucket<'_>,
     idx: &AuditIndex,
-    i: usize,
     indexer: &mut I,
     problems: &mut Vec<Problem>,
 ) -> Result<()> {
@@ -352,7 +353,7 @@ fn explain<I: Indexer>(
         ignored.clear();
         let Some(rec) = indexer.read(record, stored, &mut ignored)? else { continue };
         computed.clear();
-        match indexer.index_value(&rec, i, &mut computed) {
+        match indexer.index_value(&rec, idx.position, &mut computed) {
             Indexed::Unknown => {}
             Indexed::In if computed == value => {}
             Indexed::In => problems.push(stray(Stray::OtherValue {

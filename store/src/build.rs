@@ -72,23 +72,42 @@ impl Entries {
     }
 }
 
-/// Builds indexes `positions` of `T` from every record (read through `resolved`), replacing
-/// their buckets.
+/// Builds indexes `positions` of `T` from the records read through `resolved`: from key
+/// `from` (encoded; empty: the first) for at most `limit` records. `fresh`: the indexes' buckets
+/// are replaced by new ones; else the entries are added to the buckets as they are (a bounded
+/// build going on), and a unique index's values are checked against the entries already there.
+/// Returns how many records were read and the key of the first one left (`None`: the end was
+/// reached).
 ///
 /// # Errors
-/// [`Error::UniqueCollision`] if a unique index would hold a value twice (nothing of that
-/// index is written); a key over the engine's limit; decode and upgrade errors of the records
-/// read; engine errors.
-pub(crate) fn build_indexes<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved, positions: &[usize]) -> Result<()> {
+/// [`Error::UniqueCollision`] if a unique index would hold a value twice; a key over the
+/// engine's limit; decode and upgrade errors of the records read; engine errors. The caller
+/// aborts the transaction on error: some entries may have been written.
+pub(crate) fn build_indexes<T: Record>(
+    tx: &mut Tx<'_>,
+    resolved: &Resolved,
+    positions: &[usize],
+    from: &[u8],
+    limit: usize,
+    fresh: bool,
+) -> Result<(usize, Option<Vec<u8>>)> {
     let schema = T::schema();
     let name = schema.bucket.as_bytes();
     // Collected first: the record bucket is read while the index buckets are written.
     let mut all: Vec<Entries> = positions.iter().map(|_| Entries::default()).collect();
+    let mut read = 0usize;
+    let mut next = None;
     {
         let b = tx.bucket(name)?;
-        for item in b.iter() {
+        let records = if from.is_empty() { b.iter() } else { b.range(from.to_vec()..) };
+        for item in records {
             let (k, v) = item?;
             let Some(v) = v else { continue };
+            if read == limit {
+                next = Some(k.to_vec());
+                break;
+            }
+            read += 1;
             let record: T = resolved.decode(k, v)?;
             for (entries, &i) in all.iter_mut().zip(positions) {
                 let start = entries.data.len();
@@ -111,32 +130,58 @@ pub(crate) fn build_indexes<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved, pos
             let twice = entries.spans.windows(2).find(|w| entries.key(&w[0]) == entries.key(&w[1]));
             if let Some(w) = twice {
                 let (first, second) = (entries.value(&w[0]).to_vec(), entries.value(&w[1]).to_vec());
-                let record: Option<T> = match tx.bucket(name)?.get(&first)? {
-                    Some(v) => Some(resolved.decode(&first, v)?),
-                    None => None,
-                };
-                return Err(Error::UniqueCollision {
-                    bucket: schema.bucket.into(),
-                    index: idx.name.into(),
-                    value: record.map(|r| r.index_value(i)).unwrap_or_else(|| crate::error::hex(entries.key(&w[0]))),
-                    first: crate::txn::describe_key::<T::Key>(&first),
-                    second: crate::txn::describe_key::<T::Key>(&second),
-                });
+                return Err(collision::<T>(tx, resolved, i, entries.key(&w[0]), &first, &second));
             }
         }
         let mut b = tx.bucket_mut(name)?;
-        match b.delete_bucket(&idx.bucket) {
-            Ok(()) | Err(rivet_engine::Error::BucketNotFound) => {}
-            Err(e) => return Err(e.into()),
+        if fresh {
+            match b.delete_bucket(&idx.bucket) {
+                Ok(()) | Err(rivet_engine::Error::BucketNotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
-        let mut ib = b.create_bucket(&idx.bucket)?;
+        let mut ib = b.create_bucket_if_not_exists(&idx.bucket)?;
         for s in &entries.spans {
-            ib.put(entries.key(s), entries.value(s))?;
+            let (key, value) = (entries.key(s), entries.value(s));
+            if idx.unique && !fresh {
+                if let Some(held) = ib.get(key)? {
+                    let held = held.to_vec();
+                    let key = key.to_vec();
+                    return Err(collision::<T>(tx, resolved, i, &key, &held, value));
+                }
+            }
+            ib.put(key, value)?;
         }
         // Free the buffer before the next index's turn.
         *entries = Entries::default();
     }
-    Ok(())
+    Ok((read, next))
+}
+
+/// The error for records `first` and `second` holding one value (`entry`) of unique index `i`.
+fn collision<T: Record>(
+    tx: &Tx<'_>,
+    resolved: &Resolved,
+    i: usize,
+    entry: &[u8],
+    first: &[u8],
+    second: &[u8],
+) -> Error {
+    let schema = T::schema();
+    let value = tx
+        .bucket(schema.bucket.as_bytes())
+        .ok()
+        .and_then(|b| b.get(first).ok().flatten())
+        .and_then(|v| resolved.decode::<T>(first, v).ok())
+        .map(|r| r.index_value(i))
+        .unwrap_or_else(|| crate::error::hex(entry));
+    Error::UniqueCollision {
+        bucket: schema.bucket.into(),
+        index: schema.indexes[i].name.into(),
+        value,
+        first: crate::txn::describe_key::<T::Key>(first),
+        second: crate::txn::describe_key::<T::Key>(second),
+    }
 }
 
 #[cfg(test)]

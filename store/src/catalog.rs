@@ -22,6 +22,10 @@
 //!   Every stored value starts with its layout number (a varint, the *envelope*), so the store
 //!   knows which layout to read it with. The indexes listed are built and match the records
 //!   as the type of `version` computes them.
+//! - A `building NAME = next KEY DEFINITION` line is an index that [`crate::Store::migrate`]
+//!   is building in bounded transactions: its bucket holds the entries of every record whose
+//!   key is below `KEY` (hex; `-` before the first batch). It is not queryable; the next write
+//!   transaction that uses the type finishes it.
 //! - `format = 1` entries (written before layouts were recorded) have no `layout` lines and
 //!   their values have no envelope; the first write transaction that uses the type converts
 //!   them (see [`crate::evolve`]).
@@ -58,6 +62,18 @@ pub struct StoredIndex {
     pub definition: String,
 }
 
+/// An index being built in bounded transactions: its definition and where the build goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBuild {
+    /// The index's name.
+    pub name: String,
+    /// Its definition, as text.
+    pub definition: String,
+    /// The first record key (encoded) whose entries are not written yet; empty before the
+    /// first batch.
+    pub next: Vec<u8>,
+}
+
 /// A parsed catalog entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -73,6 +89,8 @@ pub struct Entry {
     pub key: String,
     /// The built indexes.
     pub indexes: Vec<StoredIndex>,
+    /// The indexes being built.
+    pub building: Vec<StoredBuild>,
     /// The value layouts (empty in format 1).
     pub layouts: Vec<StoredLayout>,
 }
@@ -102,6 +120,7 @@ impl Entry {
             codec: String::new(),
             key: String::new(),
             indexes: Vec::new(),
+            building: Vec::new(),
             layouts: Vec::new(),
         };
         let number = |label: &str, v: &str| -> Result<u32, EntryError> {
@@ -120,6 +139,12 @@ impl Entry {
                 _ => {
                     if let Some(name) = label.strip_prefix("index ") {
                         e.indexes.push(StoredIndex { name: name.to_string(), definition: value.to_string() });
+                    } else if let Some(name) = label.strip_prefix("building ") {
+                        let bad = || EntryError(format!("index build `{name}` is not `next KEY DEFINITION`"));
+                        let (next, definition) =
+                            value.strip_prefix("next ").and_then(|r| r.split_once(' ')).ok_or_else(bad)?;
+                        let next = if next == "-" { Vec::new() } else { unhex(next).ok_or_else(bad)? };
+                        e.building.push(StoredBuild { name: name.into(), definition: definition.into(), next });
                     } else if let Some(id) = label.strip_prefix("layout ") {
                         let id = number(label, id)?;
                         let Some(rest) = value.strip_prefix("version ") else {
@@ -160,6 +185,14 @@ impl Entry {
         for i in &self.indexes {
             out.push_str(&format!("index {} = {}\n", i.name, i.definition));
         }
+        for b in &self.building {
+            let next = if b.next.is_empty() {
+                "-".to_string()
+            } else {
+                b.next.iter().map(|x| format!("{x:02x}")).collect::<String>()
+            };
+            out.push_str(&format!("building {} = next {next} {}\n", b.name, b.definition));
+        }
         for l in &self.layouts {
             out.push_str(&format!("layout {} = version {} {}\n", l.id, l.version, fields_text(&l.fields)));
         }
@@ -190,6 +223,7 @@ impl Entry {
                 .iter()
                 .map(|i| StoredIndex { name: i.name.into(), definition: i.definition.clone() })
                 .collect(),
+            building: Vec::new(),
             layouts,
         }
     }
@@ -199,10 +233,23 @@ impl Entry {
         self.layouts.iter().find(|l| l.id == id)
     }
 
+    /// Where the build of index `name` with `definition` goes on, if it is being built.
+    pub fn building(&self, name: &str, definition: &str) -> Option<&[u8]> {
+        self.building.iter().find(|b| b.name == name && b.definition == definition).map(|b| b.next.as_slice())
+    }
+
     /// The definition of index `name`, if built.
     pub fn index(&self, name: &str) -> Option<&str> {
         self.indexes.iter().find(|i| i.name == name).map(|i| i.definition.as_str())
     }
+}
+
+/// Bytes from hex (`hex`'s output), if it is that.
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
 /// Reads a value's envelope: its layout number and the bytes after it.
@@ -254,11 +301,18 @@ mod tests {
             codec: "postcard".into(),
             key: "id: u64 (auto)".into(),
             indexes: vec![StoredIndex { name: "email".into(), definition: "unique (email: string)".into() }],
+            building: vec![
+                StoredBuild { name: "country".into(), definition: "(country: string)".into(), next: vec![] },
+                StoredBuild { name: "age".into(), definition: "(age: u8)".into(), next: vec![0, 0xab, 7] },
+            ],
             layouts: vec![
                 StoredLayout { id: 1, version: 1, fields: vec![FieldShape { name: "id".into(), shape: Shape::U64 }] },
                 StoredLayout { id: 2, version: 2, fields: vec![] },
             ],
         };
+        assert!(e.render().contains("building age = next 00ab07 (age: u8)\n"), "{}", e.render());
+        assert_eq!(e.building("country", "(country: string)"), Some(&[][..]));
+        assert_eq!(e.building("country", "unique (country: string)"), None);
         assert_eq!(Entry::parse(e.render().as_bytes()), Ok(e));
     }
 
@@ -280,6 +334,9 @@ mod tests {
             b"hello",
             b"format = 2\ntype = A\nversion = 1\ncodec = c\nkey = k",
             b"format = 2\ntype = A\nversion = 1\ncodec = c\nkey = k\nlayout 1 = version 1 {a: ???}",
+            b"format = 2\ntype = A\nversion = 1\ncodec = c\nkey = k\nlayout 1 = version 1 {}\nbuilding i = (i: u8)",
+            b"format = 2\ntype = A\nversion = 1\ncodec = c\nkey = k\nlayout 1 = version 1 {}\nbuilding i = next 0g (i: u8)",
+            b"format = 2\ntype = A\nversion = 1\ncodec = c\nkey = k\nlayout 1 = version 1 {}\nbuilding i = next 012 (i: u8)",
         ] {
             assert!(Entry::parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }

@@ -36,7 +36,7 @@ use std::sync::Mutex;
 
 use rivet_engine::Tx;
 
-use crate::catalog::{push_envelope, split_envelope, Entry, StoredLayout, CATALOG_BUCKET, FORMAT};
+use crate::catalog::{push_envelope, split_envelope, Entry, StoredBuild, StoredLayout, CATALOG_BUCKET, FORMAT};
 use crate::codec::Codec;
 use crate::error::{Error, Mismatch, Result};
 use crate::layout::{FieldShape, Shape, VariantData};
@@ -68,6 +68,9 @@ pub(crate) struct Resolved {
     pub(crate) write_layout: Option<u32>,
     /// Per index of the type (by position): whether it is built and current in the file.
     pub(crate) built: Vec<bool>,
+    /// Per index of the type: where its bounded build goes on, if it is being built with the
+    /// type's definition (see [`crate::catalog::StoredBuild`]).
+    pub(crate) building: Vec<Option<Vec<u8>>>,
     /// Whether the first write must register the type (the entry is not exactly its own).
     pub(crate) needs_register: bool,
 }
@@ -307,6 +310,7 @@ fn resolve(schema: &'static Schema, entry: Option<&[u8]>) -> Result<Resolved, Mi
             plans: Vec::new(),
             write_layout: None,
             built: vec![false; schema.indexes.len()],
+            building: vec![None; schema.indexes.len()],
             needs_register: true,
         });
     };
@@ -347,6 +351,11 @@ fn resolve(schema: &'static Schema, entry: Option<&[u8]>) -> Result<Resolved, Mi
     let same_version = entry.version == schema.version;
     let built: Vec<bool> =
         schema.indexes.iter().map(|i| same_version && entry.index(i.name) == Some(i.definition.as_str())).collect();
+    let building: Vec<Option<Vec<u8>>> = schema
+        .indexes
+        .iter()
+        .map(|i| if same_version { entry.building(i.name, &i.definition).map(<[u8]>::to_vec) } else { None })
+        .collect();
     let exact = entry.render() == *entry_for(schema, &entry, write_layout).render();
     Ok(Resolved {
         needs_register: bare || write_layout.is_none() || !exact,
@@ -355,6 +364,7 @@ fn resolve(schema: &'static Schema, entry: Option<&[u8]>) -> Result<Resolved, Mi
         plans,
         write_layout,
         built,
+        building,
     })
 }
 
@@ -362,6 +372,48 @@ fn resolve(schema: &'static Schema, entry: Option<&[u8]>) -> Result<Resolved, Mi
 /// layout (`write_layout`, or appended).
 fn entry_for(schema: &Schema, old: &Entry, write_layout: Option<u32>) -> Entry {
     Entry::registered(schema, &old.layouts, write_layout)
+}
+
+/// The entry of a type registered with bounded index builds: as [`entry_for`], but the indexes
+/// whose `building` is `Some` are listed as being built from that key.
+pub(crate) fn entry_building(
+    schema: &Schema,
+    old: &Entry,
+    write_layout: Option<u32>,
+    building: &[Option<Vec<u8>>],
+) -> Entry {
+    let mut e = entry_for(schema, old, write_layout);
+    for (idx, next) in schema.indexes.iter().zip(building) {
+        if let Some(next) = next {
+            e.indexes.retain(|i| i.name != idx.name);
+            e.building.push(StoredBuild {
+                name: idx.name.into(),
+                definition: idx.definition.clone(),
+                next: next.clone(),
+            });
+        }
+    }
+    e
+}
+
+/// Whether `r` is as a registration with [`Builds::Bounded`] leaves it: nothing to register
+/// but the indexes being built.
+pub(crate) fn bounded_ready(schema: &Schema, r: &Resolved) -> bool {
+    let Some(entry) = &r.entry else { return false };
+    !r.bare
+        && r.write_layout.is_some()
+        && (0..schema.indexes.len()).all(|i| r.is_built(i) || r.building.get(i).is_some_and(Option::is_some))
+        && entry.render() == entry_building(schema, entry, r.write_layout, &r.building).render()
+}
+
+/// How a registration treats the indexes it must build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Builds {
+    /// Builds them in this transaction (finishing any bounded build under way).
+    Whole,
+    /// Starts a bounded build of each (an empty bucket, listed as `building`), or leaves one
+    /// under way as it is: [`crate::Store::migrate`] fills them batch by batch.
+    Bounded,
 }
 
 /// Resolutions already made, per type and entry bytes. They are immutable and few (one per
@@ -402,7 +454,7 @@ pub(crate) fn resolved<T: Record>(entry: Option<&[u8]>) -> Result<&'static Resol
 /// [`Error::UniqueCollision`] if a new unique index would hold a value twice; decode and
 /// upgrade errors of the values read; engine errors. The caller aborts the transaction on
 /// error: the registration may be half done.
-pub(crate) fn register<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved) -> Result<Vec<u8>> {
+pub(crate) fn register<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved, builds: Builds) -> Result<Vec<u8>> {
     let schema = T::schema();
     let name = schema.bucket.as_bytes();
     let Some(old) = &resolved.entry else {
@@ -426,31 +478,61 @@ pub(crate) fn register<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved) -> Resul
         let fields = legacy.fields.iter().map(|f| f.shape.clone()).collect();
         convert_bare(tx, name, fields, &mut base)?;
     }
-    let new = entry_for(schema, &base, resolved.write_layout);
-    let bytes = new.render().into_bytes();
+    let whole = entry_for(schema, &base, resolved.write_layout).render().into_bytes();
     // Read the values as they will be: the new entry's resolution.
-    let now = resolved_for::<T>(&bytes)?;
-    // Drop the indexes that are gone or changed, then build the missing ones.
-    for stored in &old.indexes {
-        let kept = schema
-            .indexes
-            .iter()
-            .enumerate()
-            .any(|(i, idx)| idx.name == stored.name && resolved.built.get(i).copied().unwrap_or(false));
+    let now = resolved_for::<T>(&whole)?;
+    // Drop the indexes that are gone or changed (built or being built).
+    let stored_names = old.indexes.iter().map(|i| &i.name).chain(old.building.iter().map(|b| &b.name));
+    for stored in stored_names {
+        let kept = schema.indexes.iter().enumerate().any(|(i, idx)| {
+            idx.name == *stored && (resolved.is_built(i) || resolved.building.get(i).is_some_and(Option::is_some))
+        });
         if !kept {
-            let b = crate::record::index_bucket_name::<T::Key>(&stored.name);
-            match tx.bucket_mut(name)?.delete_bucket(&b) {
-                Ok(()) | Err(rivet_engine::Error::BucketNotFound) => {}
-                Err(e) => return Err(e.into()),
-            }
+            drop_index::<T>(tx, stored)?;
         }
     }
     let missing: Vec<usize> = (0..schema.indexes.len()).filter(|i| !resolved.is_built(*i)).collect();
-    if !missing.is_empty() {
-        crate::build::build_indexes::<T>(tx, now, &missing)?;
-    }
+    let under_way = |i: usize| resolved.building.get(i).cloned().flatten();
+    let bytes = match builds {
+        Builds::Whole => {
+            let fresh: Vec<usize> = missing.iter().copied().filter(|&i| under_way(i).is_none()).collect();
+            if !fresh.is_empty() {
+                crate::build::build_indexes::<T>(tx, now, &fresh, &[], usize::MAX, true)?;
+            }
+            for &i in &missing {
+                if let Some(next) = under_way(i) {
+                    crate::build::build_indexes::<T>(tx, now, &[i], &next, usize::MAX, false)?;
+                }
+            }
+            whole
+        }
+        Builds::Bounded => {
+            let mut building = vec![None; schema.indexes.len()];
+            for &i in &missing {
+                building[i] = Some(match under_way(i) {
+                    Some(next) => next,
+                    None => {
+                        let idx = &schema.indexes[i];
+                        drop_index::<T>(tx, idx.name)?;
+                        tx.bucket_mut(name)?.create_bucket(&idx.bucket)?;
+                        Vec::new()
+                    }
+                });
+            }
+            entry_building(schema, &base, resolved.write_layout, &building).render().into_bytes()
+        }
+    };
     tx.create_bucket_if_not_exists(CATALOG_BUCKET)?.put(name, &bytes)?;
     Ok(bytes)
+}
+
+/// Drops the bucket of index `index` of `T`, if it has one.
+fn drop_index<T: Record>(tx: &mut Tx<'_>, index: &str) -> Result<()> {
+    let b = crate::record::index_bucket_name::<T::Key>(index);
+    match tx.bucket_mut(T::schema().bucket.as_bytes())?.delete_bucket(&b) {
+        Ok(()) | Err(rivet_engine::Error::BucketNotFound) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn resolved_for<T: Record>(entry: &[u8]) -> Result<&'static Resolved> {

@@ -173,7 +173,7 @@ pub use record::{
 };
 pub use rivet_derive::{Layout, Record};
 pub use scan::{IndexKeys, IndexQuery, IndexView, Keys, Query};
-pub use store::Store;
+pub use store::{Migrated, Store};
 pub use txn::{ReadTx, WriteTx};
 
 /// The engine crate, for raw work underneath the store.

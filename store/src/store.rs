@@ -8,6 +8,15 @@ use crate::error::Result;
 use crate::record::Record;
 use crate::txn::{ReadTx, WriteTx};
 
+/// What [`Store::migrate`] did (so far, when given to its progress callback).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Migrated {
+    /// Records read to build indexes (each once per index built).
+    pub indexed: usize,
+    /// Values rewritten from an older layout.
+    pub rewritten: usize,
+}
+
 /// An open typed store: one database file. `Send + Sync`; share it by reference or `Arc`.
 ///
 /// ```
@@ -114,14 +123,21 @@ impl Store {
         Ok(ReadTx::new(self.db.begin(false)?))
     }
 
-    /// Brings record type `T` up to date in the file, in transactions of at most `batch`
-    /// rewritten values each (durable one by one): registers the type (building new indexes,
-    /// dropping removed ones, see [`WriteTx::migrate`]), then rewrites every value written by
-    /// an older layout in the type's own, so that reads no longer upgrade on the fly. Returns
-    /// how many values were rewritten. Interrupted (a crash, an error), it resumes where it
-    /// stopped when called again: values already rewritten are passed over.
+    /// Brings record type `T` up to date in the file in bounded transactions (each durable),
+    /// so that no transaction's size or memory grows with the number of records:
     ///
-    /// `progress` is called after each transaction with the count so far.
+    /// 1. registers the type, dropping the indexes it no longer has and starting a build of
+    ///    each index it has that is not built (an empty bucket, listed in the catalog as being
+    ///    built), then fills them `batch` records per transaction;
+    /// 2. rewrites every value written by an older layout in the type's own, `batch` values per
+    ///    transaction, so that reads no longer upgrade on the fly.
+    ///
+    /// Interrupted (a crash, an error), it resumes where it stopped when called again. Until an
+    /// index is built, read-only queries of it are [`crate::Error::IndexNotBuilt`]; a write
+    /// transaction that uses the type in the meantime finishes the build in one go (as
+    /// [`WriteTx::migrate`] does), so call this before the program's other writes.
+    ///
+    /// `progress` is called after each transaction with the counts so far.
     ///
     /// ```
     /// # use rivet::{Record, Store};
@@ -130,8 +146,8 @@ impl Store {
     /// # struct Note { #[key(auto)] id: u64, text: String }
     /// # let dir = tempfile::tempdir().unwrap();
     /// let store = Store::open(dir.path().join("notes.db"))?;
-    /// let rewritten = store.migrate::<Note>(10_000, |done| eprintln!("{done} values rewritten"))?;
-    /// assert_eq!(rewritten, 0); // nothing to do: no values yet
+    /// let done = store.migrate::<Note>(10_000, |m| eprintln!("{} indexed, {} rewritten", m.indexed, m.rewritten))?;
+    /// assert_eq!(done.rewritten, 0); // nothing to do: no values yet
     /// # Ok::<(), rivet::Error>(())
     /// ```
     ///
@@ -139,14 +155,24 @@ impl Store {
     /// [`crate::Error::UniqueCollision`] if a new unique index cannot be built, decode and
     /// upgrade errors, [`crate::Error::SchemaMismatch`], engine errors. Transactions committed
     /// before the error stay committed; the failing one writes nothing.
-    pub fn migrate<T: Record>(&self, batch: usize, mut progress: impl FnMut(usize)) -> Result<usize> {
+    pub fn migrate<T: Record>(&self, batch: usize, mut progress: impl FnMut(&Migrated)) -> Result<Migrated> {
         let batch = batch.max(1);
-        let mut done = 0;
+        let mut done = Migrated::default();
+        // A type already registered as it is has nothing to build: no write transaction then.
+        let mut more = !self.read(|tx| tx.registered::<T>())?;
+        while more {
+            let (n, left) = self.write(|tx| tx.build_some::<T>(batch))?;
+            more = left;
+            done.indexed += n;
+            if n > 0 {
+                progress(&done);
+            }
+        }
         let mut from: Option<Vec<u8>> = None;
         loop {
             let (n, next) = self.write(|tx| tx.migrate_some::<T>(from.as_deref(), batch))?;
-            done += n;
-            progress(done);
+            done.rewritten += n;
+            progress(&done);
             match next {
                 Some(k) => from = Some(k),
                 None => return Ok(done),

@@ -168,6 +168,12 @@ pub enum Unverified {
         /// Its definition.
         definition: String,
     },
+    /// An index being built in bounded transactions ([`crate::Store::migrate`]): its entries
+    /// are not all written yet, so it was not verified.
+    Building {
+        /// The index.
+        index: String,
+    },
     /// Records whose value in an index only the program can compute (stored at an older
     /// version, or by a layout without one of the index's fields, or not decodable by shape).
     Records {
@@ -184,6 +190,9 @@ impl fmt::Display for Unverified {
             Unverified::Values(why) => write!(f, "indexes not verified: {why}"),
             Unverified::IndexKinds { index, definition } => {
                 write!(f, "index `{index}` ({definition}) not verified: its kinds are not the store's own")
+            }
+            Unverified::Building { index } => {
+                write!(f, "index `{index}` is being built (rivet::Store::migrate): not verified")
             }
             Unverified::Records { index, count } => write!(
                 f,
@@ -271,6 +280,7 @@ pub fn audit_stored(tx: &Tx<'_>, ty: &StoredType) -> Result<StoredAudit> {
         match parse_definition(&stored.definition).filter(|d| d.fields.is_some()) {
             Some(d) => {
                 indexes.push(AuditIndex {
+                    position: definitions.len(),
                     name: stored.name.clone(),
                     bucket: index_bucket(ty, &records, &stored.name)?,
                     unique: d.unique,
@@ -283,6 +293,7 @@ pub fn audit_stored(tx: &Tx<'_>, ty: &StoredType) -> Result<StoredAudit> {
                 .push(Unverified::IndexKinds { index: stored.name.clone(), definition: stored.definition.clone() }),
         }
     }
+    out.unverified.extend(ty.entry.building.iter().map(|b| Unverified::Building { index: b.name.clone() }));
     let mut indexer = ByLayout { ty, definitions: &definitions };
     let unknown = audit::audit(&records, &indexes, &mut indexer, &mut out.problems)?;
     for (idx, count) in indexes.iter().zip(unknown) {

@@ -25,7 +25,7 @@ use crate::audit::{self, AuditIndex, Indexed, Indexer};
 use crate::catalog::{envelope, CATALOG_BUCKET};
 use crate::codec::Codec;
 use crate::error::{hex, Error, Mismatch, Result};
-use crate::evolve::{self, Resolved};
+use crate::evolve::{self, Builds, Resolved};
 use crate::key::{self, Key, KeyLike, KeyPrefix, KeyRange};
 use crate::key_kind::{KeyFields, KeyKind};
 use crate::record::{Index, Record};
@@ -156,6 +156,12 @@ impl<'db> ReadTx<'db> {
     pub(crate) fn records<T: Record>(&self) -> Result<Option<Bucket<'_>>> {
         self.resolved::<T>()?;
         not_found_is_none(self.tx.bucket(T::schema().bucket.as_bytes()))
+    }
+
+    /// Whether `T` is registered in the file exactly as it is (nothing for a write to do
+    /// first: no conversion, no index to build or drop).
+    pub(crate) fn registered<T: Record>(&self) -> Result<bool> {
+        Ok(!self.resolved::<T>()?.needs_register)
     }
 
     /// The records of `T` as a query source, with how to read them.
@@ -298,10 +304,16 @@ impl<'db> ReadTx<'db> {
         let Some(records) = self.records::<T>()? else {
             return Ok(Vec::new());
         };
+        // An index not built yet (being built, or waiting for the first write) has nothing to
+        // check.
+        let resolved = self.resolved::<T>()?;
         let indexes: Vec<AuditIndex> = T::schema()
             .indexes
             .iter()
-            .map(|i| AuditIndex {
+            .enumerate()
+            .filter(|(position, _)| resolved.is_built(*position))
+            .map(|(position, i)| AuditIndex {
+                position,
                 name: i.name.into(),
                 bucket: i.bucket.clone(),
                 unique: i.unique,
@@ -343,6 +355,20 @@ enum Abort {
 }
 
 impl Abort {
+    /// Why a transaction is aborted after `e`, met in a registration or an index build of `T`.
+    fn after<T: Record>(e: &Error) -> Abort {
+        match e {
+            Error::UniqueCollision { bucket, index, value, first, second } => Abort::Collision {
+                bucket: bucket.clone(),
+                index: index.clone(),
+                value: value.clone(),
+                first: first.clone(),
+                second: second.clone(),
+            },
+            other => Abort::Failed { bucket: T::schema().bucket.into(), cause: other.to_string() },
+        }
+    }
+
     fn error(&self) -> Error {
         match self.clone() {
             Abort::Unique { bucket, index, value } => Error::UniqueViolation { bucket, index, value },
@@ -412,23 +438,19 @@ impl<'db> WriteTx<'db> {
         if !r.needs_register {
             return Ok(r);
         }
-        match evolve::register::<T>(&mut self.read.tx, r) {
+        self.register_with::<T>(r, Builds::Whole)
+    }
+
+    /// Registers `T` (resolved as `r`) with `builds`; on error the transaction is aborted.
+    fn register_with<T: Record>(&mut self, r: &'static Resolved, builds: Builds) -> Result<&'static Resolved> {
+        match evolve::register::<T>(&mut self.read.tx, r, builds) {
             Ok(entry) => {
                 let now = evolve::resolved::<T>(Some(&entry))?;
                 self.read.set_verified::<T>(now);
                 Ok(now)
             }
             Err(e) => {
-                self.aborted = Some(match &e {
-                    Error::UniqueCollision { bucket, index, value, first, second } => Abort::Collision {
-                        bucket: bucket.clone(),
-                        index: index.clone(),
-                        value: value.clone(),
-                        first: first.clone(),
-                        second: second.clone(),
-                    },
-                    other => Abort::Failed { bucket: T::schema().bucket.into(), cause: other.to_string() },
-                });
+                self.aborted = Some(Abort::after::<T>(&e));
                 Err(e)
             }
         }
@@ -445,6 +467,42 @@ impl<'db> WriteTx<'db> {
     pub fn migrate<T: Record>(&mut self) -> Result<usize> {
         let (n, _) = self.migrate_some::<T>(None, usize::MAX)?;
         Ok(n)
+    }
+
+    /// One batch of [`crate::Store::migrate`]'s index builds: registers `T` with bounded
+    /// builds (if it is not), then adds the entries of at most `limit` records to the first
+    /// index being built. Returns how many records were read and whether any index is still
+    /// being built.
+    pub(crate) fn build_some<T: Record>(&mut self, limit: usize) -> Result<(usize, bool)> {
+        self.check_open()?;
+        let schema = T::schema();
+        let mut r = self.read.resolved::<T>()?;
+        if !evolve::bounded_ready(schema, r) {
+            r = self.register_with::<T>(r, Builds::Bounded)?;
+        }
+        let Some((i, from)) = r.building.iter().enumerate().find_map(|(i, b)| b.clone().map(|b| (i, b))) else {
+            return Ok((0, false));
+        };
+        let out = crate::build::build_indexes::<T>(&mut self.read.tx, r, &[i], &from, limit, false).and_then(
+            |(read, next)| {
+                let mut building = r.building.clone();
+                building[i] = next;
+                let old = r.entry.as_ref().ok_or_else(|| Error::Inconsistent {
+                    bucket: schema.bucket.into(),
+                    index: schema.indexes[i].name.into(),
+                    reason: "an index build without a catalog entry".into(),
+                })?;
+                let entry = evolve::entry_building(schema, old, r.write_layout, &building).render().into_bytes();
+                self.read.tx.create_bucket_if_not_exists(CATALOG_BUCKET)?.put(schema.bucket.as_bytes(), &entry)?;
+                let now = evolve::resolved::<T>(Some(&entry))?;
+                self.read.set_verified::<T>(now);
+                Ok((read, now.building.iter().any(Option::is_some)))
+            },
+        );
+        if let Err(e) = &out {
+            self.aborted = Some(Abort::after::<T>(e));
+        }
+        out
     }
 
     /// [`WriteTx::migrate`] of at most `limit` values from key `from`; returns the count and

@@ -181,9 +181,9 @@ fn an_added_field_with_a_default_reads_old_rows_and_gets_its_index() {
     assert!(entry.contains("index country = (country: string)\n"), "{entry}");
     // Eager migration rewrites the 9,998 untouched old rows, in bounded transactions.
     let mut calls = 0;
-    assert_eq!(store.migrate::<added::User>(4_000, |_| calls += 1).unwrap(), 9_998);
+    assert_eq!(store.migrate::<added::User>(4_000, |_| calls += 1).unwrap().rewritten, 9_998);
     assert_eq!(calls, 3);
-    assert_eq!(store.migrate::<added::User>(4_000, |_| {}).unwrap(), 0, "nothing left");
+    assert_eq!(store.migrate::<added::User>(4_000, |_| {}).unwrap(), rivet::Migrated::default(), "nothing left");
     assert!(store.read(|tx| tx.verify::<added::User>()).unwrap().is_empty());
     let path = dir.path().join("evolve.db");
     drop(store);

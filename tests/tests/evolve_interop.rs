@@ -101,13 +101,13 @@ fn evolved_files_pass_go_check() {
                 Ok(())
             })
             .unwrap();
-        assert!(store.migrate::<v2::User>(3_000, |_| {}).unwrap() > 0);
+        assert!(store.migrate::<v2::User>(3_000, |_| {}).unwrap().rewritten > 0);
         assert!(store.read(|tx| tx.verify::<v2::User>()).unwrap().is_empty());
     }
     go_agrees(&path);
     {
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.migrate::<v3::User>(4_000, |_| {}).unwrap(), 10_000);
+        assert_eq!(store.migrate::<v3::User>(4_000, |_| {}).unwrap().rewritten, 10_000);
         store
             .read(|tx| {
                 assert!(tx.verify::<v3::User>()?.is_empty());
