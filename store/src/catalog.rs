@@ -28,7 +28,7 @@
 //!   transaction that uses the type finishes it.
 //! - `format = 1` entries (written before layouts were recorded) have no `layout` lines and
 //!   their values have no envelope; the first write transaction that uses the type converts
-//!   them (see [`crate::evolve`]).
+//!   them (see `WriteTx::migrate` and the design document).
 //!
 //! Invariant: a record bucket exists if and only if its catalog entry does; every index listed
 //! has its bucket and its entries; every value's envelope names a listed layout.

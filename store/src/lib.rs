@@ -124,8 +124,9 @@
 //! | remove an index | nothing | its bucket is dropped by the first write |
 //! | anything else (a field's type, an opaque field, a computed value) | keep the old struct (`#[rivet(version = 1)]`, same bucket) and declare `#[rivet(version = 2, from = Old)]` with `impl From<Old> for New` (or `TryFrom`) | old values go up the chain one version at a time (v1 → v2 → v3); indexes are rebuilt from the upgraded records by the first write |
 //!
-//! Writes always use the type's own layout. [`WriteTx::migrate`] rewrites every older value
-//! in one transaction, [`Store::migrate`] in bounded, resumable ones. A program whose type is
+//! Writes always use the type's own layout. [`WriteTx::migrate`] builds new indexes and
+//! rewrites every older value in one transaction, [`Store::migrate`] in bounded, resumable ones
+//! (an index under way answers [`Error::IndexNotBuilt`] until it is complete). A program whose type is
 //! older than the file's catalog is refused before it reads or writes
 //! ([`Mismatch::Newer`]). Files written before layouts were recorded (catalog format 1) are
 //! read as the layout of the type at their version and converted by the first write.
