@@ -17,10 +17,14 @@
 
 use std::fmt;
 
+use std::marker::PhantomData;
+
 use rivet_engine::Bucket;
 
 use crate::error::{hex, Result};
 use crate::key_kind::KeyFields;
+use crate::record::Record;
+use crate::txn::ReadTx;
 
 /// One inconsistency between a record type's records and its indexes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +184,42 @@ pub(crate) trait Indexer {
     fn index_value(&mut self, rec: &Self::Rec, index: usize, out: &mut Vec<u8>) -> Indexed;
     /// A record key for messages.
     fn describe_key(&self, key: &[u8]) -> String;
+}
+
+/// The audit of [`ReadTx::verify`]: records decoded as `T` (upgraded if older), index values
+/// computed by `T`.
+pub(crate) struct Typed<'t, 'db, T> {
+    tx: &'t ReadTx<'db>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Record> Indexer for Typed<'_, '_, T> {
+    type Rec = T;
+
+    fn read(&mut self, key: &[u8], value: &[u8], problems: &mut Vec<Problem>) -> Result<Option<T>> {
+        if crate::key::decode::<T::Key>(key).is_err() {
+            problems.push(Problem::BadRecordKey { key: hex(key) });
+        }
+        self.tx.decode(key, value).map(Some)
+    }
+
+    fn index_value(&mut self, rec: &T, index: usize, out: &mut Vec<u8>) -> Indexed {
+        if rec.encode_index(index, out) {
+            Indexed::In
+        } else {
+            Indexed::Out
+        }
+    }
+
+    fn describe_key(&self, key: &[u8]) -> String {
+        crate::txn::describe_key::<T::Key>(key)
+    }
+}
+
+impl<'t, 'db, T> Typed<'t, 'db, T> {
+    pub(crate) fn new(tx: &'t ReadTx<'db>) -> Self {
+        Typed { tx, _t: PhantomData }
+    }
 }
 
 /// One index to audit.

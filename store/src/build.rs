@@ -10,6 +10,7 @@ use std::cmp::Ordering;
 
 use rivet_engine::Tx;
 
+use crate::catalog::CATALOG_BUCKET;
 use crate::error::{Error, Result};
 use crate::evolve::Resolved;
 use crate::record::Record;
@@ -156,6 +157,32 @@ pub(crate) fn build_indexes<T: Record>(
         *entries = Entries::default();
     }
     Ok((read, next))
+}
+
+/// One batch of a bounded build: adds the entries of at most `limit` records to the first index
+/// of `T` under way (`resolved` must be registered with [`crate::evolve::Builds::Bounded`])
+/// and writes the catalog entry with the build moved on. Returns how many records were read and
+/// the new entry's bytes, or `None` if no index is under way.
+///
+/// # Errors
+/// As [`build_indexes`].
+pub(crate) fn next_batch<T: Record>(
+    tx: &mut Tx<'_>,
+    resolved: &Resolved,
+    limit: usize,
+) -> Result<Option<(usize, Vec<u8>)>> {
+    let schema = T::schema();
+    let (Some(old), Some((i, from))) =
+        (&resolved.entry, resolved.building.iter().enumerate().find_map(|(i, b)| b.clone().map(|b| (i, b))))
+    else {
+        return Ok(None);
+    };
+    let (read, next) = build_indexes::<T>(tx, resolved, &[i], &from, limit, false)?;
+    let mut building = resolved.building.clone();
+    building[i] = next;
+    let entry = crate::evolve::entry_building(schema, old, resolved.write_layout, &building).render().into_bytes();
+    tx.create_bucket_if_not_exists(CATALOG_BUCKET)?.put(schema.bucket.as_bytes(), &entry)?;
+    Ok(Some((read, entry)))
 }
 
 /// The error for records `first` and `second` holding one value (`entry`) of unique index `i`.

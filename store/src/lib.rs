@@ -143,6 +143,7 @@
 // Lets the derive's `::rivet::...` paths resolve inside this crate's own tests and docs.
 extern crate self as rivet;
 
+mod abort;
 mod audit;
 mod build;
 pub mod catalog;
@@ -153,6 +154,7 @@ pub mod key;
 pub mod key_kind;
 pub mod layout;
 mod record;
+mod rewrite;
 mod scan;
 mod scratch;
 mod store;

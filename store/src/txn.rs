@@ -16,12 +16,12 @@
 
 use std::any::TypeId;
 use std::cell::RefCell;
-use std::marker::PhantomData;
 use std::ops::Deref;
 
 use rivet_engine::{Bucket, Tx};
 
-use crate::audit::{self, AuditIndex, Indexed, Indexer};
+use crate::abort::Abort;
+use crate::audit::{self, AuditIndex, Typed};
 use crate::catalog::{envelope, CATALOG_BUCKET};
 use crate::codec::Codec;
 use crate::error::{hex, Error, Mismatch, Result};
@@ -45,36 +45,6 @@ fn not_found_is_none<T>(r: rivet_engine::Result<T>) -> Result<Option<T>> {
         Ok(v) => Ok(Some(v)),
         Err(rivet_engine::Error::BucketNotFound) => Ok(None),
         Err(e) => Err(e.into()),
-    }
-}
-
-/// The audit of [`ReadTx::verify`]: records decoded as `T` (upgraded if older), index values
-/// computed by `T`.
-struct Typed<'t, 'db, T> {
-    tx: &'t ReadTx<'db>,
-    _t: PhantomData<fn() -> T>,
-}
-
-impl<T: Record> Indexer for Typed<'_, '_, T> {
-    type Rec = T;
-
-    fn read(&mut self, key: &[u8], value: &[u8], problems: &mut Vec<crate::Problem>) -> Result<Option<T>> {
-        if key::decode::<T::Key>(key).is_err() {
-            problems.push(crate::Problem::BadRecordKey { key: hex(key) });
-        }
-        self.tx.decode(key, value).map(Some)
-    }
-
-    fn index_value(&mut self, rec: &T, index: usize, out: &mut Vec<u8>) -> Indexed {
-        if rec.encode_index(index, out) {
-            Indexed::In
-        } else {
-            Indexed::Out
-        }
-    }
-
-    fn describe_key(&self, key: &[u8]) -> String {
-        describe_key::<T::Key>(key)
     }
 }
 
@@ -173,7 +143,7 @@ impl<'db> ReadTx<'db> {
     }
 
     /// Decodes a stored value of `T` (the type must have been resolved in this transaction).
-    fn decode<T: Record>(&self, key: &[u8], value: &[u8]) -> Result<T> {
+    pub(crate) fn decode<T: Record>(&self, key: &[u8], value: &[u8]) -> Result<T> {
         self.resolved::<T>()?.decode(key, value)
     }
 
@@ -326,7 +296,7 @@ impl<'db> ReadTx<'db> {
             })
             .collect();
         let mut problems = Vec::new();
-        audit::audit(&records, &indexes, &mut Typed::<T> { tx: self, _t: PhantomData }, &mut problems)?;
+        audit::audit(&records, &indexes, &mut Typed::<T>::new(self), &mut problems)?;
         Ok(problems)
     }
 
@@ -344,46 +314,6 @@ enum Mode {
     Upsert,
     /// The key must exist.
     Update,
-}
-
-/// Why a transaction can no longer commit.
-#[derive(Debug, Clone)]
-enum Abort {
-    Unique { bucket: String, index: String, value: String },
-    Collision { bucket: String, index: String, value: String, first: String, second: String },
-    Failed { bucket: String, cause: String },
-}
-
-impl Abort {
-    /// Why a transaction is aborted after `e`, met in a registration or an index build of `T`.
-    fn after<T: Record>(e: &Error) -> Abort {
-        match e {
-            Error::UniqueCollision { bucket, index, value, first, second } => Abort::Collision {
-                bucket: bucket.clone(),
-                index: index.clone(),
-                value: value.clone(),
-                first: first.clone(),
-                second: second.clone(),
-            },
-            other => Abort::Failed { bucket: T::schema().bucket.into(), cause: other.to_string() },
-        }
-    }
-
-    fn error(&self) -> Error {
-        match self.clone() {
-            Abort::Unique { bucket, index, value } => Error::UniqueViolation { bucket, index, value },
-            Abort::Collision { bucket, index, value, first, second } => {
-                Error::UniqueCollision { bucket, index, value, first, second }
-            }
-            Abort::Failed { bucket, cause } => Error::Inconsistent {
-                bucket,
-                index: String::new(),
-                reason: format!(
-                    "a write failed halfway ({cause}); the transaction was aborted to keep the indexes consistent"
-                ),
-            },
-        }
-    }
 }
 
 /// A write transaction of the typed store. Every query of [`ReadTx`] is available on it (it
@@ -480,25 +410,14 @@ impl<'db> WriteTx<'db> {
         if !evolve::bounded_ready(schema, r) {
             r = self.register_with::<T>(r, Builds::Bounded)?;
         }
-        let Some((i, from)) = r.building.iter().enumerate().find_map(|(i, b)| b.clone().map(|b| (i, b))) else {
-            return Ok((0, false));
-        };
-        let out = crate::build::build_indexes::<T>(&mut self.read.tx, r, &[i], &from, limit, false).and_then(
-            |(read, next)| {
-                let mut building = r.building.clone();
-                building[i] = next;
-                let old = r.entry.as_ref().ok_or_else(|| Error::Inconsistent {
-                    bucket: schema.bucket.into(),
-                    index: schema.indexes[i].name.into(),
-                    reason: "an index build without a catalog entry".into(),
-                })?;
-                let entry = evolve::entry_building(schema, old, r.write_layout, &building).render().into_bytes();
-                self.read.tx.create_bucket_if_not_exists(CATALOG_BUCKET)?.put(schema.bucket.as_bytes(), &entry)?;
+        let out = crate::build::next_batch::<T>(&mut self.read.tx, r, limit).and_then(|done| match done {
+            None => Ok((0, false)),
+            Some((read, entry)) => {
                 let now = evolve::resolved::<T>(Some(&entry))?;
                 self.read.set_verified::<T>(now);
                 Ok((read, now.building.iter().any(Option::is_some)))
-            },
-        );
+            }
+        });
         if let Err(e) = &out {
             self.aborted = Some(Abort::after::<T>(e));
         }
@@ -514,7 +433,15 @@ impl<'db> WriteTx<'db> {
     ) -> Result<(usize, Option<Vec<u8>>)> {
         self.check_open()?;
         let r = self.register::<T>()?;
-        let out = evolve::rewrite::<T>(&mut self.read.tx, r, from, limit);
+        let out = crate::rewrite::rewrite::<T>(&mut self.read.tx, r, from, limit).and_then(|(n, next)| {
+            // At the end of a pass, drop the layouts no value has any more.
+            if next.is_none() {
+                if let Some(entry) = crate::rewrite::prune_layouts::<T>(&mut self.read.tx, r)? {
+                    self.read.set_verified::<T>(evolve::resolved::<T>(Some(&entry))?);
+                }
+            }
+            Ok((n, next))
+        });
         if let Err(e) = &out {
             self.aborted = Some(Abort::Failed { bucket: T::schema().bucket.into(), cause: e.to_string() });
         }

@@ -200,3 +200,70 @@ fn a_collision_met_by_a_later_batch_names_both_keys_and_writes_nothing() {
     assert_eq!(store.migrate::<after::User>(100, |_| {}).unwrap().indexed, 2 * ROWS as usize);
     assert_eq!(store.read(|tx| tx.verify::<after::User>()).unwrap(), vec![]);
 }
+
+mod v2 {
+    use super::*;
+
+    /// Version 2 of `before::User`: the city becomes a list.
+    #[derive(Record, Serialize, Deserialize, Debug, Clone, PartialEq)]
+    #[rivet(bucket = "users", version = 2, from = before::User)]
+    pub struct User {
+        #[key]
+        pub id: u64,
+        pub email: String,
+        pub cities: Vec<String>,
+    }
+
+    impl From<before::User> for User {
+        fn from(u: before::User) -> Self {
+            User { id: u.id, email: u.email, cities: vec![u.city] }
+        }
+    }
+}
+
+mod v2_alone {
+    use super::*;
+
+    /// Version 2 as a later program declares it, without its chain.
+    #[derive(Record, Serialize, Deserialize, Debug, Clone, PartialEq)]
+    #[rivet(bucket = "users", version = 2)]
+    pub struct User {
+        #[key]
+        pub id: u64,
+        pub email: String,
+        pub cities: Vec<String>,
+    }
+}
+
+#[test]
+fn layouts_no_value_has_are_dropped_after_a_whole_pass() {
+    let (_d, store) = store_with_users(|i| format!("u{i}@x"));
+    // Without the chain, version 2 cannot read version 1's rows: refused, nothing written.
+    let e = store.read(|tx| tx.get::<v2_alone::User>(1u64)).unwrap_err();
+    assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
+    // An interrupted rewrite leaves both layouts listed: some values still have the old one.
+    let mut calls = 0;
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        store.migrate::<v2::User>(400, |_| {
+            calls += 1;
+            if calls == 1 {
+                panic!("interrupted");
+            }
+        })
+    }));
+    assert!(r.is_err());
+    let text = entry_text(&store);
+    assert!(text.contains("layout 1 = ") && text.contains("layout 2 = "), "{text}");
+    // The whole pass: every value is in layout 2, so layout 1 goes.
+    let done = store.migrate::<v2::User>(400, |_| {}).unwrap();
+    assert_eq!(done.rewritten, ROWS as usize - 400);
+    let text = entry_text(&store);
+    assert!(!text.contains("layout 1 = ") && text.contains("layout 2 = version 2 "), "{text}");
+    // Now the chain is no longer needed.
+    let u = store.read(|tx| tx.get::<v2_alone::User>(7u64)).unwrap();
+    assert_eq!(u, Some(v2_alone::User { id: 7, email: "u7@x".into(), cities: vec![city(7)] }));
+    store
+        .write(|tx| tx.insert(&mut v2_alone::User { id: 5_000, email: "n@x".into(), cities: vec![] }).map(drop))
+        .unwrap();
+    assert_eq!(store.read(|tx| tx.verify::<v2_alone::User>()).unwrap(), vec![]);
+}
