@@ -21,6 +21,19 @@ fn ticket(title: &str) -> Ticket {
     Ticket { id: 0, title: title.into() }
 }
 
+/// The program's own error type: its failures, and the store's.
+#[derive(Debug)]
+enum AppError {
+    Refused(&'static str),
+    Store(Error),
+}
+
+impl From<Error> for AppError {
+    fn from(e: Error) -> Self {
+        AppError::Store(e)
+    }
+}
+
 fn main() -> Result<(), Error> {
     let path =
         std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("autoincrement.db"));
@@ -38,13 +51,18 @@ fn main() -> Result<(), Error> {
     let id = store.write(|tx| tx.insert(&mut ticket("coffee machine")))?;
     println!("removed {}, then the next insert got {id}: ids are not reused", ids.1);
 
-    let rolled_back: Result<u32, Error> = store.write(|tx| {
+    // The program's own error rolls the transaction back (`try_write` returns it as it is).
+    let rolled_back: Result<u32, AppError> = store.try_write(|tx| {
         let id = tx.insert(&mut ticket("never stored"))?;
         println!("in a transaction that will fail, insert got {id}...");
-        Err(Error::NotFound { bucket: "tickets".into(), key: "(on purpose)".into() })
+        Err(AppError::Refused("on purpose"))
     });
     let id = store.write(|tx| tx.insert(&mut ticket("stored")))?;
-    println!("...it rolled back ({}), so the next insert got {id} again", rolled_back.is_err());
+    match rolled_back {
+        Err(AppError::Refused(why)) => println!("...it rolled back ({why}), so the next insert got {id} again"),
+        Err(AppError::Store(e)) => return Err(e.into()),
+        Ok(_) => println!("...it unexpectedly committed"),
+    }
 
     store.write(|tx| tx.upsert(&Ticket { id: 100, title: "imported".into() }))?;
     let id = store.write(|tx| tx.insert(&mut ticket("after the import")))?;

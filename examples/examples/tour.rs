@@ -181,7 +181,7 @@ fn main() -> Result<(), Error> {
         Ok(())
     })?;
 
-    step("a unique violation aborts the whole transaction");
+    step("a unique violation, returned from the closure, rolls the whole transaction back");
     let before = store.read(|tx| tx.count::<User>())?;
     let refused = store.write(|tx| {
         let id = tx.insert(&mut User {

@@ -1,6 +1,8 @@
 //! Why a write transaction can no longer commit: the first error that left it unable to roll
 //! back piecemeal (a unique violation, a failed registration or index build, a write failed
-//! halfway). Every later call of the transaction, and its commit, returns this error.
+//! halfway). Every later call of the transaction, and its commit, return `Error::Aborted`
+//! naming it. (Errors found before anything is written, such as a duplicate key or a unique
+//! violation, leave the transaction usable.)
 
 use crate::error::Error;
 use crate::record::Record;
@@ -8,7 +10,6 @@ use crate::record::Record;
 /// Why a transaction can no longer commit.
 #[derive(Debug, Clone)]
 pub(crate) enum Abort {
-    Unique { bucket: String, index: String, value: String },
     Collision { bucket: String, index: String, value: String, first: String, second: String },
     Failed { bucket: String, cause: String },
 }
@@ -28,9 +29,14 @@ impl Abort {
         }
     }
 
+    /// What later calls and the commit return.
     pub(crate) fn error(&self) -> Error {
+        Error::Aborted { cause: Box::new(self.cause()) }
+    }
+
+    /// The error that aborted the transaction.
+    pub(crate) fn cause(&self) -> Error {
         match self.clone() {
-            Abort::Unique { bucket, index, value } => Error::UniqueViolation { bucket, index, value },
             Abort::Collision { bucket, index, value, first, second } => {
                 Error::UniqueCollision { bucket, index, value, first, second }
             }

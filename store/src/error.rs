@@ -24,15 +24,16 @@ pub enum Error {
         /// The key, as `Debug` prints it.
         key: String,
     },
-    /// A write would give a unique index two records with one value. The transaction is
-    /// aborted: it commits nothing, even if the error is caught and the closure returns `Ok`.
+    /// A write would give a unique index two records with one value. It is found before
+    /// anything is written: the write did nothing and the transaction goes on (as with
+    /// [`Error::DuplicateKey`]); return the error from the closure to roll back.
     #[error("unique violation: index `{index}` of `{bucket}` already has a record with value {value}")]
     UniqueViolation {
         /// The record type's bucket.
         bucket: String,
         /// The index's name.
         index: String,
-        /// The value, as `Debug` prints it.
+        /// The value: a string as it is, anything else as `Debug` prints it.
         value: String,
     },
     /// A stored value (or key) could not be decoded as the record type. Scans yield this error
@@ -45,6 +46,15 @@ pub enum Error {
         key: String,
         /// What the codec or key decoder said.
         cause: String,
+    },
+    /// `upsert` of a record whose auto key (`#[key(auto)]`) is 0, which no record can have:
+    /// keys are assigned from 1. `insert` assigns one; `upsert` needs the record's key.
+    #[error(
+        "upsert into bucket `{bucket}`: the auto key is 0, which no record has (keys start at 1): insert assigns one"
+    )]
+    Unassigned {
+        /// The record type's bucket.
+        bucket: String,
     },
     /// A record could not be encoded by its codec.
     #[error("cannot encode a record for bucket `{bucket}`: {cause}")]
@@ -124,9 +134,53 @@ pub enum Error {
         /// The sequence value that did not fit.
         sequence: u64,
     },
+    /// An operation of a write transaction that an earlier error left unable to commit (a
+    /// write that failed halfway, a registration or index build that failed): it can only roll
+    /// back, and every later call and the commit return this.
+    #[error("the transaction was aborted by an earlier error and can only roll back: {cause}")]
+    Aborted {
+        /// The error that aborted it.
+        cause: Box<Error>,
+    },
+    /// The program's own error, carried through a transaction closure (see [`Error::user`]);
+    /// the transaction rolled back.
+    #[error("{0}")]
+    User(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// An error from the engine underneath (I/O, locking, limits, damage).
     #[error(transparent)]
     Engine(#[from] rivet_engine::Error),
+}
+
+impl Error {
+    /// Wraps the program's own error, to return it from a transaction closure: the
+    /// transaction rolls back, and the error comes out of [`crate::Store::write`] as
+    /// [`Error::User`] (get it back with [`Error::downcast_user`]). For closures that return
+    /// the program's error type directly, see [`crate::Store::try_write`].
+    ///
+    /// # Example
+    /// ```
+    /// #[derive(Debug)]
+    /// struct TooLong;
+    /// impl std::fmt::Display for TooLong {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("too long") }
+    /// }
+    /// impl std::error::Error for TooLong {}
+    ///
+    /// let e = rivet::Error::user(TooLong);
+    /// assert!(e.downcast_user::<TooLong>().is_some());
+    /// assert_eq!(e.to_string(), "too long");
+    /// ```
+    pub fn user(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error::User(Box::new(e))
+    }
+
+    /// The program's own error of type `E`, if this is [`Error::User`] holding one.
+    pub fn downcast_user<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match self {
+            Error::User(e) => e.downcast_ref::<E>(),
+            _ => None,
+        }
+    }
 }
 
 /// How a record type and the file's catalog disagree (see [`Error::SchemaMismatch`]).

@@ -49,7 +49,9 @@
 //!   order is the values' order (negative numbers and floats included), so ranges and prefix
 //!   scans are plain B+tree range reads. See [`key`].
 //! - **Indexes never drift.** Every write updates the record and its index entries in the same
-//!   transaction; a unique violation aborts the whole transaction. [`ReadTx::verify`] checks.
+//!   transaction; a duplicate key or a unique violation is found before anything is written
+//!   (the write does nothing and the transaction goes on; return the error to roll back).
+//!   [`ReadTx::verify`] checks.
 //! - **Nothing is skipped.** A value that fails to decode is an error from `get`; a scan yields
 //!   the error and stops.
 //! - **Types evolve, and are never misread.** The catalog describes every value layout the

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rivet_engine::{Options, DB};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::record::Record;
 use crate::txn::{ReadTx, WriteTx};
 
@@ -76,12 +76,57 @@ impl Store {
     }
 
     /// Runs `f` in a write transaction and commits if it returns `Ok` (durably, when this
-    /// returns `Ok`); rolls back if it returns `Err`, or if a unique violation aborted the
-    /// transaction (even one `f` caught).
+    /// returns `Ok`); rolls back if it returns `Err`, or if an error aborted the transaction
+    /// (a write that failed halfway, even one `f` caught). To fail with the program's own error,
+    /// return [`crate::Error::user`], or use [`Store::try_write`].
     ///
     /// # Errors
-    /// `f`'s error, the violation that aborted the transaction, or the commit's error.
+    /// `f`'s error, [`crate::Error::Aborted`], or the commit's error.
     pub fn write<R>(&self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<R>) -> Result<R> {
+        self.try_write(f)
+    }
+
+    /// [`Store::write`] for a closure that returns the program's own error type `E` (any type
+    /// a [`crate::Error`] converts into, so `?` works on the store's calls inside): rolls back
+    /// on `Err` and returns it as it is.
+    ///
+    /// The closure's error type must be known: from the function the result is returned from,
+    /// or written out (`Ok::<_, AppError>(..)`).
+    ///
+    /// # Errors
+    /// `f`'s error; the store's errors (beginning, aborted, commit), converted into `E`.
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Record, Serialize, Deserialize)]
+    /// # struct Note { #[key(auto)] id: u64, text: String }
+    /// #[derive(Debug)]
+    /// enum AppError {
+    ///     Empty,
+    ///     Store(rivet::Error),
+    /// }
+    /// impl From<rivet::Error> for AppError {
+    ///     fn from(e: rivet::Error) -> Self {
+    ///         AppError::Store(e)
+    ///     }
+    /// }
+    ///
+    /// fn add(store: &Store, text: &str) -> Result<u64, AppError> {
+    ///     store.try_write(|tx| {
+    ///         if text.is_empty() {
+    ///             return Err(AppError::Empty); // rolls back
+    ///         }
+    ///         Ok(tx.insert(&mut Note { id: 0, text: text.into() })?)
+    ///     })
+    /// }
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("notes.db")).unwrap();
+    /// assert!(matches!(add(&store, ""), Err(AppError::Empty)));
+    /// assert_eq!(add(&store, "hello").unwrap(), 1);
+    /// ```
+    pub fn try_write<R, E: From<Error>>(&self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<R, E>) -> Result<R, E> {
         let mut tx = self.begin_write()?;
         match f(&mut tx) {
             Ok(v) => {
@@ -100,6 +145,15 @@ impl Store {
     /// # Errors
     /// `f`'s error, or the engine's if the transaction cannot begin.
     pub fn read<R>(&self, f: impl FnOnce(&ReadTx<'_>) -> Result<R>) -> Result<R> {
+        self.try_read(f)
+    }
+
+    /// [`Store::read`] for a closure that returns the program's own error type (see
+    /// [`Store::try_write`]).
+    ///
+    /// # Errors
+    /// `f`'s error, or the engine's (converted) if the transaction cannot begin.
+    pub fn try_read<R, E: From<Error>>(&self, f: impl FnOnce(&ReadTx<'_>) -> Result<R, E>) -> Result<R, E> {
         let tx = self.begin_read()?;
         let r = f(&tx);
         tx.close();

@@ -6,11 +6,12 @@
 //!   one index entry (`index key ++ primary key -> empty`, or for a unique index
 //!   `index key -> primary key`), and no entry names anything else. Each write reads what it
 //!   needs and checks every constraint first, then changes the index entries and the record.
-//! - **A failed write writes nothing.** Duplicate keys, missing records, encode and decode
-//!   failures and size limits are found before the first change. A unique violation (or an
-//!   engine failure in the middle of a write, which cannot be undone piecemeal) also *aborts*
-//!   the transaction: it cannot commit, even if the error is caught, so the whole transaction
-//!   writes nothing.
+//! - **A failed write writes nothing.** Duplicate keys, missing records, unique violations,
+//!   encode and decode failures and size limits are found before the first change; the
+//!   transaction stays usable. An engine failure in the middle of a write (which cannot be
+//!   undone piecemeal), or a failed registration or index build, *aborts* the transaction: it
+//!   cannot commit, even if the error is caught, and every later call says so
+//!   ([`Error::Aborted`]), so the whole transaction writes nothing.
 //! - **Types are checked before use.** The first use of a record type in a transaction compares
 //!   it with its catalog entry (and registers it on the first write), before anything is written.
 
@@ -305,6 +306,26 @@ impl<'db> ReadTx<'db> {
     }
 }
 
+/// A unique index's value as errors show it, from its entry: a string as it is, anything else
+/// as `Debug` prints it; `None` if the index's kinds are not the store's own.
+fn value_text(idx: &crate::record::IndexSchema, entry: &[u8]) -> Option<String> {
+    let fields = idx
+        .fields
+        .iter()
+        .map(|f| KeyKind::parse(&f.kind).map(|k| (f.name.to_string(), k)))
+        .collect::<Option<Vec<_>>>()?;
+    let mut rest = entry;
+    let mut values = Vec::with_capacity(fields.len());
+    for (_, kind) in &fields {
+        values.push(kind.decode(&mut rest).ok()?);
+    }
+    Some(match values.as_slice() {
+        [crate::value::Value::String(s)] => s.clone(),
+        [one] => one.to_string(),
+        many => format!("({})", many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+    })
+}
+
 /// How a write treats an existing record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -347,7 +368,8 @@ impl<'db> WriteTx<'db> {
         &mut self.read.tx
     }
 
-    /// Whether the transaction was aborted (by a unique violation) and can only roll back.
+    /// Whether the transaction was aborted (by a write that failed halfway, or a failed
+    /// registration or index build) and can only roll back.
     pub fn is_aborted(&self) -> bool {
         self.aborted.is_some()
     }
@@ -452,9 +474,13 @@ impl<'db> WriteTx<'db> {
     /// to the bucket's next sequence number first (whatever it held); the assigned key is
     /// returned either way.
     ///
+    /// It takes `&mut` for every type, so that one call reads the same whether or not the type
+    /// has an auto key (a temporary works: `tx.insert(&mut User { .. })`); only an auto key is
+    /// ever written into the record.
+    ///
     /// # Errors
-    /// [`Error::DuplicateKey`] if a record has the key; [`Error::UniqueViolation`] (aborts the
-    /// transaction); [`Error::SequenceOverflow`]; [`Error::Encode`]; [`Error::SchemaMismatch`];
+    /// [`Error::DuplicateKey`] if a record has the key; [`Error::UniqueViolation`];
+    /// [`Error::SequenceOverflow`]; [`Error::Encode`]; [`Error::SchemaMismatch`];
     /// engine errors. Nothing is written on error (the auto key field may have been set).
     pub fn insert<T: Record>(&mut self, record: &mut T) -> Result<T::Key> {
         self.check_open()?;
@@ -472,14 +498,20 @@ impl<'db> WriteTx<'db> {
         Ok(record.key())
     }
 
-    /// Inserts the record, or replaces the one with the same key.
+    /// Inserts the record, or replaces the one with the same key. The key is the record's own:
+    /// an auto key of 0 is unassigned (keys start at 1), so `upsert` refuses it; use
+    /// [`WriteTx::insert`] to have one assigned.
     ///
     /// # Errors
-    /// [`Error::UniqueViolation`] (aborts the transaction); [`Error::Encode`];
+    /// [`Error::Unassigned`] for an auto key of 0; [`Error::UniqueViolation`]; [`Error::Encode`];
     /// [`Error::Decode`] if the record it replaces does not decode (its index entries would be
     /// unknown); [`Error::SchemaMismatch`]; engine errors. Nothing is written on error.
     pub fn upsert<T: Record>(&mut self, record: &T) -> Result<()> {
         self.check_open()?;
+        let schema = T::schema();
+        if schema.auto_key && record.auto_key_sequence() == Some(0) {
+            return Err(Error::Unassigned { bucket: schema.bucket.into() });
+        }
         self.register::<T>()?;
         self.write::<T>(record, Mode::Upsert)
     }
@@ -596,14 +628,11 @@ impl<'db> WriteTx<'db> {
                     let ib = records.bucket(&idx.bucket)?;
                     if let Some(owner) = ib.get(entry)? {
                         if owner != s.key.as_slice() {
-                            let abort = Abort::Unique {
+                            return Err(Error::UniqueViolation {
                                 bucket: schema.bucket.into(),
                                 index: idx.name.into(),
-                                value: record.index_value(i),
-                            };
-                            let e = abort.error();
-                            self.aborted = Some(abort);
-                            return Err(e);
+                                value: value_text(idx, entry).unwrap_or_else(|| record.index_value(i)),
+                            });
                         }
                     }
                 }
@@ -654,8 +683,8 @@ impl<'db> WriteTx<'db> {
     /// Commits: when this returns `Ok`, the transaction is durable.
     ///
     /// # Errors
-    /// The unique violation that aborted the transaction (it is rolled back instead); engine
-    /// errors from the commit.
+    /// [`Error::Aborted`] if an earlier error aborted the transaction (it is rolled back
+    /// instead); engine errors from the commit.
     pub fn commit(self) -> Result<()> {
         if let Some(a) = &self.aborted {
             let e = a.error();

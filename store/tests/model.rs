@@ -1,7 +1,8 @@
 //! Model-based property test of the typed store: random transactions of inserts, upserts,
 //! updates and removes on two record types are applied both to the store and to an in-memory
-//! model (`BTreeMap`s). Transactions commit, roll back, fail in their closure, or fail on a
-//! unique violation (which must abort them whole, even when the closure swallows the error).
+//! model (`BTreeMap`s). Transactions commit, roll back, fail in their closure, or meet unique
+//! violations, which write nothing and leave the transaction usable: swallowed, the
+//! transaction commits its other writes; returned, it rolls back.
 //!
 //! Every operation's outcome (`Ok`, `DuplicateKey`, `NotFound`, `UniqueViolation`) must be the
 //! one the model predicts. After each transaction a read transaction compares every query with

@@ -126,7 +126,7 @@ fn main() {
         .unwrap();
     let c = store.read(|tx| tx.get::<renamed::Customer>(2u64)).unwrap().unwrap();
     assert_eq!((c.display_name.as_str(), c.home_address.street.as_str(), c.vip), ("Customer 1", "Main St", false));
-    assert_eq!(store.migrate::<v2::Customer>(2, |_| {}).unwrap(), 3);
+    assert_eq!(store.migrate::<v2::Customer>(2, |_| {}).unwrap().rewritten, 3);
     let c = store.read(|tx| tx.index(v2::Customer::email_address).get("c2@example.com")).unwrap().unwrap();
     assert_eq!((c.display_name.as_str(), c.seats), ("Customer 2", 5));
     assert_eq!(store.read(|tx| tx.index(v2::Customer::seats).equal(5u32).count()).unwrap(), 2);

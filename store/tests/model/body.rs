@@ -250,7 +250,7 @@ mod stats {
 
     pub fn report() {
         eprintln!(
-            "transactions: {} ({} committed, {} aborted by a unique violation); operations: {} ({} refused: \
+            "transactions: {} ({} committed, {} rolled back by a returned unique violation); operations: {} ({} refused: \
              duplicate key, not found or unique violation)",
             TXS.load(Relaxed),
             COMMITTED.load(Relaxed),
@@ -301,7 +301,7 @@ fn body(
 ) -> Result<(), Error> {
     let stop = || Error::NotFound { bucket: "test".into(), key: "mismatch".into() };
     for (i, op) in t.ops.iter().enumerate() {
-        let want = if *violated { Outcome::Unique } else { model.apply(op) };
+        let want = model.apply(op);
         let got = match run_op(tx, op) {
             Ok(o) => o,
             Err(e) => {
@@ -318,22 +318,22 @@ fn body(
             return Err(stop());
         }
         if got == Outcome::Unique {
-            *violated = true;
-            if !tx.is_aborted() {
-                *mismatch = Some(format!("tx {n} op {i}: a unique violation did not abort the transaction"));
+            // Found before anything was written: the transaction goes on unless the error is
+            // returned.
+            if tx.is_aborted() {
+                *mismatch = Some(format!("tx {n} op {i}: a unique violation aborted the transaction"));
                 return Err(stop());
             }
             if t.propagate {
+                *violated = true;
                 return Err(Error::UniqueViolation { bucket: "p".into(), index: "i".into(), value: "v".into() });
             }
         }
     }
     // Reads inside the transaction see its own writes.
-    if !*violated {
-        if let Err(e) = compare(tx, model) {
-            *mismatch = Some(format!("tx {n} (uncommitted view): {e}"));
-            return Err(stop());
-        }
+    if let Err(e) = compare(tx, model) {
+        *mismatch = Some(format!("tx {n} (uncommitted view): {e}"));
+        return Err(stop());
     }
     Ok(())
 }
