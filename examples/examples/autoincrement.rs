@@ -60,7 +60,7 @@ fn main() -> Result<(), Error> {
     let id = store.write(|tx| tx.insert(&mut ticket("stored")))?;
     match rolled_back {
         Err(AppError::Refused(why)) => println!("...it rolled back ({why}), so the next insert got {id} again"),
-        Err(AppError::Store(e)) => return Err(e.into()),
+        Err(AppError::Store(e)) => return Err(e),
         Ok(_) => println!("...it unexpectedly committed"),
     }
 
