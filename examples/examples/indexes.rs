@@ -70,16 +70,13 @@ fn main() -> Result<(), Error> {
             tx.index(Book::series).scan().count()?,
             tx.count::<Book>()?
         );
-        println!(
-            "prefix:    sf, by year -> {:?}",
-            titles(tx.index(Book::by_genre_year).prefix(("sf".to_string(),)).to_vec()?)
-        );
+        println!("prefix:    sf, by year -> {:?}", titles(tx.index(Book::by_genre_year).prefix(("sf",)).to_vec()?));
         let sixties = ("sf".to_string(), 1960)..("sf".to_string(), 1970);
         println!("composite: sf of the 1960s -> {:?}", titles(tx.index(Book::by_genre_year).range(sixties).to_vec()?));
-        let newest = tx.index(Book::by_genre_year).prefix(("sf".to_string(),)).rev().limit(2).to_vec()?;
+        let newest = tx.index(Book::by_genre_year).prefix(("sf",)).rev().limit(2).to_vec()?;
         println!("reversed:  newest two sf -> {:?}", titles(newest.clone()));
         if let Some(last) = newest.last() {
-            let next = tx.index(Book::by_genre_year).prefix(("sf".to_string(),)).rev().after(last).limit(2).to_vec()?;
+            let next = tx.index(Book::by_genre_year).prefix(("sf",)).rev().after(last).limit(2).to_vec()?;
             println!("next page: -> {:?}", titles(next));
         }
         Ok(())

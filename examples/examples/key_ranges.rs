@@ -63,7 +63,7 @@ fn main() -> Result<(), Error> {
         }
 
         println!("oslo only, by prefix (\"oslo\" is not confused with \"osaka\"):");
-        for r in tx.prefix::<Reading>(("oslo".to_string(),)) {
+        for r in tx.prefix::<Reading>(("oslo",)) {
             let r = r?;
             println!("  {} {}", r.minute, r.celsius);
         }

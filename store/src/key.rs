@@ -406,33 +406,53 @@ impl<K: Key, T: KeyLike<K> + ?Sized> KeyPrefix<K> for T {
     }
 }
 
-macro_rules! prefixes {
-    // `prefixes!([A B] C D)`: (A, B) is a prefix of (A, B, C, D), and so on recursively.
-    ([$($p:ident)+] $($rest:ident)+) => {
-        impl<$($p: Key,)+ $($rest: Key),+> KeyPrefix<($($p,)+ $($rest,)+)> for ($($p,)+) {
+/// `prefix!((A PA) (B PB); C D)`: a tuple of (`PA`, `PB`), each a [`KeyLike`] of `A` and `B`
+/// (the key types themselves, or borrowed forms such as `&str` for `String`), is a prefix of
+/// the key (A, B, C, D); so is a reference to one.
+macro_rules! prefix {
+    ($(($p:ident $q:ident))+; $($rest:ident)+) => {
+        impl<$($p: Key, $q: KeyLike<$p>,)+ $($rest: Key),+> KeyPrefix<($($p,)+ $($rest,)+)> for ($($q,)+) {
+            #[allow(non_snake_case)]
             fn encode_prefix(&self, out: &mut Vec<u8>) {
-                self.encode_key(out);
+                let ($($q,)+) = self;
+                $($q.encode_like(out);)+
             }
         }
-        impl<$($p: Key,)+ $($rest: Key),+> KeyPrefix<($($p,)+ $($rest,)+)> for &($($p,)+) {
+        impl<$($p: Key, $q: KeyLike<$p>,)+ $($rest: Key),+> KeyPrefix<($($p,)+ $($rest,)+)> for &($($q,)+) {
             fn encode_prefix(&self, out: &mut Vec<u8>) {
-                (*self).encode_key(out);
+                KeyPrefix::<($($p,)+ $($rest,)+)>::encode_prefix(*self, out);
             }
         }
-        prefixes!(@shift [$($p)+] $($rest)+);
     };
-    (@shift [$($p:ident)+] $next:ident $($rest:ident)+) => {
-        prefixes!([$($p)+ $next] $($rest)+);
-    };
-    (@shift [$($p:ident)+] $last:ident) => {};
 }
-prefixes!([A] B);
-prefixes!([A] B C);
-prefixes!([A] B C D);
-prefixes!([A] B C D E);
-prefixes!([A] B C D E F);
-prefixes!([A] B C D E F G);
-prefixes!([A] B C D E F G H);
+prefix!((A PA); B);
+prefix!((A PA); B C);
+prefix!((A PA) (B PB); C);
+prefix!((A PA); B C D);
+prefix!((A PA) (B PB); C D);
+prefix!((A PA) (B PB) (C PC); D);
+prefix!((A PA); B C D E);
+prefix!((A PA) (B PB); C D E);
+prefix!((A PA) (B PB) (C PC); D E);
+prefix!((A PA) (B PB) (C PC) (D PD); E);
+prefix!((A PA); B C D E F);
+prefix!((A PA) (B PB); C D E F);
+prefix!((A PA) (B PB) (C PC); D E F);
+prefix!((A PA) (B PB) (C PC) (D PD); E F);
+prefix!((A PA) (B PB) (C PC) (D PD) (E PE); F);
+prefix!((A PA); B C D E F G);
+prefix!((A PA) (B PB); C D E F G);
+prefix!((A PA) (B PB) (C PC); D E F G);
+prefix!((A PA) (B PB) (C PC) (D PD); E F G);
+prefix!((A PA) (B PB) (C PC) (D PD) (E PE); F G);
+prefix!((A PA) (B PB) (C PC) (D PD) (E PE) (F PF); G);
+prefix!((A PA); B C D E F G H);
+prefix!((A PA) (B PB); C D E F G H);
+prefix!((A PA) (B PB) (C PC); D E F G H);
+prefix!((A PA) (B PB) (C PC) (D PD); E F G H);
+prefix!((A PA) (B PB) (C PC) (D PD) (E PE); F G H);
+prefix!((A PA) (B PB) (C PC) (D PD) (E PE) (F PF); G H);
+prefix!((A PA) (B PB) (C PC) (D PD) (E PE) (F PF) (G PG); H);
 
 /// The smallest byte string greater than every string that starts with `prefix`, or `None` if
 /// there is none (the prefix is empty or all `0xFF`).

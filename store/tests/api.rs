@@ -127,7 +127,7 @@ fn insert_refuses_an_existing_key_and_writes_nothing() {
     r.unwrap();
     let all = store.read(|tx| tx.scan::<Order>().to_vec()).unwrap();
     assert_eq!(all, vec![order(1, 5, "a"), order(1, 6, "b")]);
-    let found = store.read(|tx| tx.index(Order::by_sku_time).prefix(("other".to_string(),)).count()).unwrap();
+    let found = store.read(|tx| tx.index(Order::by_sku_time).prefix(("other",)).count()).unwrap();
     assert_eq!(found, 0);
 }
 
@@ -514,7 +514,7 @@ fn index_queries_by_equality_range_and_prefix() {
             assert_eq!(rest, [4, 2]);
             // A composite index: by sku, then time.
             let gears: Vec<(u64, i64)> =
-                tx.index(Order::by_sku_time).prefix(("gear".to_string(),)).keys().collect::<Result<_, _>>()?;
+                tx.index(Order::by_sku_time).prefix(("gear",)).keys().collect::<Result<_, _>>()?;
             assert_eq!(gears, [(1, 20), (2, 50), (3, 75)]);
             let mid = tx.index(Order::by_sku_time).range(("gear".to_string(), 30)..("gear".to_string(), 80)).count()?;
             assert_eq!(mid, 2);

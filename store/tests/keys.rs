@@ -240,4 +240,12 @@ fn borrowed_arguments_encode_like_owned_keys() {
     let mut b = Vec::new();
     KeyLike::<Vec<u8>>::encode_like(&[0u8, 1][..], &mut b);
     assert_eq!(b, encode(&vec![0u8, 1]));
+    // Composite prefixes take borrowed parts too.
+    use rivet::KeyPrefix;
+    let mut c = Vec::new();
+    KeyPrefix::<(String, Vec<u8>, i64)>::encode_prefix(&("gear", &b"\0z"[..]), &mut c);
+    let mut owned = Vec::new();
+    KeyPrefix::<(String, Vec<u8>, i64)>::encode_prefix(&("gear".to_string(), b"\0z".to_vec()), &mut owned);
+    assert_eq!(c, owned);
+    assert_eq!(c, [encode(&"gear".to_string()), encode(&b"\0z".to_vec())].concat());
 }
