@@ -98,6 +98,13 @@ pub enum Problem {
         /// The nested bucket's name, as hex.
         key: String,
     },
+    /// The record counter (`__rivet_counts`) disagrees with the records.
+    Count {
+        /// What the counter says.
+        stored: u64,
+        /// How many records the bucket holds.
+        records: u64,
+    },
     /// An entry of a non-unique index holds a value (they hold none).
     EntryValue {
         /// The index's name.
@@ -151,6 +158,9 @@ impl fmt::Display for Problem {
                     write!(f, "index `{index}`: entry {entry} names record {record}, which is not in the index")
                 }
             },
+            Problem::Count { stored, records } => {
+                write!(f, "the record counter says {stored}, the bucket holds {records} records")
+            }
             Problem::NestedBucket { index, key } => write!(f, "index `{index}`: unexpected nested bucket {key}"),
             Problem::EntryValue { index, entry } => {
                 write!(f, "index `{index}`: entry {entry} holds a value (entries of a non-unique index hold none)")
@@ -246,8 +256,8 @@ impl AuditIndex {
     }
 }
 
-/// Audits the indexes of the records in `records`; returns, per index, how many records could
-/// not be indexed here, and pushes the problems found.
+/// Audits the indexes of the records in `records`; returns how many records it read and, per
+/// index, how many of them could not be indexed here, and pushes the problems found.
 ///
 /// # Errors
 /// Engine errors; what the indexer's `read` returns.
@@ -256,7 +266,7 @@ pub(crate) fn audit<I: Indexer>(
     indexes: &[AuditIndex],
     indexer: &mut I,
     problems: &mut Vec<Problem>,
-) -> Result<Vec<u64>> {
+) -> Result<(u64, Vec<u64>)> {
     let buckets: Vec<Option<Bucket<'_>>> = indexes
         .iter()
         .map(|idx| match records.bucket(&idx.bucket) {
@@ -270,10 +280,12 @@ pub(crate) fn audit<I: Indexer>(
     let mut found = vec![0u64; indexes.len()];
     let mut unknown = vec![0u64; indexes.len()];
     let mut entry = Vec::new();
+    let mut read = 0u64;
     // Step 1: every record's entries.
     for item in records.iter() {
         let (k, v) = item?;
         let Some(v) = v else { continue };
+        read += 1;
         let Some(rec) = indexer.read(k, v, problems)? else {
             unknown.iter_mut().for_each(|u| *u += 1);
             continue;
@@ -343,7 +355,7 @@ pub(crate) fn audit<I: Indexer>(
             explain(records, bucket, idx, indexer, problems)?;
         }
     }
-    Ok(unknown)
+    Ok((read, unknown))
 }
 
 /// Whether record `key` (if it exists and reads) has index value `value` in index `i`.

@@ -150,6 +150,7 @@ mod audit;
 mod build;
 pub mod catalog;
 pub mod codec;
+pub mod count;
 mod error;
 mod evolve;
 pub mod key;

@@ -295,7 +295,12 @@ pub fn audit_stored(tx: &Tx<'_>, ty: &StoredType) -> Result<StoredAudit> {
     }
     out.unverified.extend(ty.entry.building.iter().map(|b| Unverified::Building { index: b.name.clone() }));
     let mut indexer = ByLayout { ty, definitions: &definitions };
-    let unknown = audit::audit(&records, &indexes, &mut indexer, &mut out.problems)?;
+    let (read, unknown) = audit::audit(&records, &indexes, &mut indexer, &mut out.problems)?;
+    if let Some(stored) = crate::count::stored(tx, &String::from_utf8_lossy(&ty.bucket))? {
+        if stored != read {
+            out.problems.push(Problem::Count { stored, records: read });
+        }
+    }
     for (idx, count) in indexes.iter().zip(unknown) {
         if count > 0 {
             out.unverified.push(Unverified::Records { index: idx.name.clone(), count });

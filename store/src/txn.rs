@@ -25,6 +25,7 @@ use crate::abort::Abort;
 use crate::audit::{self, AuditIndex, Typed};
 use crate::catalog::{envelope, CATALOG_BUCKET};
 use crate::codec::Codec;
+use crate::count::{self, Counts};
 use crate::error::{hex, Error, Mismatch, Result};
 use crate::evolve::{self, Builds, Resolved};
 use crate::key::{self, Key, KeyLike, KeyPrefix, KeyRange};
@@ -63,11 +64,13 @@ pub struct ReadTx<'db> {
     verified: RefCell<Vec<(TypeId, &'static str, &'static Resolved)>>,
     /// A reusable buffer for encoding the key of a lookup.
     scratch: RefCell<Vec<u8>>,
+    /// Record count changes of this (write) transaction, stored when it commits.
+    counts: Counts,
 }
 
 impl<'db> ReadTx<'db> {
     pub(crate) fn new(tx: Tx<'db>) -> Self {
-        ReadTx { tx, verified: RefCell::new(Vec::new()), scratch: RefCell::new(Vec::new()) }
+        ReadTx { tx, verified: RefCell::new(Vec::new()), scratch: RefCell::new(Vec::new()), counts: Counts::default() }
     }
 
     /// Runs `f` on the encoding of `key`, made in the transaction's reusable buffer (borrowed
@@ -194,12 +197,24 @@ impl<'db> ReadTx<'db> {
         Query::new(source, key::prefix_bounds(&prefix), resolved)
     }
 
-    /// How many records of type `T` there are (walks the keys; values are not decoded).
+    /// How many records of type `T` there are, in constant time: the store keeps a counter
+    /// per type, changed in the same transaction as the records (a transaction's own writes
+    /// are counted). A file written before counters were kept is counted by walking the keys
+    /// until its first write stores one. Counts of ranges and index queries
+    /// ([`Query::count`], [`crate::IndexQuery::count`]) walk keys without decoding values.
     ///
     /// # Errors
     /// [`Error::SchemaMismatch`]; engine errors.
     pub fn count<T: Record>(&self) -> Result<usize> {
-        self.scan::<T>().count()
+        let Some(records) = self.records::<T>()? else {
+            return Ok(0);
+        };
+        let bucket = T::schema().bucket;
+        let n = match count::stored(&self.tx, bucket)? {
+            Some(n) => n.saturating_add_signed(self.counts.pending(bucket)),
+            None => count::walk(&records)?,
+        };
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     /// The current autoincrement sequence of `T` (the last key `insert` assigned, or the
@@ -297,7 +312,14 @@ impl<'db> ReadTx<'db> {
             })
             .collect();
         let mut problems = Vec::new();
-        audit::audit(&records, &indexes, &mut Typed::<T>::new(self), &mut problems)?;
+        let (read, _) = audit::audit(&records, &indexes, &mut Typed::<T>::new(self), &mut problems)?;
+        let bucket = T::schema().bucket;
+        if let Some(stored) = count::stored(&self.tx, bucket)? {
+            let stored = stored.saturating_add_signed(self.counts.pending(bucket));
+            if stored != read {
+                problems.push(crate::Problem::Count { stored, records: read });
+            }
+        }
         Ok(problems)
     }
 
@@ -561,6 +583,7 @@ impl<'db> WriteTx<'db> {
             }
         }
         self.apply::<T>(s, false, None)?;
+        self.read.counts.add(schema.bucket, -1);
         Ok(true)
     }
 
@@ -599,6 +622,7 @@ impl<'db> WriteTx<'db> {
             });
         };
         let old = records.get(&s.key)?;
+        let new = old.is_none();
         match (mode, old.is_some()) {
             (Mode::Insert, true) => {
                 return Err(Error::DuplicateKey { bucket: schema.bucket.into(), key: format!("{:?}", record.key()) })
@@ -641,7 +665,11 @@ impl<'db> WriteTx<'db> {
         }
         let sequence =
             if schema.auto_key { record.auto_key_sequence().filter(|q| *q > records.sequence()) } else { None };
-        self.apply::<T>(s, true, sequence)
+        self.apply::<T>(s, true, sequence)?;
+        if new {
+            self.read.counts.add(schema.bucket, 1);
+        }
+        Ok(())
     }
 
     /// Applies checked changes: `s`'s index changes, then the record (`put` it, or delete it).
@@ -685,9 +713,13 @@ impl<'db> WriteTx<'db> {
     /// # Errors
     /// [`Error::Aborted`] if an earlier error aborted the transaction (it is rolled back
     /// instead); engine errors from the commit.
-    pub fn commit(self) -> Result<()> {
+    pub fn commit(mut self) -> Result<()> {
         if let Some(a) = &self.aborted {
             let e = a.error();
+            self.read.finish().rollback();
+            return Err(e);
+        }
+        if let Err(e) = self.read.counts.flush(&mut self.read.tx) {
             self.read.finish().rollback();
             return Err(e);
         }

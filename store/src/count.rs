@@ -1,0 +1,101 @@
+//! Record counts in constant time: a top-level bucket `__rivet_counts` maps each record
+//! bucket's name to how many records it holds (8 bytes, big-endian).
+//!
+//! A write transaction keeps what its writes changed per record bucket ([`Counts`]) and adds it
+//! to the stored counter when it commits, so the counter is exact after every commit and a
+//! transaction's own `count` sees its writes. A record bucket without a counter (written by an
+//! older Rivet) is counted by walking its keys; the first commit that changes it stores the
+//! counter. [`crate::ReadTx::verify`] and `rivet check` compare the counter with the records.
+
+use std::cell::RefCell;
+
+use rivet_engine::{Bucket, Tx};
+
+use crate::error::Result;
+
+/// The name of the counts bucket.
+pub const COUNTS_BUCKET: &[u8] = b"__rivet_counts";
+
+/// The counter of record bucket `bucket`, if it has one.
+///
+/// # Errors
+/// Engine errors; a counter that is not 8 bytes is [`crate::Error::Inconsistent`].
+pub(crate) fn stored(tx: &Tx<'_>, bucket: &str) -> Result<Option<u64>> {
+    let counts = match tx.bucket(COUNTS_BUCKET) {
+        Ok(b) => b,
+        Err(rivet_engine::Error::BucketNotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    match counts.get(bucket.as_bytes())? {
+        None => Ok(None),
+        Some(v) => match <[u8; 8]>::try_from(v) {
+            Ok(b) => Ok(Some(u64::from_be_bytes(b))),
+            Err(_) => Err(crate::Error::Inconsistent {
+                bucket: bucket.into(),
+                index: String::new(),
+                reason: format!("its record counter in __rivet_counts is {} bytes, not 8", v.len()),
+            }),
+        },
+    }
+}
+
+/// How many records `records` holds, walking its keys (nested buckets are indexes, not
+/// records).
+///
+/// # Errors
+/// Engine errors.
+pub(crate) fn walk(records: &Bucket<'_>) -> Result<u64> {
+    let mut n = 0u64;
+    for item in records.iter() {
+        if item?.1.is_some() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The changes a write transaction made to its record buckets' counts, not yet stored.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    changes: RefCell<Vec<(&'static str, i64)>>,
+}
+
+impl Counts {
+    /// Records `delta` more records in `bucket`.
+    pub(crate) fn add(&self, bucket: &'static str, delta: i64) {
+        let mut c = self.changes.borrow_mut();
+        match c.iter_mut().find(|(b, _)| *b == bucket) {
+            Some((_, d)) => *d += delta,
+            None => c.push((bucket, delta)),
+        }
+    }
+
+    /// The change not yet stored for `bucket`.
+    pub(crate) fn pending(&self, bucket: &str) -> i64 {
+        self.changes.borrow().iter().find(|(b, _)| *b == bucket).map_or(0, |(_, d)| *d)
+    }
+
+    /// Stores every change: adds it to the bucket's counter, or, for a bucket without one,
+    /// counts its records (this transaction's writes included) and stores that.
+    ///
+    /// # Errors
+    /// Engine errors.
+    pub(crate) fn flush(&self, tx: &mut Tx<'_>) -> Result<()> {
+        let changes = std::mem::take(&mut *self.changes.borrow_mut());
+        for (bucket, delta) in changes {
+            if delta == 0 {
+                continue;
+            }
+            let n = match stored(tx, bucket)? {
+                Some(n) => n.saturating_add_signed(delta),
+                None => match tx.bucket(bucket.as_bytes()) {
+                    Ok(b) => walk(&b)?,
+                    Err(rivet_engine::Error::BucketNotFound) => 0,
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            tx.create_bucket_if_not_exists(COUNTS_BUCKET)?.put(bucket.as_bytes(), &n.to_be_bytes())?;
+        }
+        Ok(())
+    }
+}
