@@ -56,6 +56,17 @@ pub enum Error {
         /// The record type's bucket.
         bucket: String,
     },
+    /// `modify` changed the record's key fields (the key is where the record is stored: remove
+    /// it and insert it under the new key instead). Nothing was written.
+    #[error("modify in bucket `{bucket}` changed the record's key from {from} to {to}; nothing was written")]
+    KeyChanged {
+        /// The record type's bucket.
+        bucket: String,
+        /// The key before.
+        from: String,
+        /// The key `modify`'s closure left.
+        to: String,
+    },
     /// A record could not be encoded by its codec.
     #[error("cannot encode a record for bucket `{bucket}`: {cause}")]
     Encode {

@@ -18,6 +18,10 @@ fn item(name: &str) -> Item {
     Item { id: 0, name: name.into() }
 }
 
+fn item_with(id: u64, name: &str) -> Item {
+    Item { id, name: name.into() }
+}
+
 fn stored_counter(store: &Store) -> Option<u64> {
     let tx = store.engine().begin(false).unwrap();
     let counts = tx.bucket(COUNTS_BUCKET).ok()?;
@@ -40,8 +44,8 @@ fn the_counter_follows_every_write_and_a_transactions_own_writes() {
             assert!(tx.insert(&mut item("a")).is_err());
             tx.upsert(&Item { id: 2, name: "bb".into() })?;
             tx.upsert(&Item { id: 9, name: "new".into() })?;
-            assert!(tx.remove::<Item>(1u64)?);
-            assert!(!tx.remove::<Item>(1u64)?);
+            assert_eq!(tx.remove::<Item>(1u64)?, Some(item_with(1, "a")));
+            assert_eq!(tx.remove::<Item>(1u64)?, None);
             assert_eq!(tx.count::<Item>()?, 3);
             Ok(())
         })

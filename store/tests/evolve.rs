@@ -151,7 +151,7 @@ fn an_added_field_with_a_default_reads_old_rows_and_gets_its_index() {
             let mut u = tx.get::<added::User>(3u64)?.unwrap();
             u.country = "DE".into();
             tx.update(&u)?;
-            assert!(tx.remove::<added::User>(4u64)?);
+            assert!(tx.remove::<added::User>(4u64)?.is_some());
             Ok(())
         })
         .unwrap();

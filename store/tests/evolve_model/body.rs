@@ -176,8 +176,14 @@ fn run(txs: Vec<(Vec<Op>, Option<Migrate>)>) -> Result<(), TestCaseError> {
                             last_b = true;
                         }
                         Op::Remove { id, by_b } => {
-                            let had = if by_b { tx.remove::<b::Person>(id)? } else { tx.remove::<a::Person>(id)? };
-                            prop_assert_eq_ok(had, next.remove(&id).is_some())?;
+                            let had = if by_b {
+                                tx.remove::<b::Person>(id)?.map(|p| (p.email, p.name))
+                            } else {
+                                tx.remove::<a::Person>(id)?.map(|p| (p.email, p.name))
+                            };
+                            // The record removed is the one the model held.
+                            let want = next.remove(&id).map(|(e, n, _)| (e, n));
+                            prop_assert_eq_ok(had == want, true)?;
                             last_b = by_b;
                         }
                     }

@@ -76,6 +76,18 @@ enum Op {
     UpsertEvent(u32, i16, u8),
     UpdateEvent(u32, i16, u8),
     RemoveEvent(u32, i16),
+    /// `remove_prefix`: a user's events.
+    RemoveUserEvents(u32),
+    /// `remove_range`: events from (user, at) on.
+    RemoveEventsFrom(u32, i16),
+    /// `retain`: people not in this team.
+    RetainNotTeam(u8),
+    /// `clear` of the events.
+    ClearEvents,
+    /// `modify`: a person's score.
+    ModifyScore(u64, i32),
+    /// `modify`: a person's email (a unique index).
+    ModifyEmail(u64, u8),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +121,8 @@ enum Outcome {
     Duplicate,
     NotFound,
     Unique,
+    /// A removal, and how many records it removed.
+    Removed(usize),
 }
 
 fn outcome<T>(r: &Result<T, Error>) -> Result<Outcome, String> {
@@ -118,6 +132,23 @@ fn outcome<T>(r: &Result<T, Error>) -> Result<Outcome, String> {
         Err(Error::NotFound { .. }) => Ok(Outcome::NotFound),
         Err(Error::UniqueViolation { .. }) => Ok(Outcome::Unique),
         Err(e) => Err(format!("unexpected error: {e}")),
+    }
+}
+
+/// The outcome of a removal: how many records it removed.
+fn removed(r: Result<usize, Error>) -> Result<Outcome, String> {
+    match r {
+        Ok(n) => Ok(Outcome::Removed(n)),
+        Err(e) => outcome(&Err::<(), _>(e)),
+    }
+}
+
+/// The outcome of `modify`: `None` (no such record) is `NotFound`.
+fn modified(r: Result<Option<()>, Error>) -> Result<Outcome, String> {
+    match r {
+        Ok(Some(())) => Ok(Outcome::Ok),
+        Ok(None) => Ok(Outcome::NotFound),
+        Err(e) => outcome(&Err::<(), _>(e)),
     }
 }
 
@@ -157,10 +188,7 @@ impl Model {
                 self.people.insert(*id, p);
                 Outcome::Ok
             }
-            Op::Remove(id) => {
-                self.people.remove(id);
-                Outcome::Ok
-            }
+            Op::Remove(id) => Outcome::Removed(usize::from(self.people.remove(id).is_some())),
             Op::InsertEvent(u, at, k) => {
                 if self.events.contains_key(&(*u, *at)) {
                     return Outcome::Duplicate;
@@ -179,8 +207,41 @@ impl Model {
                 self.events.insert((*u, *at), event(*u, *at, *k));
                 Outcome::Ok
             }
-            Op::RemoveEvent(u, at) => {
-                self.events.remove(&(*u, *at));
+            Op::RemoveEvent(u, at) => Outcome::Removed(usize::from(self.events.remove(&(*u, *at)).is_some())),
+            Op::RemoveUserEvents(u) => {
+                let before = self.events.len();
+                self.events.retain(|(user, _), _| user != u);
+                Outcome::Removed(before - self.events.len())
+            }
+            Op::RemoveEventsFrom(u, at) => {
+                let before = self.events.len();
+                self.events.retain(|k, _| *k < (*u, *at));
+                Outcome::Removed(before - self.events.len())
+            }
+            Op::RetainNotTeam(t) => {
+                let before = self.people.len();
+                self.people.retain(|_, p| p.team != *t);
+                Outcome::Removed(before - self.people.len())
+            }
+            Op::ClearEvents => {
+                let n = self.events.len();
+                self.events.clear();
+                Outcome::Removed(n)
+            }
+            Op::ModifyScore(id, score) => match self.people.get_mut(id) {
+                Some(p) => {
+                    p.score = *score;
+                    Outcome::Ok
+                }
+                None => Outcome::NotFound,
+            },
+            Op::ModifyEmail(id, email) => {
+                let Some(p) = self.people.get(id) else { return Outcome::NotFound };
+                let changed = Person { email: format!("e{email}"), ..p.clone() };
+                if self.violates(&changed) {
+                    return Outcome::Unique;
+                }
+                self.people.insert(*id, changed);
                 Outcome::Ok
             }
         }
@@ -213,7 +274,13 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (user.clone(), at.clone(), kind.clone()).prop_map(|(u, a, k)| Op::InsertEvent(u, a, k)),
         1 => (user.clone(), at.clone(), kind.clone()).prop_map(|(u, a, k)| Op::UpsertEvent(u, a, k)),
         1 => (user.clone(), at.clone(), kind).prop_map(|(u, a, k)| Op::UpdateEvent(u, a, k)),
-        1 => (user, at).prop_map(|(u, a)| Op::RemoveEvent(u, a)),
+        1 => (user.clone(), at.clone()).prop_map(|(u, a)| Op::RemoveEvent(u, a)),
+        1 => user.clone().prop_map(Op::RemoveUserEvents),
+        1 => (user, at).prop_map(|(u, a)| Op::RemoveEventsFrom(u, a)),
+        1 => (0u8..3).prop_map(Op::RetainNotTeam),
+        1 => Just(Op::ClearEvents),
+        1 => (1u64..14, -3i32..4).prop_map(|(i, v)| Op::ModifyScore(i, v)),
+        1 => (1u64..14, 0u8..EMAILS).prop_map(|(i, e)| Op::ModifyEmail(i, e)),
     ]
 }
 
@@ -280,11 +347,17 @@ fn run_op(tx: &mut WriteTx<'_>, op: &Op) -> Result<Outcome, String> {
         }
         Op::Upsert(id, f) => outcome(&tx.upsert(&f.person(*id))),
         Op::Update(id, f) => outcome(&tx.update(&f.person(*id))),
-        Op::Remove(id) => outcome(&tx.remove::<Person>(*id)),
+        Op::Remove(id) => removed(tx.remove::<Person>(*id).map(|p| usize::from(p.is_some()))),
         Op::InsertEvent(u, at, k) => outcome(&tx.insert(&mut event(*u, *at, *k))),
         Op::UpsertEvent(u, at, k) => outcome(&tx.upsert(&event(*u, *at, *k))),
         Op::UpdateEvent(u, at, k) => outcome(&tx.update(&event(*u, *at, *k))),
-        Op::RemoveEvent(u, at) => outcome(&tx.remove::<Event>((*u, *at))),
+        Op::RemoveEvent(u, at) => removed(tx.remove::<Event>((*u, *at)).map(|e| usize::from(e.is_some()))),
+        Op::RemoveUserEvents(u) => removed(tx.remove_prefix::<Event>((*u,))),
+        Op::RemoveEventsFrom(u, at) => removed(tx.remove_range::<Event>((*u, *at)..)),
+        Op::RetainNotTeam(t) => removed(tx.retain::<Person>(|p| p.team != *t)),
+        Op::ClearEvents => removed(tx.clear::<Event>()),
+        Op::ModifyScore(id, score) => modified(tx.modify::<Person, _>(*id, |p| p.score = *score)),
+        Op::ModifyEmail(id, email) => modified(tx.modify::<Person, _>(*id, |p| p.email = format!("e{email}"))),
     }
 }
 
@@ -310,7 +383,7 @@ fn body(
             }
         };
         stats::add(&stats::OPS);
-        if got != Outcome::Ok {
+        if !matches!(got, Outcome::Ok | Outcome::Removed(_)) {
             stats::add(&stats::OPS_REFUSED);
         }
         if got != want {

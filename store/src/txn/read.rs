@@ -1,0 +1,316 @@
+//! [`ReadTx`]: queries over a consistent snapshot, and the per-transaction resolution of record
+//! types against the catalog.
+
+use std::any::TypeId;
+use std::cell::RefCell;
+
+use rivet_engine::{Bucket, Tx};
+
+use crate::audit::{self, AuditIndex, Typed};
+use crate::catalog::CATALOG_BUCKET;
+use crate::count::{self, Counts};
+use crate::error::{hex, Error, Mismatch, Result};
+use crate::evolve::{self, Resolved};
+use crate::key::{self, Key, KeyLike, KeyPrefix, KeyRange};
+use crate::key_kind::{KeyFields, KeyKind};
+use crate::record::{Index, Record};
+use crate::scan::{IndexView, Query, Source};
+
+/// A key for messages: its `Debug` form, or hex if it does not decode.
+pub(crate) fn describe_key<K: Key>(bytes: &[u8]) -> String {
+    match key::decode::<K>(bytes) {
+        Ok(k) => format!("{k:?}"),
+        Err(_) => hex(bytes),
+    }
+}
+
+fn not_found_is_none<T>(r: rivet_engine::Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(rivet_engine::Error::BucketNotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A read transaction of the typed store: a consistent snapshot to query. Every query method is
+/// also available on [`WriteTx`], where it sees the transaction's own writes.
+///
+/// Queries return lazy iterators that borrow the transaction; nothing read can outlive it.
+#[derive(Debug)]
+pub struct ReadTx<'db> {
+    pub(super) tx: Tx<'db>,
+    /// Record types already checked against the catalog in this transaction, with how to
+    /// read their values.
+    /// (When a type registers, the entries of other types of its bucket are dropped: the
+    /// catalog entry they were resolved against changed.)
+    verified: RefCell<Vec<(TypeId, &'static str, &'static Resolved)>>,
+    /// A reusable buffer for encoding the key of a lookup.
+    scratch: RefCell<Vec<u8>>,
+    /// Record count changes of this (write) transaction, stored when it commits.
+    pub(super) counts: Counts,
+}
+
+impl<'db> ReadTx<'db> {
+    pub(crate) fn new(tx: Tx<'db>) -> Self {
+        ReadTx { tx, verified: RefCell::new(Vec::new()), scratch: RefCell::new(Vec::new()), counts: Counts::default() }
+    }
+
+    /// Runs `f` on the encoding of `key`, made in the transaction's reusable buffer (borrowed
+    /// only while encoding and while putting it back, so `f` may itself look keys up).
+    pub(super) fn with_key<K: Key, R>(&self, key: impl KeyLike<K>, f: impl FnOnce(&[u8]) -> R) -> R {
+        let mut k = std::mem::take(&mut *self.scratch.borrow_mut());
+        k.clear();
+        key.encode_like(&mut k);
+        let r = f(&k);
+        *self.scratch.borrow_mut() = k;
+        r
+    }
+
+    /// The engine transaction underneath, for raw work (buckets, cursors, `check`).
+    pub fn engine(&self) -> &Tx<'db> {
+        &self.tx
+    }
+
+    pub(super) fn verified<T: Record>(&self) -> Option<&'static Resolved> {
+        self.verified.borrow().iter().find(|(t, _, _)| *t == TypeId::of::<T>()).map(|(_, _, r)| *r)
+    }
+
+    /// Records how `T` reads in this transaction, forgetting what was known of every type of
+    /// its bucket (after a registration, they must be resolved again).
+    pub(super) fn set_verified<T: Record>(&self, r: &'static Resolved) {
+        let bucket = T::schema().bucket;
+        let mut v = self.verified.borrow_mut();
+        v.retain(|(_, b, _)| *b != bucket);
+        v.push((TypeId::of::<T>(), bucket, r));
+    }
+
+    /// Checks `T` against the catalog (once per transaction) and says how to read its values.
+    pub(crate) fn resolved<T: Record>(&self) -> Result<&'static Resolved> {
+        if let Some(r) = self.verified::<T>() {
+            return Ok(r);
+        }
+        let schema = T::schema();
+        let name = schema.bucket.as_bytes();
+        let catalog = not_found_is_none(self.tx.bucket(CATALOG_BUCKET))?;
+        let entry = match catalog {
+            Some(c) => c.get(name)?,
+            None => None,
+        };
+        if entry.is_none() && (self.tx.root().get(name)?.is_some() || self.tx.root().has_bucket(name)?) {
+            return Err(Error::SchemaMismatch {
+                bucket: schema.bucket.into(),
+                reason: Mismatch::Unmanaged { type_name: schema.type_name.into() },
+            });
+        }
+        let r = evolve::resolved::<T>(entry)?;
+        self.set_verified::<T>(r);
+        Ok(r)
+    }
+
+    /// Checks `T` against the catalog (once per transaction) and returns its record bucket, or
+    /// `None` if the type has no records yet.
+    pub(crate) fn records<T: Record>(&self) -> Result<Option<Bucket<'_>>> {
+        self.resolved::<T>()?;
+        not_found_is_none(self.tx.bucket(T::schema().bucket.as_bytes()))
+    }
+
+    /// Whether `T` is registered in the file exactly as it is (nothing for a write to do
+    /// first: no conversion, no index to build or drop).
+    pub(crate) fn registered<T: Record>(&self) -> Result<bool> {
+        Ok(!self.resolved::<T>()?.needs_register)
+    }
+
+    /// The records of `T` as a query source, with how to read them.
+    pub(super) fn source<T: Record>(&self) -> (Source<'_>, Option<&'static Resolved>) {
+        match self.records::<T>() {
+            Ok(b) => (Source::from_result(Ok(b)), self.verified::<T>()),
+            Err(e) => (Source::Failed(Some(e)), None),
+        }
+    }
+
+    /// Decodes a stored value of `T` (the type must have been resolved in this transaction).
+    pub(crate) fn decode<T: Record>(&self, key: &[u8], value: &[u8]) -> Result<T> {
+        self.resolved::<T>()?.decode(key, value)
+    }
+
+    /// The record of type `T` with primary key `key`.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] if the stored value does not decode; [`Error::SchemaMismatch`];
+    /// engine errors.
+    pub fn get<T: Record>(&self, key: impl KeyLike<T::Key>) -> Result<Option<T>> {
+        let Some(b) = self.records::<T>()? else {
+            return Ok(None);
+        };
+        self.with_key(key, |k| match b.get(k)? {
+            Some(v) => self.decode::<T>(k, v).map(Some),
+            None => Ok(None),
+        })
+    }
+
+    /// Whether a record of type `T` has primary key `key` (the value is not decoded).
+    ///
+    /// # Errors
+    /// [`Error::SchemaMismatch`]; engine errors.
+    pub fn contains<T: Record>(&self, key: impl KeyLike<T::Key>) -> Result<bool> {
+        let Some(b) = self.records::<T>()? else {
+            return Ok(false);
+        };
+        self.with_key(key, |k| Ok(b.get(k)?.is_some()))
+    }
+
+    /// Every record of type `T`, in primary-key order.
+    pub fn scan<T: Record>(&self) -> Query<'_, T> {
+        self.range::<T>(..)
+    }
+
+    /// The records of type `T` whose primary keys fall in `range`: `a..b`, `a..=b`, `a..`,
+    /// `..b`, `..`, or a pair of `Bound`s. Endpoints may be prefixes of a composite key:
+    /// `(user,)..(user + 1,)`.
+    pub fn range<T: Record>(&self, range: impl KeyRange<T::Key>) -> Query<'_, T> {
+        let (source, resolved) = self.source::<T>();
+        Query::new(source, range.encode_bounds(), resolved)
+    }
+
+    /// The records of type `T` whose composite key starts with `prefix` (a tuple of leading key
+    /// fields, such as `(user_id,)`), in key order.
+    pub fn prefix<T: Record>(&self, prefix: impl KeyPrefix<T::Key>) -> Query<'_, T> {
+        let (source, resolved) = self.source::<T>();
+        Query::new(source, key::prefix_bounds(&prefix), resolved)
+    }
+
+    /// How many records of type `T` there are, in constant time: the store keeps a counter
+    /// per type, changed in the same transaction as the records (a transaction's own writes
+    /// are counted). A file written before counters were kept is counted by walking the keys
+    /// until its first write stores one. Counts of ranges and index queries
+    /// ([`Query::count`], [`crate::IndexQuery::count`]) walk keys without decoding values.
+    ///
+    /// # Errors
+    /// [`Error::SchemaMismatch`]; engine errors.
+    pub fn count<T: Record>(&self) -> Result<usize> {
+        let Some(records) = self.records::<T>()? else {
+            return Ok(0);
+        };
+        let bucket = T::schema().bucket;
+        let n = match count::stored(&self.tx, bucket)? {
+            Some(n) => n.saturating_add_signed(self.counts.pending(bucket)),
+            None => count::walk(&records)?,
+        };
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    /// The current autoincrement sequence of `T` (the last key `insert` assigned, or the
+    /// largest auto key written explicitly); 0 before any.
+    ///
+    /// # Errors
+    /// [`Error::SchemaMismatch`]; engine errors.
+    pub fn sequence<T: Record>(&self) -> Result<u64> {
+        Ok(self.records::<T>()?.map(|b| b.sequence()).unwrap_or(0))
+    }
+
+    /// Queries through an index: `tx.index(User::email).get("ada@example.com")`,
+    /// `tx.index(User::country).range("A".."M")`, ... (see [`IndexView`]).
+    pub fn index<T: Record, K: Key, U>(&self, index: Index<T, K, U>) -> IndexView<'_, T, K, U> {
+        let schema = T::schema();
+        let Some(ischema) = schema.indexes.get(index.position()).filter(|i| i.name == index.name()) else {
+            let e = Error::SchemaMismatch {
+                bucket: schema.bucket.into(),
+                reason: Mismatch::NoIndex { type_name: schema.type_name.into(), index: index.name().into() },
+            };
+            return IndexView::new(None, Source::Failed(Some(e)), None, None);
+        };
+        let (records, source) = match self.records::<T>() {
+            Err(e) => (None, Source::Failed(Some(e))),
+            Ok(None) => (None, Source::Empty),
+            Ok(Some(_)) if !self.verified::<T>().is_some_and(|r| r.is_built(index.position())) => (
+                None,
+                Source::Failed(Some(Error::IndexNotBuilt { bucket: schema.bucket.into(), index: ischema.name.into() })),
+            ),
+            Ok(Some(b)) => match b.bucket(&ischema.bucket) {
+                Ok(ib) => (Some(b), Source::Bucket(ib)),
+                Err(rivet_engine::Error::BucketNotFound) => (
+                    Some(b),
+                    Source::Failed(Some(Error::Inconsistent {
+                        bucket: schema.bucket.into(),
+                        index: ischema.name.into(),
+                        reason: "the index bucket is missing".into(),
+                    })),
+                ),
+                Err(e) => (Some(b), Source::Failed(Some(e.into()))),
+            },
+        };
+        IndexView::new(records, source, Some((index.position(), ischema)), self.verified::<T>())
+    }
+
+    /// Checks that the indexes of `T` match its records exactly: every record has its entries,
+    /// and every index entry names an existing record holding that value. Returns the problems
+    /// found (empty: consistent). It reads every record and entry, in memory bounded
+    /// regardless of their number (see [`crate::Problem`] for what it reports).
+    ///
+    /// # Errors
+    /// [`Error::Decode`] for a record that does not decode; [`Error::SchemaMismatch`]; engine
+    /// errors.
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// struct User {
+    ///     #[key]
+    ///     id: u64,
+    ///     #[index(unique)]
+    ///     email: String,
+    /// }
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("app.db"))?;
+    /// store.write(|tx| tx.insert(&mut User { id: 1, email: "ada@example.com".into() }).map(drop))?;
+    /// assert!(store.read(|tx| tx.verify::<User>())?.is_empty());
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
+    pub fn verify<T: Record>(&self) -> Result<Vec<crate::Problem>> {
+        let Some(records) = self.records::<T>()? else {
+            return Ok(Vec::new());
+        };
+        // An index not built yet (being built, or waiting for the first write) has nothing to
+        // check.
+        let resolved = self.resolved::<T>()?;
+        let indexes: Vec<AuditIndex> = T::schema()
+            .indexes
+            .iter()
+            .enumerate()
+            .filter(|(position, _)| resolved.is_built(*position))
+            .map(|(position, i)| AuditIndex {
+                position,
+                name: i.name.into(),
+                bucket: i.bucket.clone(),
+                unique: i.unique,
+                fields: i
+                    .fields
+                    .iter()
+                    .map(|f| KeyKind::parse(&f.kind).map(|k| (f.name.to_string(), k)))
+                    .collect::<Option<Vec<_>>>()
+                    .map(|fields| KeyFields { fields }),
+            })
+            .collect();
+        let mut problems = Vec::new();
+        let (read, _) = audit::audit(&records, &indexes, &mut Typed::<T>::new(self), &mut problems)?;
+        let bucket = T::schema().bucket;
+        if let Some(stored) = count::stored(&self.tx, bucket)? {
+            let stored = stored.saturating_add_signed(self.counts.pending(bucket));
+            if stored != read {
+                problems.push(crate::Problem::Count { stored, records: read });
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Ends the read transaction (dropping it does the same).
+    pub fn close(self) {
+        self.finish().rollback();
+    }
+
+    pub(super) fn finish(self) -> Tx<'db> {
+        self.tx
+    }
+}

@@ -1,0 +1,617 @@
+//! [`WriteTx`]: writes that keep every index and the record counts in step with the records,
+//! registration of changed types, migrations and the commit.
+
+use std::ops::Deref;
+
+use rivet_engine::Tx;
+
+use crate::abort::Abort;
+use crate::catalog::envelope;
+use crate::codec::Codec;
+use crate::error::{Error, Result};
+use crate::evolve::{self, Builds, Resolved};
+use crate::key::{KeyLike, KeyPrefix, KeyRange};
+use crate::key_kind::KeyKind;
+use crate::record::Record;
+use crate::scratch::{check_key, IndexChange, Scratch};
+
+use super::read::{describe_key, ReadTx};
+
+/// A unique index's value as errors show it, from its entry: a string as it is, anything else
+/// as `Debug` prints it; `None` if the index's kinds are not the store's own.
+fn value_text(idx: &crate::record::IndexSchema, entry: &[u8]) -> Option<String> {
+    let fields = idx
+        .fields
+        .iter()
+        .map(|f| KeyKind::parse(&f.kind).map(|k| (f.name.to_string(), k)))
+        .collect::<Option<Vec<_>>>()?;
+    let mut rest = entry;
+    let mut values = Vec::with_capacity(fields.len());
+    for (_, kind) in &fields {
+        values.push(kind.decode(&mut rest).ok()?);
+    }
+    Some(match values.as_slice() {
+        [crate::value::Value::String(s)] => s.clone(),
+        [one] => one.to_string(),
+        many => format!("({})", many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+    })
+}
+
+/// How a write treats an existing record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The key must be new.
+    Insert,
+    /// Either.
+    Upsert,
+    /// The key must exist.
+    Update,
+}
+
+/// A write transaction of the typed store. Every query of [`ReadTx`] is available on it (it
+/// derefs to one) and sees the writes made so far.
+///
+/// Ends with [`WriteTx::commit`] or [`WriteTx::rollback`] (dropping it rolls back);
+/// [`crate::Store::write`] does this for you.
+#[derive(Debug)]
+pub struct WriteTx<'db> {
+    read: ReadTx<'db>,
+    aborted: Option<Abort>,
+    /// Buffers every write reuses.
+    scratch: Scratch,
+}
+
+impl<'db> Deref for WriteTx<'db> {
+    type Target = ReadTx<'db>;
+    fn deref(&self) -> &ReadTx<'db> {
+        &self.read
+    }
+}
+
+impl<'db> WriteTx<'db> {
+    pub(crate) fn new(tx: Tx<'db>) -> Self {
+        WriteTx { read: ReadTx::new(tx), aborted: None, scratch: Scratch::default() }
+    }
+
+    /// The engine transaction underneath, for raw writes. Changing a record bucket or an index
+    /// bucket directly can break the store's invariants; [`ReadTx::verify`] finds out.
+    pub fn engine_mut(&mut self) -> &mut Tx<'db> {
+        &mut self.read.tx
+    }
+
+    /// Whether the transaction was aborted (by a write that failed halfway, or a failed
+    /// registration or index build) and can only roll back.
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.is_some()
+    }
+
+    fn check_open(&self) -> Result<()> {
+        match &self.aborted {
+            Some(a) => Err(a.error()),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks `T` against the catalog and, on first use, registers it: the catalog entry, the
+    /// record bucket and one nested bucket per index, or, for a type that changed, what
+    /// [`crate::evolve`] describes (new layout, index builds). A failed registration aborts
+    /// the transaction.
+    fn register<T: Record>(&mut self) -> Result<&'static Resolved> {
+        let r = self.read.resolved::<T>()?;
+        if !r.needs_register {
+            return Ok(r);
+        }
+        self.register_with::<T>(r, Builds::Whole)
+    }
+
+    /// Registers `T` (resolved as `r`) with `builds`; on error the transaction is aborted.
+    fn register_with<T: Record>(&mut self, r: &'static Resolved, builds: Builds) -> Result<&'static Resolved> {
+        match evolve::register::<T>(&mut self.read.tx, r, builds) {
+            Ok(entry) => {
+                let now = evolve::resolved::<T>(Some(&entry))?;
+                self.read.set_verified::<T>(now);
+                Ok(now)
+            }
+            Err(e) => {
+                self.aborted = Some(Abort::after::<T>(&e));
+                Err(e)
+            }
+        }
+    }
+
+    /// Brings type `T` up to date in the file: registers it (converting an old bucket,
+    /// building new indexes, dropping removed ones) and rewrites every value written by an
+    /// older layout in the type's own. Returns how many values were rewritten. For a large
+    /// bucket, [`crate::Store::migrate`] does the same in bounded transactions.
+    ///
+    /// # Errors
+    /// [`Error::UniqueCollision`] (the transaction is aborted), decode and upgrade errors,
+    /// [`Error::SchemaMismatch`], engine errors.
+    pub fn migrate<T: Record>(&mut self) -> Result<usize> {
+        let (n, _) = self.migrate_some::<T>(None, usize::MAX)?;
+        Ok(n)
+    }
+
+    /// One batch of [`crate::Store::migrate`]'s index builds: registers `T` with bounded
+    /// builds (if it is not), then adds the entries of at most `limit` records to the first
+    /// index being built. Returns how many records were read and whether any index is still
+    /// being built.
+    pub(crate) fn build_some<T: Record>(&mut self, limit: usize) -> Result<(usize, bool)> {
+        self.check_open()?;
+        let schema = T::schema();
+        let mut r = self.read.resolved::<T>()?;
+        if !evolve::bounded_ready(schema, r) {
+            r = self.register_with::<T>(r, Builds::Bounded)?;
+        }
+        let out = crate::build::next_batch::<T>(&mut self.read.tx, r, limit).and_then(|done| match done {
+            None => Ok((0, false)),
+            Some((read, entry)) => {
+                let now = evolve::resolved::<T>(Some(&entry))?;
+                self.read.set_verified::<T>(now);
+                Ok((read, now.building.iter().any(Option::is_some)))
+            }
+        });
+        if let Err(e) = &out {
+            self.aborted = Some(Abort::after::<T>(e));
+        }
+        out
+    }
+
+    /// [`WriteTx::migrate`] of at most `limit` values from key `from`; returns the count and
+    /// where to go on.
+    pub(crate) fn migrate_some<T: Record>(
+        &mut self,
+        from: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<(usize, Option<Vec<u8>>)> {
+        self.check_open()?;
+        let r = self.register::<T>()?;
+        let out = crate::rewrite::rewrite::<T>(&mut self.read.tx, r, from, limit).and_then(|(n, next)| {
+            // At the end of a pass, drop the layouts no value has any more.
+            if next.is_none() {
+                if let Some(entry) = crate::rewrite::prune_layouts::<T>(&mut self.read.tx, r)? {
+                    self.read.set_verified::<T>(evolve::resolved::<T>(Some(&entry))?);
+                }
+            }
+            Ok((n, next))
+        });
+        if let Err(e) = &out {
+            self.aborted = Some(Abort::Failed { bucket: T::schema().bucket.into(), cause: e.to_string() });
+        }
+        out
+    }
+
+    /// Inserts a new record. With an autoincrement key (`#[key(auto)]`), the key field is set
+    /// to the bucket's next sequence number first (whatever it held); the assigned key is
+    /// returned either way.
+    ///
+    /// It takes `&mut` for every type, so that one call reads the same whether or not the type
+    /// has an auto key (a temporary works: `tx.insert(&mut User { .. })`); only an auto key is
+    /// ever written into the record.
+    ///
+    /// # Errors
+    /// [`Error::DuplicateKey`] if a record has the key; [`Error::UniqueViolation`];
+    /// [`Error::SequenceOverflow`]; [`Error::Encode`]; [`Error::SchemaMismatch`];
+    /// engine errors. Nothing is written on error (the auto key field may have been set).
+    pub fn insert<T: Record>(&mut self, record: &mut T) -> Result<T::Key> {
+        self.check_open()?;
+        self.register::<T>()?;
+        let schema = T::schema();
+        if schema.auto_key {
+            let current = self.read.records::<T>()?.map(|b| b.sequence()).unwrap_or(0);
+            let overflow = || Error::SequenceOverflow { bucket: schema.bucket.into(), sequence: current };
+            let next = current.checked_add(1).ok_or_else(overflow)?;
+            if !record.assign_auto_key(next) {
+                return Err(Error::SequenceOverflow { bucket: schema.bucket.into(), sequence: next });
+            }
+        }
+        self.write::<T>(record, Mode::Insert, false)?;
+        Ok(record.key())
+    }
+
+    /// Inserts the record, or replaces the one with the same key. The key is the record's own:
+    /// an auto key of 0 is unassigned (keys start at 1), so `upsert` refuses it; use
+    /// [`WriteTx::insert`] to have one assigned.
+    ///
+    /// # Errors
+    /// [`Error::Unassigned`] for an auto key of 0; [`Error::UniqueViolation`]; [`Error::Encode`];
+    /// [`Error::Decode`] if the record it replaces does not decode (its index entries would be
+    /// unknown); [`Error::SchemaMismatch`]; engine errors. Nothing is written on error.
+    ///
+    /// Returns the record it replaced, if any.
+    pub fn upsert<T: Record>(&mut self, record: &T) -> Result<Option<T>> {
+        self.check_open()?;
+        let schema = T::schema();
+        if schema.auto_key && record.auto_key_sequence() == Some(0) {
+            return Err(Error::Unassigned { bucket: schema.bucket.into() });
+        }
+        self.register::<T>()?;
+        self.write::<T>(record, Mode::Upsert, true)
+    }
+
+    /// Replaces the record with the same key.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if there is none; otherwise as [`WriteTx::upsert`].
+    pub fn update<T: Record>(&mut self, record: &T) -> Result<()> {
+        self.check_open()?;
+        self.register::<T>()?;
+        self.write::<T>(record, Mode::Update, false).map(drop)
+    }
+
+    /// Removes the record of type `T` with key `key` and its index entries; returns it, or
+    /// `None` if there was none.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] if the record does not decode; [`Error::SchemaMismatch`]; engine errors.
+    /// Nothing is written on error.
+    pub fn remove<T: Record>(&mut self, key: impl KeyLike<T::Key>) -> Result<Option<T>> {
+        self.check_open()?;
+        self.register::<T>()?;
+        let mut s = std::mem::take(&mut self.scratch);
+        s.clear();
+        key.encode_like(&mut s.key);
+        let r = self.remove_with::<T>(&mut s, true);
+        self.scratch = s;
+        r.map(Option::flatten)
+    }
+
+    /// Removes every record of `T` whose key is in `range` (a range of whole keys, or of
+    /// leading fields of a composite key), with their index entries; returns how many.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] if a record with indexes does not decode (its entries would be
+    /// unknown); [`Error::SchemaMismatch`]; engine errors. On error the transaction may have
+    /// removed some of the records: return the error to roll back.
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize)]
+    /// struct Visit { #[key] user: u64, #[key] at: i64, page: String }
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("v.db"))?;
+    /// store.write(|tx| {
+    ///     for at in 0..10 {
+    ///         tx.insert(&mut Visit { user: at as u64 % 2, at, page: "/".into() })?;
+    ///     }
+    ///     assert_eq!(tx.remove_range::<Visit>((1,)..=(1,))?, 5); // user 1's visits
+    ///     assert_eq!(tx.remove_range::<Visit>((0, 4)..)?, 3); // user 0's from time 4 on
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(store.read(|tx| tx.count::<Visit>())?, 2);
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
+    pub fn remove_range<T: Record>(&mut self, range: impl KeyRange<T::Key>) -> Result<usize> {
+        self.check_open()?;
+        self.register::<T>()?;
+        let keys = self.keys_in::<T>(range.encode_bounds())?;
+        self.remove_keys::<T>(keys)
+    }
+
+    /// Removes every record of `T` whose key starts with `prefix` (leading fields of a
+    /// composite key: "this user's visits"), with their index entries; returns how many.
+    ///
+    /// # Errors
+    /// As [`WriteTx::remove_range`].
+    pub fn remove_prefix<T: Record>(&mut self, prefix: impl KeyPrefix<T::Key>) -> Result<usize> {
+        self.check_open()?;
+        self.register::<T>()?;
+        let keys = self.keys_in::<T>(crate::key::prefix_bounds(&prefix))?;
+        self.remove_keys::<T>(keys)
+    }
+
+    /// Removes every record of `T` for which `keep` returns `false`, with their index entries;
+    /// returns how many. Every record is decoded once.
+    ///
+    /// # Errors
+    /// [`Error::Decode`]; [`Error::SchemaMismatch`]; engine errors. On error the transaction
+    /// may have removed some of the records: return the error to roll back.
+    pub fn retain<T: Record>(&mut self, mut keep: impl FnMut(&T) -> bool) -> Result<usize> {
+        self.check_open()?;
+        self.register::<T>()?;
+        let mut gone = Vec::new();
+        if let Some(records) = self.read.records::<T>()? {
+            for item in records.iter() {
+                let (k, v) = item?;
+                let Some(v) = v else { continue };
+                if !keep(&self.read.decode::<T>(k, v)?) {
+                    gone.push(k.to_vec());
+                }
+            }
+        }
+        self.remove_keys::<T>(gone)
+    }
+
+    /// Removes every record of `T` and every index entry, keeping the type registered and its
+    /// autoincrement sequence (keys are never handed out twice); returns how many records
+    /// there were. Nothing is decoded.
+    ///
+    /// # Errors
+    /// [`Error::SchemaMismatch`]; engine errors (which abort the transaction).
+    pub fn clear<T: Record>(&mut self) -> Result<usize> {
+        self.check_open()?;
+        self.register::<T>()?;
+        let schema = T::schema();
+        let n = self.read.count::<T>()?;
+        let name = schema.bucket.as_bytes();
+        let tx = &mut self.read.tx;
+        let r = (|| -> rivet_engine::Result<()> {
+            let sequence = tx.bucket(name)?.sequence();
+            tx.delete_bucket(name)?;
+            let mut b = tx.create_bucket(name)?;
+            for idx in &schema.indexes {
+                b.create_bucket(&idx.bucket)?;
+            }
+            b.set_sequence(sequence)
+        })();
+        if let Err(e) = r {
+            self.aborted = Some(Abort::Failed { bucket: schema.bucket.into(), cause: e.to_string() });
+            return Err(e.into());
+        }
+        self.read.counts.add(schema.bucket, -i64::try_from(n).unwrap_or(i64::MAX));
+        Ok(n)
+    }
+
+    /// Changes the record of `T` with key `key` in place: reads it, calls `f` on it and writes
+    /// it back (indexes follow); returns what `f` returned, or `None` if there is no such
+    /// record. `f` must not change the key fields: that is [`Error::KeyChanged`] and nothing
+    /// is written (remove the record and insert it under its new key instead).
+    ///
+    /// # Errors
+    /// [`Error::KeyChanged`]; [`Error::UniqueViolation`]; [`Error::Decode`]; [`Error::Encode`];
+    /// [`Error::SchemaMismatch`]; engine errors. Nothing is written on error.
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize)]
+    /// struct Counter { #[key] name: String, hits: u64 }
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("c.db"))?;
+    /// let hits = store.write(|tx| {
+    ///     tx.insert(&mut Counter { name: "home".into(), hits: 0 })?;
+    ///     tx.modify::<Counter, _>("home", |c| {
+    ///         c.hits += 1;
+    ///         c.hits
+    ///     })
+    /// })?;
+    /// assert_eq!(hits, Some(1));
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
+    pub fn modify<T: Record, R>(
+        &mut self,
+        key: impl KeyLike<T::Key>,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Result<Option<R>> {
+        self.check_open()?;
+        self.register::<T>()?;
+        let mut k = Vec::new();
+        key.encode_like(&mut k);
+        let Some(records) = self.read.records::<T>()? else {
+            return Ok(None);
+        };
+        let Some(v) = records.get(&k)? else {
+            return Ok(None);
+        };
+        let mut record: T = self.read.decode(&k, v)?;
+        let out = f(&mut record);
+        let mut now = Vec::new();
+        record.encode_key(&mut now);
+        if now != k {
+            return Err(Error::KeyChanged {
+                bucket: T::schema().bucket.into(),
+                from: describe_key::<T::Key>(&k),
+                to: describe_key::<T::Key>(&now),
+            });
+        }
+        self.write::<T>(&record, Mode::Update, false)?;
+        Ok(Some(out))
+    }
+
+    /// The keys of the records of `T` within `bounds`.
+    fn keys_in<T: Record>(&self, bounds: crate::key::EncodedBounds) -> Result<Vec<Vec<u8>>> {
+        let mut keys = Vec::new();
+        if let Some(records) = self.read.records::<T>()? {
+            for item in records.range(bounds) {
+                let (k, v) = item?;
+                if v.is_some() {
+                    keys.push(k.to_vec());
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Removes the records of `T` with `keys` (those that exist); returns how many.
+    fn remove_keys<T: Record>(&mut self, keys: Vec<Vec<u8>>) -> Result<usize> {
+        let mut s = std::mem::take(&mut self.scratch);
+        let mut n = 0;
+        let mut r = Ok(());
+        for k in keys {
+            s.clear();
+            s.key = k;
+            match self.remove_with::<T>(&mut s, false) {
+                Ok(Some(_)) => n += 1,
+                Ok(None) => {}
+                Err(e) => {
+                    r = Err(e);
+                    break;
+                }
+            }
+        }
+        self.scratch = s;
+        r.map(|()| n)
+    }
+
+    /// [`WriteTx::remove`] of the key in `s.key`: `None` if there was no record, else the
+    /// record if it was decoded (`decode`, or the type has indexes, whose entries need it).
+    fn remove_with<T: Record>(&mut self, s: &mut Scratch, decode: bool) -> Result<Option<Option<T>>> {
+        let schema = T::schema();
+        let Some(records) = self.read.records::<T>()? else {
+            return Ok(None);
+        };
+        let Some(old) = records.get(&s.key)? else {
+            return Ok(None);
+        };
+        let old: Option<T> =
+            if decode || !schema.indexes.is_empty() { Some(self.read.decode(&s.key, old)?) } else { None };
+        if let Some(old) = &old {
+            for (i, idx) in schema.indexes.iter().enumerate() {
+                if let Some(entry) = s.entry(old, i, idx) {
+                    s.changes.push(IndexChange { position: i, remove: Some(entry), add: None });
+                }
+            }
+        }
+        self.apply::<T>(s, false, None)?;
+        self.read.counts.add(schema.bucket, -1);
+        Ok(Some(old))
+    }
+
+    /// The shared write path: read and check everything, then change indexes and the record.
+    /// Returns the record replaced, if `old` asks for it.
+    fn write<T: Record>(&mut self, record: &T, mode: Mode, old: bool) -> Result<Option<T>> {
+        let mut s = std::mem::take(&mut self.scratch);
+        s.clear();
+        let r = self.write_with(record, mode, old, &mut s);
+        self.scratch = s;
+        r
+    }
+
+    fn write_with<T: Record>(&mut self, record: &T, mode: Mode, want_old: bool, s: &mut Scratch) -> Result<Option<T>> {
+        let schema = T::schema();
+        record.encode_key(&mut s.key);
+        check_key(&s.key)?;
+        <T::Codec as Codec>::encode_into(record, &mut s.value)
+            .map_err(|cause| Error::Encode { bucket: schema.bucket.into(), cause })?;
+        let Some(layout) = self.read.resolved::<T>()?.write_layout else {
+            return Err(Error::Inconsistent {
+                bucket: schema.bucket.into(),
+                index: String::new(),
+                reason: "the type was not registered before a write".into(),
+            });
+        };
+        let (envelope, len) = envelope(layout);
+        s.value.splice(0..0, envelope[..len].iter().copied());
+        if s.value.len() > rivet_engine::MAX_VALUE_SIZE {
+            return Err(rivet_engine::Error::ValueTooLarge { size: s.value.len() }.into());
+        }
+        let Some(records) = self.read.records::<T>()? else {
+            return Err(Error::Inconsistent {
+                bucket: schema.bucket.into(),
+                index: String::new(),
+                reason: "the record bucket vanished during the transaction".into(),
+            });
+        };
+        let old = records.get(&s.key)?;
+        let new = old.is_none();
+        match (mode, old.is_some()) {
+            (Mode::Insert, true) => {
+                return Err(Error::DuplicateKey { bucket: schema.bucket.into(), key: format!("{:?}", record.key()) })
+            }
+            (Mode::Update, false) => {
+                return Err(Error::NotFound { bucket: schema.bucket.into(), key: format!("{:?}", record.key()) })
+            }
+            _ => {}
+        }
+        let old: Option<T> = match old {
+            Some(v) if want_old || !schema.indexes.is_empty() => Some(self.read.decode(&s.key, v)?),
+            _ => None,
+        };
+        for (i, idx) in schema.indexes.iter().enumerate() {
+            let mark = s.entries.len();
+            let add = s.entry(record, i, idx);
+            let remove = old.as_ref().and_then(|o| s.entry(o, i, idx));
+            // Both entries end with the same primary key (or neither does): equal entries are
+            // equal index keys, and nothing changes.
+            if s.bytes(&add) == s.bytes(&remove) {
+                s.entries.truncate(mark);
+                continue;
+            }
+            if let Some(entry) = s.bytes(&add) {
+                check_key(entry)?;
+                if idx.unique {
+                    let ib = records.bucket(&idx.bucket)?;
+                    if let Some(owner) = ib.get(entry)? {
+                        if owner != s.key.as_slice() {
+                            return Err(Error::UniqueViolation {
+                                bucket: schema.bucket.into(),
+                                index: idx.name.into(),
+                                value: value_text(idx, entry).unwrap_or_else(|| record.index_value(i)),
+                            });
+                        }
+                    }
+                }
+            }
+            s.changes.push(IndexChange { position: i, remove, add });
+        }
+        let sequence =
+            if schema.auto_key { record.auto_key_sequence().filter(|q| *q > records.sequence()) } else { None };
+        self.apply::<T>(s, true, sequence)?;
+        if new {
+            self.read.counts.add(schema.bucket, 1);
+        }
+        Ok(if want_old { old } else { None })
+    }
+
+    /// Applies checked changes: `s`'s index changes, then the record (`put` it, or delete it).
+    /// Any failure here leaves a half-done write, so it aborts the transaction.
+    fn apply<T: Record>(&mut self, s: &Scratch, put: bool, sequence: Option<u64>) -> Result<()> {
+        let schema = T::schema();
+        let k = s.key.as_slice();
+        let r = (|| -> rivet_engine::Result<()> {
+            let mut b = self.read.tx.bucket_mut(schema.bucket.as_bytes())?;
+            for c in &s.changes {
+                let Some(idx) = schema.indexes.get(c.position) else { continue };
+                let mut ib = b.bucket_mut(&idx.bucket)?;
+                if let Some(old) = s.bytes(&c.remove) {
+                    // A unique entry is removed only while it still names this record.
+                    if !idx.unique || ib.get(old)? == Some(k) {
+                        ib.delete(old)?;
+                    }
+                }
+                if let Some(new) = s.bytes(&c.add) {
+                    ib.put(new, if idx.unique { k } else { &[] })?;
+                }
+            }
+            if put {
+                b.put(k, &s.value)?;
+            } else {
+                b.delete(k)?;
+            }
+            if let Some(q) = sequence {
+                b.set_sequence(q)?;
+            }
+            Ok(())
+        })();
+        r.map_err(|e| {
+            self.aborted = Some(Abort::Failed { bucket: schema.bucket.into(), cause: e.to_string() });
+            Error::Engine(e)
+        })
+    }
+
+    /// Commits: when this returns `Ok`, the transaction is durable.
+    ///
+    /// # Errors
+    /// [`Error::Aborted`] if an earlier error aborted the transaction (it is rolled back
+    /// instead); engine errors from the commit.
+    pub fn commit(mut self) -> Result<()> {
+        if let Some(a) = &self.aborted {
+            let e = a.error();
+            self.read.finish().rollback();
+            return Err(e);
+        }
+        if let Err(e) = self.read.counts.flush(&mut self.read.tx) {
+            self.read.finish().rollback();
+            return Err(e);
+        }
+        Ok(self.read.finish().commit()?)
+    }
+
+    /// Discards every change of the transaction.
+    pub fn rollback(self) {
+        self.read.finish().rollback();
+    }
+}
