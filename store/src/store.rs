@@ -60,6 +60,40 @@ impl Store {
         Ok(Store { db: DB::open(path, options)? })
     }
 
+    /// A store in memory, for tests and caches: the same store (types, indexes, transactions,
+    /// isolation) with **no durability**. It lives in a temporary file that is deleted as soon
+    /// as it is open (in `/dev/shm`, which is memory, where the system has it; else in the
+    /// temporary directory) and commits never sync, so nothing is left behind and nothing
+    /// survives the store: dropping it frees everything.
+    ///
+    /// # Errors
+    /// Engine errors creating or opening the file (the temporary directory is not writable).
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize)]
+    /// struct Hit { #[key(auto)] id: u64, path: String }
+    ///
+    /// let cache = Store::memory()?;
+    /// cache.write(|tx| tx.insert(&mut Hit { id: 0, path: "/".into() }).map(drop))?;
+    /// assert_eq!(cache.read(|tx| tx.count::<Hit>())?, 1);
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
+    pub fn memory() -> Result<Store> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let shm = Path::new("/dev/shm");
+        let dir = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("rivet-memory-{}-{n}-{nanos}.db", std::process::id()));
+        let db = DB::open(&path, Options::default().no_sync(true));
+        // Unlinked at once: the open file and its map keep the data while the store lives.
+        let _ = std::fs::remove_file(&path);
+        Ok(Store { db: db? })
+    }
+
     /// A store over an engine handle that is already open.
     pub fn from_engine(db: DB) -> Store {
         Store { db }

@@ -143,3 +143,31 @@ fn upsert_and_remove_give_back_the_old_record() {
         })
         .unwrap();
 }
+
+#[test]
+fn a_memory_store_leaves_no_file_and_keeps_nothing() {
+    let listing = || -> Vec<std::path::PathBuf> {
+        let dirs = [std::path::PathBuf::from("/dev/shm"), std::env::temp_dir()];
+        dirs.iter()
+            .filter_map(|d| std::fs::read_dir(d).ok())
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("rivet-memory-{}-", std::process::id())))
+            })
+            .collect()
+    };
+    let a = Store::memory().unwrap();
+    let b = Store::memory().unwrap();
+    assert_eq!(listing(), Vec::<std::path::PathBuf>::new(), "no file is left while the stores are open");
+    a.write(|tx| tx.insert(&mut ticket("only in a", true)).map(drop)).unwrap();
+    assert_eq!(a.read(|tx| tx.count::<Ticket>()).unwrap(), 1);
+    assert_eq!(b.read(|tx| tx.count::<Ticket>()).unwrap(), 0, "two memory stores are separate");
+    // Large enough to grow the file several times.
+    a.write(|tx| (0..5_000).try_for_each(|i| tx.insert(&mut ticket(&format!("t{i}"), i % 2 == 0)).map(drop))).unwrap();
+    assert_eq!(a.read(|tx| tx.verify::<Ticket>()).unwrap(), vec![]);
+    drop(a);
+    assert_eq!(Store::memory().unwrap().read(|tx| tx.count::<Ticket>()).unwrap(), 0);
+}

@@ -16,16 +16,25 @@
 //! that printed `seed = S`.
 //!
 //! The test runs once per value codec: [`rivet::Postcard`], and `rivet::Bincode` with
-//! `--features bincode`. Its body (`model/body.rs`) is included in one module per codec, which
+//! `--features bincode`; and once more on `Store::memory()`. Its body (`model/body.rs`) is included in one module per codec, which
 //! names the codec the record types use (`RecordCodec`).
 
 mod with_postcard {
     type RecordCodec = rivet::Postcard;
+    const IN_MEMORY: bool = false;
     include!("model/body.rs");
 }
 
 #[cfg(feature = "bincode")]
 mod with_bincode {
     type RecordCodec = rivet::Bincode;
+    const IN_MEMORY: bool = false;
+    include!("model/body.rs");
+}
+
+/// The same test on `Store::memory()` (never reopened: nothing survives it).
+mod in_memory {
+    type RecordCodec = rivet::Postcard;
+    const IN_MEMORY: bool = true;
     include!("model/body.rs");
 }

@@ -1,5 +1,6 @@
-// The body of the store's model test (see `tests/model.rs`), included once per codec in a
-// module that defines `RecordCodec`, the codec of the record types below.
+// The body of the store's model test (see `tests/model.rs`), included once per codec (and once
+// on an in-memory store) in a module that defines `RecordCodec`, the codec of the record types
+// below, and `IN_MEMORY`, whether the store is `Store::memory()`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -415,7 +416,7 @@ fn run(plan: &[Txn]) -> Result<(), TestCaseError> {
     let fail = |e: String| TestCaseError::fail(e);
     let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
     let path = dir.path().join("model.db");
-    let mut store = open(&path);
+    let mut store = if IN_MEMORY { Store::memory().map_err(|e| fail(e.to_string()))? } else { open(&path) };
     let mut committed = Model::default();
     for (n, t) in plan.iter().enumerate() {
         let mut model = committed.clone();
@@ -448,7 +449,7 @@ fn run(plan: &[Txn]) -> Result<(), TestCaseError> {
             stats::add(&stats::COMMITTED);
             committed = model;
         }
-        if t.reopen_after {
+        if t.reopen_after && !IN_MEMORY {
             drop(store);
             store = open(&path);
         }
