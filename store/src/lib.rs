@@ -164,6 +164,7 @@ mod store;
 pub mod stored;
 mod txn;
 pub mod value;
+pub mod watch;
 
 pub use audit::{Problem, Stray};
 #[cfg(feature = "bincode")]

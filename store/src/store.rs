@@ -1,12 +1,16 @@
 //! The store handle: a [`rivet_engine::DB`] plus typed transactions.
 
+use std::ops::Bound;
 use std::path::Path;
+use std::sync::Arc;
 
 use rivet_engine::{Options, DB};
 
 use crate::error::{Error, Result};
+use crate::key::KeyRange;
 use crate::record::Record;
 use crate::txn::{ReadTx, WriteTx};
+use crate::watch::{Hub, Watch};
 
 /// What [`Store::migrate`] did (so far, when given to its progress callback).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,6 +44,8 @@ pub struct Migrated {
 #[derive(Debug)]
 pub struct Store {
     db: DB,
+    /// Change subscriptions ([`Store::watch`]).
+    hub: Arc<Hub>,
 }
 
 impl Store {
@@ -57,7 +63,7 @@ impl Store {
     /// # Errors
     /// As [`Store::open`].
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Store> {
-        Ok(Store { db: DB::open(path, options)? })
+        Ok(Store { db: DB::open(path, options)?, hub: Arc::default() })
     }
 
     /// A store in memory, for tests and caches: the same store (types, indexes, transactions,
@@ -91,12 +97,12 @@ impl Store {
         let db = DB::open(&path, Options::default().no_sync(true));
         // Unlinked at once: the open file and its map keep the data while the store lives.
         let _ = std::fs::remove_file(&path);
-        Ok(Store { db: db? })
+        Ok(Store { db: db?, hub: Arc::default() })
     }
 
     /// A store over an engine handle that is already open.
     pub fn from_engine(db: DB) -> Store {
-        Store { db }
+        Store { db, hub: Arc::default() }
     }
 
     /// The engine underneath, for raw work (other buckets, stats, backup, check).
@@ -200,7 +206,9 @@ impl Store {
     /// # Errors
     /// [`rivet_engine::Error::DatabaseReadOnly`], [`rivet_engine::Error::Poisoned`].
     pub fn begin_write(&self) -> Result<WriteTx<'_>> {
-        Ok(WriteTx::new(self.db.begin(true)?))
+        let tx = self.db.begin(true)?;
+        // Taken after the engine's writer lock: tickets follow the commit order.
+        Ok(WriteTx::new(tx, Some(self.hub.ticket())))
     }
 
     /// Begins a read transaction.
@@ -266,6 +274,41 @@ impl Store {
                 None => return Ok(done),
             }
         }
+    }
+
+    /// Subscribes to the changes of records of type `T`: every change a transaction commits
+    /// (inserted, updated with the old and the new record, removed) is delivered in commit
+    /// order once the commit is durable, to be read from the returned [`Watch`] (an iterator
+    /// that waits, or `try_recv`/`recv_timeout`). Rolled-back and failed transactions deliver
+    /// nothing. Transactions that begin after this call are watched.
+    ///
+    /// A subscriber never slows commits down: it has a queue of `capacity` changes, and one
+    /// that falls behind further gets [`crate::watch::Change::Lost`] with the number of
+    /// changes it missed, where they were missed, so it can read the records again. Dropping
+    /// the `Watch` ends it.
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// use rivet::watch::Change;
+    /// #[derive(Record, Serialize, Deserialize, Clone, Debug, PartialEq)]
+    /// struct Note { #[key(auto)] id: u64, text: String }
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("notes.db"))?;
+    /// let notes = store.watch::<Note>(1_000);
+    /// store.write(|tx| tx.insert(&mut Note { id: 0, text: "hi".into() }).map(drop))?;
+    /// assert_eq!(notes.try_recv(), Some(Change::Inserted(Note { id: 1, text: "hi".into() })));
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
+    pub fn watch<T: Record + Clone + Send>(&self, capacity: usize) -> Watch<T> {
+        self.hub.subscribe((Bound::Unbounded, Bound::Unbounded), capacity)
+    }
+
+    /// [`Store::watch`] of the records whose key is in `range` (a range of whole keys, or of
+    /// leading fields of a composite key).
+    pub fn watch_range<T: Record + Clone + Send>(&self, range: impl KeyRange<T::Key>, capacity: usize) -> Watch<T> {
+        self.hub.subscribe(range.encode_bounds(), capacity)
     }
 
     /// Closes the store, releasing the file lock (dropping it does the same).

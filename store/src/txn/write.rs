@@ -16,6 +16,7 @@ use crate::record::Record;
 use crate::scratch::{check_key, IndexChange, Scratch};
 
 use super::read::{describe_key, ReadTx};
+use crate::watch::{Change, Ticket};
 
 /// A unique index's value as errors show it, from its entry: a string as it is, anything else
 /// as `Debug` prints it; `None` if the index's kinds are not the store's own.
@@ -59,6 +60,9 @@ pub struct WriteTx<'db> {
     aborted: Option<Abort>,
     /// Buffers every write reuses.
     scratch: Scratch,
+    /// The transaction's place in the delivery order of changes to subscribers, and the
+    /// changes it noted (see [`crate::watch`]).
+    ticket: Option<Ticket>,
 }
 
 impl<'db> Deref for WriteTx<'db> {
@@ -69,8 +73,42 @@ impl<'db> Deref for WriteTx<'db> {
 }
 
 impl<'db> WriteTx<'db> {
-    pub(crate) fn new(tx: Tx<'db>) -> Self {
-        WriteTx { read: ReadTx::new(tx), aborted: None, scratch: Scratch::default() }
+    pub(crate) fn new(tx: Tx<'db>, ticket: Option<Ticket>) -> Self {
+        WriteTx { read: ReadTx::new(tx), aborted: None, scratch: Scratch::default(), ticket }
+    }
+
+    /// Whether changes of `T` are watched in this transaction.
+    fn watched<T: Record>(&self) -> bool {
+        self.ticket.as_ref().is_some_and(Ticket::watches::<T>)
+    }
+
+    /// Notes a committed-to-be change of `T` for the subscribers: the record stored before
+    /// (`old`) and after (`new`), as stored values. A value that no longer decodes aborts the
+    /// transaction (a subscriber must never miss a change silently).
+    fn note<T: Record>(&mut self, key: &[u8], old: Option<&[u8]>, new: Option<&[u8]>) -> Result<()> {
+        let decoded = (|| -> Result<Option<Change<T>>> {
+            let old: Option<T> = old.map(|v| self.read.decode(key, v)).transpose()?;
+            let new: Option<T> = new.map(|v| self.read.decode(key, v)).transpose()?;
+            Ok(match (old, new) {
+                (None, Some(new)) => Some(Change::Inserted(new)),
+                (Some(old), Some(new)) => Some(Change::Updated { old, new }),
+                (Some(old), None) => Some(Change::Removed(old)),
+                (None, None) => None,
+            })
+        })();
+        match decoded {
+            Ok(Some(change)) => {
+                if let Some(t) = self.ticket.as_mut() {
+                    t.note(key, change);
+                }
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                self.aborted = Some(Abort::Failed { bucket: T::schema().bucket.into(), cause: e.to_string() });
+                Err(e)
+            }
+        }
     }
 
     /// The engine transaction underneath, for raw writes. Changing a record bucket or an index
@@ -335,6 +373,21 @@ impl<'db> WriteTx<'db> {
         self.register::<T>()?;
         let schema = T::schema();
         let n = self.read.count::<T>()?;
+        if self.watched::<T>() {
+            // The subscribers learn of each record removed.
+            let mut gone = Vec::new();
+            if let Some(records) = self.read.records::<T>()? {
+                for item in records.iter() {
+                    let (k, v) = item?;
+                    if let Some(v) = v {
+                        gone.push((k.to_vec(), v.to_vec()));
+                    }
+                }
+            }
+            for (k, v) in gone {
+                self.note::<T>(&k, Some(&v), None)?;
+            }
+        }
         let name = schema.bucket.as_bytes();
         let tx = &mut self.read.tx;
         let r = (|| -> rivet_engine::Result<()> {
@@ -456,6 +509,7 @@ impl<'db> WriteTx<'db> {
         let Some(old) = records.get(&s.key)? else {
             return Ok(None);
         };
+        let old_raw: Option<Vec<u8>> = if self.watched::<T>() { Some(old.to_vec()) } else { None };
         let old: Option<T> =
             if decode || !schema.indexes.is_empty() { Some(self.read.decode(&s.key, old)?) } else { None };
         if let Some(old) = &old {
@@ -467,6 +521,10 @@ impl<'db> WriteTx<'db> {
         }
         self.apply::<T>(s, false, None)?;
         self.read.counts.add(schema.bucket, -1);
+        if let Some(raw) = old_raw {
+            let key = s.key.clone();
+            self.note::<T>(&key, Some(&raw), None)?;
+        }
         Ok(Some(old))
     }
 
@@ -507,6 +565,8 @@ impl<'db> WriteTx<'db> {
         };
         let old = records.get(&s.key)?;
         let new = old.is_none();
+        let watched = self.watched::<T>();
+        let old_raw: Option<Vec<u8>> = if watched { old.map(<[u8]>::to_vec) } else { None };
         match (mode, old.is_some()) {
             (Mode::Insert, true) => {
                 return Err(Error::DuplicateKey { bucket: schema.bucket.into(), key: format!("{:?}", record.key()) })
@@ -552,6 +612,10 @@ impl<'db> WriteTx<'db> {
         self.apply::<T>(s, true, sequence)?;
         if new {
             self.read.counts.add(schema.bucket, 1);
+        }
+        if watched {
+            let key = s.key.clone();
+            self.note::<T>(&key, old_raw.as_deref(), Some(&s.value))?;
         }
         Ok(if want_old { old } else { None })
     }
@@ -607,7 +671,14 @@ impl<'db> WriteTx<'db> {
             self.read.finish().rollback();
             return Err(e);
         }
-        Ok(self.read.finish().commit()?)
+        let ticket = self.ticket.take();
+        self.read.finish().commit()?;
+        // Durable: the subscribers may learn of it (a failed commit drops the ticket, which
+        // delivers nothing).
+        if let Some(t) = ticket {
+            t.deliver();
+        }
+        Ok(())
     }
 
     /// Discards every change of the transaction.

@@ -412,12 +412,43 @@ fn body(
     Ok(())
 }
 
+/// Applies the changes delivered so far to `mirror`, checking that each matches what the mirror
+/// holds (an update's old record, a removed record).
+fn replay(watch: &rivet::watch::Watch<Person>, mirror: &mut BTreeMap<u64, Person>) -> Result<(), String> {
+    use rivet::watch::Change;
+    while let Some(c) = watch.try_recv() {
+        match c {
+            Change::Inserted(p) => {
+                if let Some(was) = mirror.insert(p.id, p) {
+                    return Err(format!("inserted over {was:?}"));
+                }
+            }
+            Change::Updated { old, new } => {
+                if mirror.get(&old.id) != Some(&old) || old.id != new.id {
+                    return Err(format!("updated {old:?} -> {new:?}, but the mirror had {:?}", mirror.get(&old.id)));
+                }
+                mirror.insert(new.id, new);
+            }
+            Change::Removed(p) => {
+                if mirror.remove(&p.id).as_ref() != Some(&p) {
+                    return Err(format!("removed {p:?}, which the mirror did not hold"));
+                }
+            }
+            Change::Lost { changes } => return Err(format!("{changes} changes lost")),
+        }
+    }
+    Ok(())
+}
+
 fn run(plan: &[Txn]) -> Result<(), TestCaseError> {
     let fail = |e: String| TestCaseError::fail(e);
     let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
     let path = dir.path().join("model.db");
     let mut store = if IN_MEMORY { Store::memory().map_err(|e| fail(e.to_string()))? } else { open(&path) };
     let mut committed = Model::default();
+    // Every committed change of a person, replayed onto a mirror, must rebuild the model.
+    let mut watch = store.watch::<Person>(1_000_000);
+    let mut mirror: BTreeMap<u64, Person> = BTreeMap::new();
     for (n, t) in plan.iter().enumerate() {
         let mut model = committed.clone();
         let mut violated = false;
@@ -449,9 +480,12 @@ fn run(plan: &[Txn]) -> Result<(), TestCaseError> {
             stats::add(&stats::COMMITTED);
             committed = model;
         }
+        replay(&watch, &mut mirror).map_err(|e| fail(format!("tx {n}: {e}")))?;
+        prop_assert_eq!(&mirror, &committed.people, "tx {}: the changes delivered do not rebuild the records", n);
         if t.reopen_after && !IN_MEMORY {
             drop(store);
             store = open(&path);
+            watch = store.watch::<Person>(1_000_000);
         }
         store
             .read(|tx| Ok(compare(tx, &committed)))
