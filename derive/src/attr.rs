@@ -30,6 +30,8 @@ pub struct IndexDef {
     pub unique: bool,
     /// For a sparse index (one `Option<T>` field): `T`.
     pub sparse: Option<Type>,
+    /// For a multi-valued index (`#[index(each)]` on a `Vec<T>`, `BTreeSet<T>`, ...): `T`.
+    pub each: Option<Type>,
     pub fields: Vec<IndexField>,
 }
 
@@ -103,6 +105,24 @@ fn snake_case(name: &str) -> String {
 }
 
 /// `Option<T>` -> `T` (by the path's last segment, as serde does).
+/// `T` of a collection type whose elements an `each` index holds (`Vec<T>`, `VecDeque<T>`,
+/// `BTreeSet<T>`, `HashSet<T>`).
+fn collection_inner(ty: &Type) -> Option<Type> {
+    let Type::Path(p) = ty else { return None };
+    if p.qself.is_some() {
+        return None;
+    }
+    let last = p.path.segments.last()?;
+    if !["Vec", "VecDeque", "BTreeSet", "HashSet"].iter().any(|c| last.ident == c) {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    match args.args.first()? {
+        GenericArgument::Type(t) => Some(t.clone()),
+        _ => None,
+    }
+}
+
 fn option_inner(ty: &Type) -> Option<Type> {
     let Type::Path(p) = ty else { return None };
     if p.qself.is_some() {
@@ -338,23 +358,40 @@ pub fn parse(input: &DeriveInput) -> syn::Result<RecordDef> {
                     keys.push(KeyField { ident: ident.clone(), ty: field.ty.clone(), auto });
                 } else if attr.path().is_ident("index") {
                     let mut unique = false;
+                    let mut each = false;
                     let mut name: Option<LitStr> = None;
                     if !matches!(attr.meta, syn::Meta::Path(_)) {
                         let r = attr.parse_nested_meta(|m| {
                             if m.path.is_ident("unique") {
                                 unique = true;
                                 Ok(())
+                            } else if m.path.is_ident("each") {
+                                each = true;
+                                Ok(())
                             } else if m.path.is_ident("name") {
                                 name = Some(m.value()?.parse()?);
                                 Ok(())
                             } else {
-                                Err(m.error("unknown `index` option; expected `unique` or `name = \"..\"`"))
+                                Err(m.error("unknown `index` option; expected `unique`, `each` or `name = \"..\"`"))
                             }
                         });
                         if let Err(e) = r {
                             errors.push(e);
                         }
                     }
+                    let element = if each {
+                        let inner = collection_inner(&field.ty);
+                        if inner.is_none() {
+                            errors.push(syn::Error::new(
+                                field.ty.span(),
+                                "`#[index(each)]` indexes every element of a collection: the field must be a \
+                                 `Vec<T>`, `VecDeque<T>`, `BTreeSet<T>` or `HashSet<T>`",
+                            ));
+                        }
+                        inner
+                    } else {
+                        None
+                    };
                     let (name, name_span) = match name {
                         Some(n) => (n.value(), n.span()),
                         None => (ident.to_string(), ident.span()),
@@ -363,7 +400,8 @@ pub fn parse(input: &DeriveInput) -> syn::Result<RecordDef> {
                         name,
                         name_span,
                         unique,
-                        sparse: option_inner(&field.ty),
+                        sparse: if each { None } else { option_inner(&field.ty) },
+                        each: element,
                         fields: vec![IndexField { ident: ident.clone(), ty: field.ty.clone() }],
                     });
                 }
@@ -411,6 +449,7 @@ pub fn parse(input: &DeriveInput) -> syn::Result<RecordDef> {
             name_span: c.name.span(),
             unique: c.unique,
             sparse: None,
+            each: None,
             fields,
         });
     }

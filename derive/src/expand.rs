@@ -19,7 +19,7 @@ fn field_spec(krate: &syn::Path, name: &str, ty: &Type) -> TokenStream {
 
 /// The type of an index's keys.
 fn index_key_type(idx: &IndexDef) -> TokenStream {
-    if let Some(inner) = &idx.sparse {
+    if let Some(inner) = idx.sparse.as_ref().or(idx.each.as_ref()) {
         return quote!(#inner);
     }
     match idx.fields.as_slice() {
@@ -126,64 +126,87 @@ pub fn expand(def: &RecordDef) -> TokenStream {
     // Indexes.
     let mut index_specs = Vec::new();
     let mut encode_arms = Vec::new();
+    let mut each_arms = Vec::new();
     let mut value_arms = Vec::new();
     let mut handles = Vec::new();
     for (position, idx) in indexes.iter().enumerate() {
         let name = &idx.name;
         let unique = idx.unique;
         let sparse = idx.sparse.is_some();
+        let each = idx.each.is_some();
         let fields = idx.fields.iter().map(|f| {
-            let ty = match &idx.sparse {
+            let ty = match idx.sparse.as_ref().or(idx.each.as_ref()) {
                 Some(inner) => inner,
                 None => &f.ty,
             };
             field_spec(krate, &f.ident.to_string(), ty)
         });
         index_specs.push(quote! {
-            #krate::IndexSpec { name: #name, unique: #unique, sparse: #sparse, fields: #krate::__private::Vec::from([#(#fields),*]) }
+            #krate::IndexSpec {
+                name: #name,
+                unique: #unique,
+                sparse: #sparse,
+                each: #each,
+                fields: #krate::__private::Vec::from([#(#fields),*]),
+            }
         });
-        match (&idx.sparse, idx.fields.as_slice()) {
-            (Some(inner), [f]) => {
-                let fi = &f.ident;
-                let encode = quote_spanned! {inner.span()=> <#inner as #krate::Key>::encode_key(v, out); };
-                encode_arms.push(quote! {
-                    #position => match &self.#fi {
-                        ::core::option::Option::Some(v) => {
-                            #encode
+        if let (Some(element), [f]) = (&idx.each, idx.fields.as_slice()) {
+            // One entry per element (the store drops repeated ones); `encode_index` has none.
+            let fi = &f.ident;
+            let encode = quote_spanned! {element.span()=> <#element as #krate::Key>::encode_key(v, out); };
+            each_arms.push(quote! {
+                #position => {
+                    for v in self.#fi.iter() {
+                        #encode
+                        ends.push(out.len());
+                    }
+                }
+            });
+            value_arms.push(quote!(#position => ::std::format!("{:?}", &self.#fi),));
+        } else {
+            match (&idx.sparse, idx.fields.as_slice()) {
+                (Some(inner), [f]) => {
+                    let fi = &f.ident;
+                    let encode = quote_spanned! {inner.span()=> <#inner as #krate::Key>::encode_key(v, out); };
+                    encode_arms.push(quote! {
+                        #position => match &self.#fi {
+                            ::core::option::Option::Some(v) => {
+                                #encode
+                                true
+                            }
+                            ::core::option::Option::None => false,
+                        },
+                    });
+                    value_arms.push(quote! {
+                        #position => match &self.#fi {
+                            ::core::option::Option::Some(v) => ::std::format!("{:?}", v),
+                            ::core::option::Option::None => #krate::__private::String::from("None"),
+                        },
+                    });
+                }
+                (_, fields) => {
+                    let encodes = fields.iter().map(|f| {
+                        let (fi, ty) = (&f.ident, &f.ty);
+                        quote_spanned! {ty.span()=> <#ty as #krate::Key>::encode_key(&self.#fi, out); }
+                    });
+                    encode_arms.push(quote! {
+                        #position => {
+                            #(#encodes)*
                             true
                         }
-                        ::core::option::Option::None => false,
-                    },
-                });
-                value_arms.push(quote! {
-                    #position => match &self.#fi {
-                        ::core::option::Option::Some(v) => ::std::format!("{:?}", v),
-                        ::core::option::Option::None => #krate::__private::String::from("None"),
-                    },
-                });
-            }
-            (_, fields) => {
-                let encodes = fields.iter().map(|f| {
-                    let (fi, ty) = (&f.ident, &f.ty);
-                    quote_spanned! {ty.span()=> <#ty as #krate::Key>::encode_key(&self.#fi, out); }
-                });
-                encode_arms.push(quote! {
-                    #position => {
-                        #(#encodes)*
-                        true
-                    }
-                });
-                let value = match fields {
-                    [one] => {
-                        let fi = &one.ident;
-                        quote!(::std::format!("{:?}", &self.#fi))
-                    }
-                    many => {
-                        let fis = many.iter().map(|f| &f.ident);
-                        quote!(::std::format!("{:?}", (#(&self.#fis,)*)))
-                    }
-                };
-                value_arms.push(quote!(#position => #value,));
+                    });
+                    let value = match fields {
+                        [one] => {
+                            let fi = &one.ident;
+                            quote!(::std::format!("{:?}", &self.#fi))
+                        }
+                        many => {
+                            let fis = many.iter().map(|f| &f.ident);
+                            quote!(::std::format!("{:?}", (#(&self.#fis,)*)))
+                        }
+                    };
+                    value_arms.push(quote!(#position => #value,));
+                }
             }
         }
         let const_name = format_ident!("{}", name, span = idx.name_span);
@@ -243,6 +266,23 @@ pub fn expand(def: &RecordDef) -> TokenStream {
                 match index {
                     #(#encode_arms)*
                     _ => false,
+                }
+            }
+
+            #[allow(unused_variables)]
+            fn encode_index_entries(
+                &self,
+                index: usize,
+                out: &mut #krate::__private::Vec<u8>,
+                ends: &mut #krate::__private::Vec<usize>,
+            ) {
+                match index {
+                    #(#each_arms)*
+                    _ => {
+                        if #krate::Record::encode_index(self, index, out) {
+                            ends.push(out.len());
+                        }
+                    }
                 }
             }
 

@@ -18,6 +18,7 @@
 use std::fmt;
 
 use std::marker::PhantomData;
+use std::ops::Range;
 
 use rivet_engine::Bucket;
 
@@ -190,8 +191,16 @@ pub(crate) trait Indexer {
     /// # Errors
     /// What stops the audit (the typed audit's decode errors).
     fn read(&mut self, key: &[u8], value: &[u8], problems: &mut Vec<Problem>) -> Result<Option<Self::Rec>>;
-    /// Appends the value of index number `index` for `rec` to `out`.
-    fn index_value(&mut self, rec: &Self::Rec, index: usize, out: &mut Vec<u8>) -> Indexed;
+    /// Appends the values `rec` has in index number `index` to `out` and pushes where each is
+    /// to `spans`: distinct, in byte order (several for a multi-valued index). `In` with none
+    /// pushed counts as `Out`.
+    fn index_values(
+        &mut self,
+        rec: &Self::Rec,
+        index: usize,
+        out: &mut Vec<u8>,
+        spans: &mut Vec<Range<usize>>,
+    ) -> Indexed;
     /// A record key for messages.
     fn describe_key(&self, key: &[u8]) -> String;
 }
@@ -213,11 +222,12 @@ impl<T: Record> Indexer for Typed<'_, '_, T> {
         self.tx.decode(key, value).map(Some)
     }
 
-    fn index_value(&mut self, rec: &T, index: usize, out: &mut Vec<u8>) -> Indexed {
-        if rec.encode_index(index, out) {
-            Indexed::In
-        } else {
+    fn index_values(&mut self, rec: &T, index: usize, out: &mut Vec<u8>, spans: &mut Vec<Range<usize>>) -> Indexed {
+        spans.extend(crate::record::index_entries(rec, index, out));
+        if spans.is_empty() {
             Indexed::Out
+        } else {
+            Indexed::In
         }
     }
 
@@ -235,7 +245,7 @@ impl<'t, 'db, T> Typed<'t, 'db, T> {
 /// One index to audit.
 #[derive(Debug)]
 pub(crate) struct AuditIndex {
-    /// Its number for [`Indexer::index_value`].
+    /// Its number for [`Indexer::index_values`].
     pub position: usize,
     /// Its name.
     pub name: String,
@@ -279,7 +289,7 @@ pub(crate) fn audit<I: Indexer>(
         .collect();
     let mut found = vec![0u64; indexes.len()];
     let mut unknown = vec![0u64; indexes.len()];
-    let mut entry = Vec::new();
+    let (mut entry, mut values, mut spans) = (Vec::new(), Vec::new(), Vec::new());
     let mut read = 0u64;
     // Step 1: every record's entries.
     for item in records.iter() {
@@ -292,8 +302,9 @@ pub(crate) fn audit<I: Indexer>(
         };
         for (i, (idx, bucket)) in indexes.iter().zip(&buckets).enumerate() {
             let Some(bucket) = bucket else { continue };
-            entry.clear();
-            match indexer.index_value(&rec, idx.position, &mut entry) {
+            values.clear();
+            spans.clear();
+            match indexer.index_values(&rec, idx.position, &mut values, &mut spans) {
                 Indexed::Out => continue,
                 Indexed::Unknown => {
                     unknown[i] += 1;
@@ -301,44 +312,48 @@ pub(crate) fn audit<I: Indexer>(
                 }
                 Indexed::In => {}
             }
-            if idx.unique {
-                match bucket.get(&entry)? {
-                    Some(named) if named == k => found[i] += 1,
-                    Some(named) => {
-                        let value = idx.describe(&entry);
-                        let (names, holder) = (indexer.describe_key(named), indexer.describe_key(k));
-                        if holds(records, indexer, idx.position, named, &entry)? {
-                            problems.push(Problem::SharedValue {
-                                index: idx.name.clone(),
-                                value,
-                                first: names,
-                                second: holder,
-                            });
-                        } else {
-                            problems.push(Problem::WrongRecord { index: idx.name.clone(), value, names, holder });
+            for span in &spans {
+                entry.clear();
+                entry.extend_from_slice(&values[span.clone()]);
+                if idx.unique {
+                    match bucket.get(&entry)? {
+                        Some(named) if named == k => found[i] += 1,
+                        Some(named) => {
+                            let value = idx.describe(&entry);
+                            let (names, holder) = (indexer.describe_key(named), indexer.describe_key(k));
+                            if holds(records, indexer, idx.position, named, &entry)? {
+                                problems.push(Problem::SharedValue {
+                                    index: idx.name.clone(),
+                                    value,
+                                    first: names,
+                                    second: holder,
+                                });
+                            } else {
+                                problems.push(Problem::WrongRecord { index: idx.name.clone(), value, names, holder });
+                            }
                         }
+                        None => problems.push(Problem::MissingEntry {
+                            index: idx.name.clone(),
+                            record: indexer.describe_key(k),
+                            value: idx.describe(&entry),
+                        }),
                     }
-                    None => problems.push(Problem::MissingEntry {
-                        index: idx.name.clone(),
-                        record: indexer.describe_key(k),
-                        value: idx.describe(&entry),
-                    }),
-                }
-            } else {
-                let value_len = entry.len();
-                entry.extend_from_slice(k);
-                match bucket.get(&entry)? {
-                    Some(held) => {
-                        found[i] += 1;
-                        if !held.is_empty() {
-                            problems.push(Problem::EntryValue { index: idx.name.clone(), entry: hex(&entry) });
+                } else {
+                    let value_len = entry.len();
+                    entry.extend_from_slice(k);
+                    match bucket.get(&entry)? {
+                        Some(held) => {
+                            found[i] += 1;
+                            if !held.is_empty() {
+                                problems.push(Problem::EntryValue { index: idx.name.clone(), entry: hex(&entry) });
+                            }
                         }
+                        None => problems.push(Problem::MissingEntry {
+                            index: idx.name.clone(),
+                            record: indexer.describe_key(k),
+                            value: idx.describe(&entry[..value_len]),
+                        }),
                     }
-                    None => problems.push(Problem::MissingEntry {
-                        index: idx.name.clone(),
-                        record: indexer.describe_key(k),
-                        value: idx.describe(&entry[..value_len]),
-                    }),
                 }
             }
         }
@@ -364,8 +379,9 @@ fn holds<I: Indexer>(records: &Bucket<'_>, indexer: &mut I, i: usize, key: &[u8]
     // Problems of the record itself were reported when step 1 read it.
     let mut ignored = Vec::new();
     let Some(rec) = indexer.read(key, v, &mut ignored)? else { return Ok(false) };
-    let mut out = Vec::new();
-    Ok(indexer.index_value(&rec, i, &mut out) == Indexed::In && out == value)
+    let (mut out, mut spans) = (Vec::new(), Vec::new());
+    Ok(indexer.index_values(&rec, i, &mut out, &mut spans) == Indexed::In
+        && spans.iter().any(|r| out.get(r.clone()) == Some(value)))
 }
 
 /// Walks index `i`'s bucket and reports every entry that no record calls for.
@@ -377,7 +393,7 @@ fn explain<I: Indexer>(
     problems: &mut Vec<Problem>,
 ) -> Result<()> {
     let mut ignored = Vec::new();
-    let mut computed = Vec::new();
+    let (mut computed, mut cspans) = (Vec::new(), Vec::new());
     for item in bucket.iter() {
         let (k, v) = item?;
         let Some(v) = v else {
@@ -405,14 +421,18 @@ fn explain<I: Indexer>(
         ignored.clear();
         let Some(rec) = indexer.read(record, stored, &mut ignored)? else { continue };
         computed.clear();
-        match indexer.index_value(&rec, idx.position, &mut computed) {
+        cspans.clear();
+        match indexer.index_values(&rec, idx.position, &mut computed, &mut cspans) {
             Indexed::Unknown => {}
-            Indexed::In if computed == value => {}
-            Indexed::In => problems.push(stray(Stray::OtherValue {
-                record: indexer.describe_key(record),
-                holds: idx.describe(&computed),
-            })),
-            Indexed::Out => problems.push(stray(Stray::NotIndexed { record: indexer.describe_key(record) })),
+            Indexed::In if cspans.iter().any(|r| computed.get(r.clone()) == Some(value)) => {}
+            Indexed::In if !cspans.is_empty() => {
+                let held: Vec<String> = cspans.iter().map(|r| idx.describe(&computed[r.clone()])).collect();
+                let holds = if held.len() == 1 { held.concat() } else { format!("[{}]", held.join(", ")) };
+                problems.push(stray(Stray::OtherValue { record: indexer.describe_key(record), holds }));
+            }
+            Indexed::In | Indexed::Out => {
+                problems.push(stray(Stray::NotIndexed { record: indexer.describe_key(record) }))
+            }
         }
     }
     Ok(())

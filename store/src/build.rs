@@ -98,6 +98,7 @@ pub(crate) fn build_indexes<T: Record>(
     let mut all: Vec<Entries> = positions.iter().map(|_| Entries::default()).collect();
     let mut read = 0usize;
     let mut next = None;
+    let mut values = Vec::new();
     {
         let b = tx.bucket(name)?;
         let records = if from.is_empty() { b.iter() } else { b.range(from.to_vec()..) };
@@ -111,15 +112,31 @@ pub(crate) fn build_indexes<T: Record>(
             read += 1;
             let record: T = resolved.decode(k, v)?;
             for (entries, &i) in all.iter_mut().zip(positions) {
-                let start = entries.data.len();
-                if !record.encode_index(i, &mut entries.data) {
+                let unique = schema.indexes[i].unique;
+                if !schema.indexes[i].each {
+                    let start = entries.data.len();
+                    if !record.encode_index(i, &mut entries.data) {
+                        continue;
+                    }
+                    if unique {
+                        entries.finish(start, k)?;
+                    } else {
+                        entries.data.extend_from_slice(k);
+                        entries.finish(start, &[])?;
+                    }
                     continue;
                 }
-                if schema.indexes[i].unique {
-                    entries.finish(start, k)?;
-                } else {
-                    entries.data.extend_from_slice(k);
-                    entries.finish(start, &[])?;
+                // A multi-valued index: one entry per distinct element.
+                values.clear();
+                for r in crate::record::index_entries(&record, i, &mut values) {
+                    let start = entries.data.len();
+                    entries.data.extend_from_slice(&values[r]);
+                    if unique {
+                        entries.finish(start, k)?;
+                    } else {
+                        entries.data.extend_from_slice(k);
+                        entries.finish(start, &[])?;
+                    }
                 }
             }
         }

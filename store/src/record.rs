@@ -77,6 +77,16 @@ pub trait Record: Serialize + DeserializeOwned + 'static {
         false
     }
 
+    /// Appends every entry key the record has in index number `index`, pushing the end of
+    /// each to `ends`: one for a plain index (none if [`Record::encode_index`] says the record
+    /// is not in it), one per element for a multi-valued index (`#[index(each)]`; repeated
+    /// elements may repeat, the store keeps one entry each).
+    fn encode_index_entries(&self, index: usize, out: &mut Vec<u8>, ends: &mut Vec<usize>) {
+        if self.encode_index(index, out) {
+            ends.push(out.len());
+        }
+    }
+
     /// The value of index number `index` as `Debug` prints it (for error messages).
     fn index_value(&self, index: usize) -> String {
         let _ = index;
@@ -114,6 +124,8 @@ pub struct IndexSchema {
     pub unique: bool,
     /// Whether records whose (single, `Option`) field is `None` are left out.
     pub sparse: bool,
+    /// Whether it holds one entry per element of a collection field (`#[index(each)]`).
+    pub each: bool,
     /// The indexed fields, in key order.
     pub fields: Vec<Field>,
     /// The name of the nested bucket holding the index (see [`index_bucket_name`]).
@@ -219,6 +231,8 @@ pub struct IndexSpec {
     pub unique: bool,
     /// Whether `None` values are left out.
     pub sparse: bool,
+    /// Whether it holds one entry per element of a collection field.
+    pub each: bool,
     /// The indexed fields.
     pub fields: Vec<FieldSpec>,
 }
@@ -241,11 +255,15 @@ impl Schema {
                 if i.sparse {
                     definition.push_str("sparse ");
                 }
+                if i.each {
+                    definition.push_str("each ");
+                }
                 definition.push_str(&format!("({})", text(&fields)));
                 IndexSchema {
                     name: i.name,
                     unique: i.unique,
                     sparse: i.sparse,
+                    each: i.each,
                     fields,
                     bucket: index_bucket_name::<T::Key>(i.name),
                     definition,
@@ -289,6 +307,27 @@ impl Schema {
     pub fn catalog_entry(&self) -> &str {
         &self.entry
     }
+}
+
+/// The distinct entry keys `record` has in index number `index`, appended to `out`, as ranges
+/// of it in byte order (a multi-valued index's repeated elements give one entry).
+pub(crate) fn index_entries<T: Record>(record: &T, index: usize, out: &mut Vec<u8>) -> Vec<std::ops::Range<usize>> {
+    let start = out.len();
+    let mut ends = Vec::new();
+    record.encode_index_entries(index, out, &mut ends);
+    let mut spans = Vec::with_capacity(ends.len());
+    let mut from = start;
+    for end in ends {
+        if end >= from && end <= out.len() {
+            spans.push(from..end);
+            from = end;
+        }
+    }
+    if spans.len() > 1 {
+        spans.sort_by(|a, b| out[a.clone()].cmp(&out[b.clone()]));
+        spans.dedup_by(|a, b| out[a.clone()] == out[b.clone()]);
+    }
+    spans
 }
 
 /// The name of the nested bucket holding index `name` in a record bucket keyed by `K`:

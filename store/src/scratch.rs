@@ -47,6 +47,65 @@ impl Scratch {
         Some(start..self.entries.len())
     }
 
+    /// Appends the entry keys `record` has in the multi-valued index number `i` (`idx`), one
+    /// per distinct element, and returns where they are, in byte order. `key` must hold the
+    /// primary key.
+    pub(crate) fn entries_of<T: Record>(&mut self, record: &T, i: usize, idx: &IndexSchema) -> Vec<Range<usize>> {
+        let mut values = Vec::new();
+        let spans = crate::record::index_entries(record, i, &mut values);
+        spans
+            .into_iter()
+            .map(|r| {
+                let start = self.entries.len();
+                self.entries.extend_from_slice(&values[r]);
+                if !idx.unique {
+                    self.entries.extend_from_slice(&self.key);
+                }
+                start..self.entries.len()
+            })
+            .collect()
+    }
+
+    /// Pushes the changes of the multi-valued index number `i` from `old` (if any) to `new`:
+    /// only the entries that differ are removed or added.
+    pub(crate) fn each_changes<T: Record>(&mut self, new: &T, old: Option<&T>, i: usize, idx: &IndexSchema) {
+        let now = self.entries_of(new, i, idx);
+        let before = match old {
+            Some(o) => self.entries_of(o, i, idx),
+            None => Vec::new(),
+        };
+        let (mut a, mut b) = (0, 0);
+        loop {
+            let change = match (before.get(a), now.get(b)) {
+                (None, None) => break,
+                (Some(o), Some(n)) => match self.entries[o.clone()].cmp(&self.entries[n.clone()]) {
+                    std::cmp::Ordering::Equal => {
+                        a += 1;
+                        b += 1;
+                        continue;
+                    }
+                    std::cmp::Ordering::Less => {
+                        a += 1;
+                        IndexChange { position: i, remove: Some(o.clone()), add: None }
+                    }
+                    std::cmp::Ordering::Greater => {
+                        b += 1;
+                        IndexChange { position: i, remove: None, add: Some(n.clone()) }
+                    }
+                },
+                (Some(o), None) => {
+                    a += 1;
+                    IndexChange { position: i, remove: Some(o.clone()), add: None }
+                }
+                (None, Some(n)) => {
+                    b += 1;
+                    IndexChange { position: i, remove: None, add: Some(n.clone()) }
+                }
+            };
+            self.changes.push(change);
+        }
+    }
+
     pub(crate) fn bytes(&self, r: &Option<Range<usize>>) -> Option<&[u8]> {
         r.as_ref().and_then(|r| self.entries.get(r.clone()))
     }

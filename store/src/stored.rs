@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::Range;
 
 use rivet_engine::Tx;
 
@@ -216,13 +217,14 @@ pub struct StoredAudit {
 struct Definition {
     unique: bool,
     sparse: bool,
+    /// One entry per element of a collection field.
+    each: bool,
     fields: Option<KeyFields>,
 }
 
 fn parse_definition(text: &str) -> Option<Definition> {
     let mut t = text.trim();
-    let mut unique = false;
-    let mut sparse = false;
+    let (mut unique, mut sparse, mut each) = (false, false, false);
     loop {
         if let Some(r) = t.strip_prefix("unique ") {
             unique = true;
@@ -230,12 +232,15 @@ fn parse_definition(text: &str) -> Option<Definition> {
         } else if let Some(r) = t.strip_prefix("sparse ") {
             sparse = true;
             t = r.trim_start();
+        } else if let Some(r) = t.strip_prefix("each ") {
+            each = true;
+            t = r.trim_start();
         } else {
             break;
         }
     }
     let inner = t.strip_prefix('(')?.strip_suffix(')')?;
-    Some(Definition { unique, sparse, fields: KeyFields::parse(inner) })
+    Some(Definition { unique, sparse, each, fields: KeyFields::parse(inner) })
 }
 
 /// The name of an index's bucket: `index:NAME`, or `index:NAME~` when `index:NAME` is a valid
@@ -341,11 +346,35 @@ impl Indexer for ByLayout<'_> {
         }
     }
 
-    fn index_value(&mut self, rec: &ByLayoutRec, index: usize, out: &mut Vec<u8>) -> Indexed {
+    fn index_values(
+        &mut self,
+        rec: &ByLayoutRec,
+        index: usize,
+        out: &mut Vec<u8>,
+        spans: &mut Vec<Range<usize>>,
+    ) -> Indexed {
         let (Some(fields), Some(def)) = (&rec.fields, self.definitions.get(index)) else {
             return Indexed::Unknown;
         };
         let Some(kinds) = &def.fields else { return Indexed::Unknown };
+        let start = out.len();
+        if def.each {
+            // One field, a collection: one entry per distinct element.
+            let [(name, kind)] = kinds.fields.as_slice() else { return Indexed::Unknown };
+            let Some((_, Value::Seq(items))) = fields.iter().find(|(n, _)| n == name) else {
+                return Indexed::Unknown;
+            };
+            for item in items {
+                let from = out.len();
+                if kind.encode(item, out).is_err() {
+                    return Indexed::Unknown;
+                }
+                spans.push(from..out.len());
+            }
+            spans.sort_by(|a, b| out[a.clone()].cmp(&out[b.clone()]));
+            spans.dedup_by(|a, b| out[a.clone()] == out[b.clone()]);
+            return if spans.is_empty() { Indexed::Out } else { Indexed::In };
+        }
         for (name, kind) in &kinds.fields {
             let Some((_, value)) = fields.iter().find(|(n, _)| n == name) else {
                 return Indexed::Unknown;
@@ -363,6 +392,7 @@ impl Indexer for ByLayout<'_> {
                 return Indexed::Unknown;
             }
         }
+        spans.push(start..out.len());
         Indexed::In
     }
 

@@ -514,7 +514,11 @@ impl<'db> WriteTx<'db> {
             if decode || !schema.indexes.is_empty() { Some(self.read.decode(&s.key, old)?) } else { None };
         if let Some(old) = &old {
             for (i, idx) in schema.indexes.iter().enumerate() {
-                if let Some(entry) = s.entry(old, i, idx) {
+                if idx.each {
+                    for entry in s.entries_of(old, i, idx) {
+                        s.changes.push(IndexChange { position: i, remove: Some(entry), add: None });
+                    }
+                } else if let Some(entry) = s.entry(old, i, idx) {
                     s.changes.push(IndexChange { position: i, remove: Some(entry), add: None });
                 }
             }
@@ -581,16 +585,23 @@ impl<'db> WriteTx<'db> {
             _ => None,
         };
         for (i, idx) in schema.indexes.iter().enumerate() {
-            let mark = s.entries.len();
-            let add = s.entry(record, i, idx);
-            let remove = old.as_ref().and_then(|o| s.entry(o, i, idx));
-            // Both entries end with the same primary key (or neither does): equal entries are
-            // equal index keys, and nothing changes.
-            if s.bytes(&add) == s.bytes(&remove) {
-                s.entries.truncate(mark);
-                continue;
+            let mark = s.changes.len();
+            if idx.each {
+                s.each_changes(record, old.as_ref(), i, idx);
+            } else {
+                let entries_mark = s.entries.len();
+                let add = s.entry(record, i, idx);
+                let remove = old.as_ref().and_then(|o| s.entry(o, i, idx));
+                // Both entries end with the same primary key (or neither does): equal entries
+                // are equal index keys, and nothing changes.
+                if s.bytes(&add) == s.bytes(&remove) {
+                    s.entries.truncate(entries_mark);
+                    continue;
+                }
+                s.changes.push(IndexChange { position: i, remove, add });
             }
-            if let Some(entry) = s.bytes(&add) {
+            for c in &s.changes[mark..] {
+                let Some(entry) = s.bytes(&c.add) else { continue };
                 check_key(entry)?;
                 if idx.unique {
                     let ib = records.bucket(&idx.bucket)?;
@@ -605,7 +616,6 @@ impl<'db> WriteTx<'db> {
                     }
                 }
             }
-            s.changes.push(IndexChange { position: i, remove, add });
         }
         let sequence =
             if schema.auto_key { record.auto_key_sequence().filter(|q| *q > records.sequence()) } else { None };
