@@ -1,6 +1,5 @@
 //! Why a write transaction can no longer commit: the first error that left it unable to roll
-//! back piecemeal (a unique violation, a failed registration or index build, a write failed
-//! halfway). Every later call of the transaction, and its commit, return `Error::Aborted`
+//! back piecemeal (a failed registration or index build, a write failed halfway). Every later call of the transaction, and its commit, return `Error::Aborted`
 //! naming it. (Errors found before anything is written, such as a duplicate key or a unique
 //! violation, leave the transaction usable.)
 

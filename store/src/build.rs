@@ -162,7 +162,7 @@ pub(crate) fn build_indexes<T: Record>(
         for s in &entries.spans {
             let (key, value) = (entries.key(s), entries.value(s));
             if idx.unique && !fresh {
-                if let Some(held) = ib.get(key)? {
+                if let Some(held) = ib.get(key)?.filter(|held| *held != value) {
                     let held = held.to_vec();
                     let key = key.to_vec();
                     return Err(collision::<T>(tx, resolved, i, &key, &held, value));
@@ -189,13 +189,13 @@ pub(crate) fn next_batch<T: Record>(
     limit: usize,
 ) -> Result<Option<(usize, Vec<u8>)>> {
     let schema = T::schema();
+    let mut building = crate::evolve::building_from::<T>(tx, resolved)?;
     let (Some(old), Some((i, from))) =
-        (&resolved.entry, resolved.building.iter().enumerate().find_map(|(i, b)| b.clone().map(|b| (i, b))))
+        (&resolved.entry, building.iter().enumerate().find_map(|(i, b)| b.clone().map(|b| (i, b))))
     else {
         return Ok(None);
     };
     let (read, next) = build_indexes::<T>(tx, resolved, &[i], &from, limit, false)?;
-    let mut building = resolved.building.clone();
     building[i] = next;
     let entry = crate::evolve::entry_building(schema, old, resolved.write_layout, &building).render().into_bytes();
     tx.create_bucket_if_not_exists(CATALOG_BUCKET)?.put(schema.bucket.as_bytes(), &entry)?;

@@ -1,7 +1,7 @@
 //! Record counts in constant time: a top-level bucket `__rivet_counts` maps each record
 //! bucket's name to how many records it holds (8 bytes, big-endian).
 //!
-//! A write transaction keeps what its writes changed per record bucket ([`Counts`]) and adds it
+//! A write transaction keeps what its writes changed per record bucket (`Counts`) and adds it
 //! to the stored counter when it commits, so the counter is exact after every commit and a
 //! transaction's own `count` sees its writes. A record bucket without a counter (written by an
 //! older Rivet) is counted by walking its keys; the first commit that changes it stores the
@@ -16,27 +16,19 @@ use crate::error::Result;
 /// The name of the counts bucket.
 pub const COUNTS_BUCKET: &[u8] = b"__rivet_counts";
 
-/// The counter of record bucket `bucket`, if it has one.
+/// The counter of record bucket `bucket`, if it has a sound one. A counter that is not 8
+/// bytes, or a `__rivet_counts` that is not a bucket, counts as none: `count` walks the keys
+/// and the next commit that changes the bucket stores a fresh counter.
 ///
 /// # Errors
-/// Engine errors; a counter that is not 8 bytes is [`crate::Error::Inconsistent`].
+/// Engine errors.
 pub(crate) fn stored(tx: &Tx<'_>, bucket: &str) -> Result<Option<u64>> {
     let counts = match tx.bucket(COUNTS_BUCKET) {
         Ok(b) => b,
-        Err(rivet_engine::Error::BucketNotFound) => return Ok(None),
+        Err(rivet_engine::Error::BucketNotFound | rivet_engine::Error::IncompatibleValue { .. }) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    match counts.get(bucket.as_bytes())? {
-        None => Ok(None),
-        Some(v) => match <[u8; 8]>::try_from(v) {
-            Ok(b) => Ok(Some(u64::from_be_bytes(b))),
-            Err(_) => Err(crate::Error::Inconsistent {
-                bucket: bucket.into(),
-                index: String::new(),
-                reason: format!("its record counter in __rivet_counts is {} bytes, not 8", v.len()),
-            }),
-        },
-    }
+    Ok(counts.get(bucket.as_bytes())?.and_then(|v| <[u8; 8]>::try_from(v).ok()).map(u64::from_be_bytes))
 }
 
 /// How many records `records` holds, walking its keys (nested buckets are indexes, not
@@ -94,7 +86,12 @@ impl Counts {
                     Err(e) => return Err(e.into()),
                 },
             };
-            tx.create_bucket_if_not_exists(COUNTS_BUCKET)?.put(bucket.as_bytes(), &n.to_be_bytes())?;
+            match tx.create_bucket_if_not_exists(COUNTS_BUCKET) {
+                Ok(mut b) => b.put(bucket.as_bytes(), &n.to_be_bytes())?,
+                // Something else holds the name: no counters (counts walk), writes go on.
+                Err(rivet_engine::Error::IncompatibleValue { .. }) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(())
     }

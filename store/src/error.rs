@@ -155,7 +155,7 @@ pub enum Error {
     },
     /// The program's own error, carried through a transaction closure (see [`Error::user`]);
     /// the transaction rolled back.
-    #[error("{0}")]
+    #[error(transparent)]
     User(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// An error from the engine underneath (I/O, locking, limits, damage).
     #[error(transparent)]

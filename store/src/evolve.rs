@@ -430,6 +430,11 @@ fn cache() -> &'static Cache {
 /// # Errors
 /// [`Error::SchemaMismatch`] (see the module docs).
 pub(crate) fn resolved<T: Record>(entry: Option<&[u8]>) -> Result<&'static Resolved> {
+    // Where a bounded build goes on changes with every batch; it is read from the catalog
+    // where needed (`building_from`), so resolutions (kept for the life of the process) are
+    // made and cached without it: one per schema change, not one per batch.
+    let normalized = entry.map(without_build_progress);
+    let entry = normalized.as_deref();
     let schema = T::schema();
     let id = TypeId::of::<T>();
     {
@@ -445,6 +450,53 @@ pub(crate) fn resolved<T: Record>(entry: Option<&[u8]>) -> Result<&'static Resol
     let mut cache = cache().lock().unwrap_or_else(|p| p.into_inner());
     cache.entry(id).or_default().push((entry.map(<[u8]>::to_vec), r));
     Ok(r)
+}
+
+/// `entry` with every `building` line's `next` key replaced by `-`.
+fn without_build_progress(entry: &[u8]) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(entry) else { return entry.to_vec() };
+    if !text.contains("\nbuilding ") {
+        return entry.to_vec();
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        match line.split_once(" = next ") {
+            Some((label, rest)) if label.starts_with("building ") => {
+                let definition = rest.split_once(' ').map_or("", |(_, d)| d);
+                out.push_str(label);
+                out.push_str(" = next - ");
+                out.push_str(definition);
+                if !definition.ends_with('\n') && line.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out.into_bytes()
+}
+
+/// Where each index of `T` under way goes on, as the catalog says now (the resolution does not
+/// keep it: see [`resolved`]).
+///
+/// # Errors
+/// Engine errors; a catalog entry that does not parse.
+pub(crate) fn building_from<T: Record>(tx: &Tx<'_>, resolved: &Resolved) -> Result<Vec<Option<Vec<u8>>>> {
+    let schema = T::schema();
+    if resolved.building.iter().all(Option::is_none) {
+        return Ok(resolved.building.clone());
+    }
+    let bytes = tx.bucket(CATALOG_BUCKET)?.get(schema.bucket.as_bytes())?.unwrap_or_default();
+    let entry = Entry::parse(bytes).map_err(|e| Error::SchemaMismatch {
+        bucket: schema.bucket.into(),
+        reason: Mismatch::Damaged { reason: e.0 },
+    })?;
+    Ok(schema
+        .indexes
+        .iter()
+        .zip(&resolved.building)
+        .map(|(idx, b)| b.as_ref().and(entry.building(idx.name, &idx.definition).map(<[u8]>::to_vec)))
+        .collect())
 }
 
 /// Registers `T` in a write transaction (see the module docs): after it returns `Ok`, the
@@ -492,7 +544,8 @@ pub(crate) fn register<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved, builds: 
         }
     }
     let missing: Vec<usize> = (0..schema.indexes.len()).filter(|i| !resolved.is_built(*i)).collect();
-    let under_way = |i: usize| resolved.building.get(i).cloned().flatten();
+    let progress = building_from::<T>(tx, resolved)?;
+    let under_way = |i: usize| progress.get(i).cloned().flatten();
     let bytes = match builds {
         Builds::Whole => {
             let fresh: Vec<usize> = missing.iter().copied().filter(|&i| under_way(i).is_none()).collect();

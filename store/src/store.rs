@@ -67,10 +67,11 @@ impl Store {
     }
 
     /// A store in memory, for tests and caches: the same store (types, indexes, transactions,
-    /// isolation) with **no durability**. It lives in a temporary file that is deleted as soon
-    /// as it is open (in `/dev/shm`, which is memory, where the system has it; else in the
-    /// temporary directory) and commits never sync, so nothing is left behind and nothing
-    /// survives the store: dropping it frees everything.
+    /// isolation) with **no durability**. It lives in a file in the temporary directory
+    /// (`std::env::temp_dir`, `TMPDIR`) that is deleted as soon as it is open, and commits
+    /// never sync, so nothing is left behind and nothing survives the store: dropping it frees
+    /// everything. (Point `TMPDIR` at a memory file system such as `/dev/shm` to keep its pages
+    /// off the disk.)
     ///
     /// # Errors
     /// Engine errors creating or opening the file (the temporary directory is not writable).
@@ -89,8 +90,7 @@ impl Store {
     /// ```
     pub fn memory() -> Result<Store> {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let shm = Path::new("/dev/shm");
-        let dir = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+        let dir = std::env::temp_dir();
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = dir.join(format!("rivet-memory-{}-{n}-{nanos}.db", std::process::id()));
@@ -220,7 +220,9 @@ impl Store {
     }
 
     /// Brings record type `T` up to date in the file in bounded transactions (each durable),
-    /// so that no transaction's size or memory grows with the number of records:
+    /// so that no transaction's size or memory grows with the number of records (one
+    /// exception: a bucket written before layouts were recorded, catalog format 1, is converted
+    /// in the first transaction, every value at once):
     ///
     /// 1. registers the type, dropping the indexes it no longer has and starting a build of
     ///    each index it has that is not built (an empty bucket, listed in the catalog as being
@@ -264,6 +266,11 @@ impl Store {
                 progress(&done);
             }
         }
+        // Every value in the type's own layout (one layout listed): nothing to rewrite, and no
+        // write transaction (so this works on a read-only store too).
+        if self.read(|tx| tx.settled::<T>())? {
+            return Ok(done);
+        }
         let mut from: Option<Vec<u8>> = None;
         loop {
             let (n, next) = self.write(|tx| tx.migrate_some::<T>(from.as_deref(), batch))?;
@@ -282,8 +289,8 @@ impl Store {
     /// that waits, or `try_recv`/`recv_timeout`). Rolled-back and failed transactions deliver
     /// nothing. Transactions that begin after this call are watched.
     ///
-    /// A subscriber never slows commits down: it has a queue of `capacity` changes, and one
-    /// that falls behind further gets [`crate::watch::Change::Lost`] with the number of
+    /// A subscriber that reads slowly never holds commits up: it has a queue of `capacity`
+    /// changes, and one that falls behind further gets [`crate::watch::Change::Lost`] with the number of
     /// changes it missed, where they were missed, so it can read the records again. Dropping
     /// the `Watch` ends it.
     ///

@@ -21,6 +21,7 @@ use std::ops::Bound;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use crate::evolve::Resolved;
 use crate::key::EncodedBounds;
 
 /// One committed change of a record of type `T`.
@@ -51,6 +52,8 @@ struct Queue<T> {
     changes: VecDeque<Change<T>>,
     /// Changes dropped since the queue filled up; while non-zero, nothing is queued.
     lost: u64,
+    /// The store is gone: no change will come.
+    closed: bool,
 }
 
 #[derive(Debug)]
@@ -76,12 +79,16 @@ pub struct Watch<T> {
 }
 
 impl<T> Watch<T> {
-    /// The next change, waiting for one.
-    pub fn recv(&self) -> Change<T> {
+    /// The next change, waiting for one; `None` once the store is dropped (after every change
+    /// it delivered has been read).
+    pub fn recv(&self) -> Option<Change<T>> {
         let mut q = self.shared.lock();
         loop {
             if let Some(c) = Self::take(&mut q) {
-                return c;
+                return Some(c);
+            }
+            if q.closed {
+                return None;
             }
             q = self.shared.ready.wait(q).unwrap_or_else(|p| p.into_inner());
         }
@@ -98,7 +105,7 @@ impl<T> Watch<T> {
         let (mut q, _) = self
             .shared
             .ready
-            .wait_timeout_while(q, timeout, |q| q.changes.is_empty() && q.lost == 0)
+            .wait_timeout_while(q, timeout, |q| q.changes.is_empty() && q.lost == 0 && !q.closed)
             .unwrap_or_else(|p| p.into_inner());
         Self::take(&mut q)
     }
@@ -118,16 +125,20 @@ impl<T> Watch<T> {
 impl<T> Iterator for Watch<T> {
     type Item = Change<T>;
 
-    /// Waits for the next change (the iteration never ends while the store lives).
+    /// Waits for the next change; the iteration ends when the store is dropped.
     fn next(&mut self) -> Option<Change<T>> {
-        Some(self.recv())
+        self.recv()
     }
 }
 
 /// A subscription as the hub sees it, whatever its type.
 trait Sink: Send + Sync {
-    /// Queues a change (a `&Change<T>` of the subscription's type).
+    /// Queues a change (a `Change<T>` of the subscription's type, boxed).
     fn push(&self, change: &dyn Any);
+    /// Counts `n` changes as lost (they cannot be delivered).
+    fn lose(&self, n: u64);
+    /// No change will come any more.
+    fn close(&self);
 }
 
 impl<T: Clone + Send + 'static> Sink for Shared<T> {
@@ -142,6 +153,16 @@ impl<T: Clone + Send + 'static> Sink for Shared<T> {
         drop(q);
         self.ready.notify_all();
     }
+
+    fn lose(&self, n: u64) {
+        self.lock().lost += n;
+        self.ready.notify_all();
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
 }
 
 /// One subscription: its type, its key range, and its queue (gone when the `Watch` is dropped).
@@ -149,6 +170,9 @@ struct Subscription {
     type_id: TypeId,
     bounds: EncodedBounds,
     sink: Weak<dyn Sink>,
+    /// The first ticket handed out after it subscribed: earlier transactions did not note
+    /// its type's changes, so it learns of theirs as lost.
+    since: u64,
 }
 
 /// Where writers find the subscriptions, and the order of delivery.
@@ -170,52 +194,90 @@ impl Hub {
     /// Subscribes to changes of `T` whose key is within `bounds`, with a queue of `capacity`.
     pub(crate) fn subscribe<T: Clone + Send + 'static>(&self, bounds: EncodedBounds, capacity: usize) -> Watch<T> {
         let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue { changes: VecDeque::new(), lost: 0 }),
+            queue: Mutex::new(Queue { changes: VecDeque::new(), lost: 0, closed: false }),
             ready: Condvar::new(),
             capacity: capacity.max(1),
         });
         let sink: Arc<dyn Sink> = shared.clone();
         let mut subs = self.subscriptions.lock().unwrap_or_else(|p| p.into_inner());
+        // Under the subscriptions lock, which `ticket` takes before numbering: a ticket either
+        // sees this subscription or is numbered below `since`.
+        let since = self.order.lock().unwrap_or_else(|p| p.into_inner()).0;
         subs.retain(|s| s.sink.strong_count() > 0);
-        subs.push(Subscription { type_id: TypeId::of::<T>(), bounds, sink: Arc::downgrade(&sink) });
+        subs.push(Subscription { type_id: TypeId::of::<T>(), bounds, sink: Arc::downgrade(&sink), since });
         Watch { shared }
     }
 
     /// A ticket for a write transaction beginning now (write transactions begin one at a time,
     /// in commit order), and the types watched at this moment.
     pub(crate) fn ticket(self: &Arc<Hub>) -> Ticket {
-        let watched = {
-            let subs = self.subscriptions.lock().unwrap_or_else(|p| p.into_inner());
-            let mut t: Vec<TypeId> = subs.iter().filter(|s| s.sink.strong_count() > 0).map(|s| s.type_id).collect();
-            t.sort_unstable();
-            t.dedup();
-            t
-        };
+        let subs = self.subscriptions.lock().unwrap_or_else(|p| p.into_inner());
+        let mut watched: Vec<TypeId> = subs.iter().filter(|s| s.sink.strong_count() > 0).map(|s| s.type_id).collect();
+        watched.sort_unstable();
+        watched.dedup();
         let mut order = self.order.lock().unwrap_or_else(|p| p.into_inner());
         let number = order.0;
         order.0 += 1;
-        Ticket { hub: Arc::clone(self), number, watched, changes: Vec::new(), done: false }
+        drop(order);
+        drop(subs);
+        Ticket { hub: Arc::clone(self), number, watched, changes: Vec::new(), written: Vec::new(), done: false }
     }
 
-    /// Waits for ticket `number`'s turn, runs `deliver`, and passes the turn on.
+    /// Waits for ticket `number`'s turn, runs `deliver`, and passes the turn on (also if
+    /// `deliver` panics: later transactions must never wait forever).
     fn in_turn(&self, number: u64, deliver: impl FnOnce()) {
+        struct PassOn<'h>(&'h Hub, u64);
+        impl Drop for PassOn<'_> {
+            fn drop(&mut self) {
+                let mut order = self.0.order.lock().unwrap_or_else(|p| p.into_inner());
+                order.1 = order.1.max(self.1 + 1);
+                drop(order);
+                self.0.turn.notify_all();
+            }
+        }
         let mut order = self.order.lock().unwrap_or_else(|p| p.into_inner());
         while order.1 < number {
             order = self.turn.wait(order).unwrap_or_else(|p| p.into_inner());
         }
-        deliver();
-        order.1 = number + 1;
         drop(order);
-        self.turn.notify_all();
+        let _pass_on = PassOn(self, number);
+        deliver();
     }
 
-    fn deliver(&self, changes: &[Noted]) {
+    /// Delivers ticket `number`'s changes: decoded, to the subscriptions that it watched; as
+    /// lost, to those that subscribed after it began and whose type it wrote.
+    fn deliver(&self, number: u64, changes: &[Noted], written: &[(TypeId, u64)]) {
         let subs = self.subscriptions.lock().unwrap_or_else(|p| p.into_inner());
+        for s in subs.iter().filter(|s| s.since > number) {
+            if let (Some(sink), Some((_, n))) = (s.sink.upgrade(), written.iter().find(|(t, _)| *t == s.type_id)) {
+                sink.lose(*n);
+            }
+        }
         for n in changes {
-            for s in subs.iter().filter(|s| s.type_id == n.type_id && within(&s.bounds, &n.key)) {
-                if let Some(sink) = s.sink.upgrade() {
-                    sink.push(&*n.change);
-                }
+            let targets: Vec<Arc<dyn Sink>> = subs
+                .iter()
+                .filter(|s| s.since <= number && s.type_id == n.type_id && within(&s.bounds, &n.key))
+                .filter_map(|s| s.sink.upgrade())
+                .collect();
+            if targets.is_empty() {
+                continue;
+            }
+            match (n.decode)(n.resolved, &n.key, n.old.as_deref(), n.new.as_deref()) {
+                Some(change) => targets.iter().for_each(|t| t.push(&*change)),
+                // Checked before the write was applied; should it fail now, say so.
+                None => targets.iter().for_each(|t| t.lose(1)),
+            }
+        }
+    }
+}
+
+impl Drop for Hub {
+    /// The store is gone: every subscription ends once its queue is read.
+    fn drop(&mut self) {
+        let subs = self.subscriptions.get_mut().unwrap_or_else(|p| p.into_inner());
+        for s in subs.iter() {
+            if let Some(sink) = s.sink.upgrade() {
+                sink.close();
             }
         }
     }
@@ -236,11 +298,19 @@ fn within(bounds: &EncodedBounds, key: &[u8]) -> bool {
     above && below
 }
 
-/// A change noted by a write transaction, for delivery after its commit.
+/// Decodes a noted change (`resolved`: how the type reads its values; the key, the old and
+/// the new stored value) into a boxed `Change<T>`, or `None` if a value does not decode.
+pub(crate) type DecodeChange = fn(&Resolved, &[u8], Option<&[u8]>, Option<&[u8]>) -> Option<Box<dyn Any>>;
+
+/// A change noted by a write transaction, for delivery after its commit: the stored values,
+/// decoded for the subscribers at delivery (so the transaction stays `Send`).
 struct Noted {
     type_id: TypeId,
     key: Vec<u8>,
-    change: Box<dyn Any>,
+    old: Option<Vec<u8>>,
+    new: Option<Vec<u8>>,
+    resolved: &'static Resolved,
+    decode: DecodeChange,
 }
 
 /// A write transaction's place in the delivery order and the changes it noted. Dropped without
@@ -250,6 +320,8 @@ pub(crate) struct Ticket {
     number: u64,
     watched: Vec<TypeId>,
     changes: Vec<Noted>,
+    /// How many changes of each type the transaction made (watched or not).
+    written: Vec<(TypeId, u64)>,
     done: bool,
 }
 
@@ -265,17 +337,43 @@ impl Ticket {
         self.watched.binary_search(&TypeId::of::<T>()).is_ok()
     }
 
-    /// Notes a change of the record with (encoded) key `key`.
-    pub(crate) fn note<T: 'static>(&mut self, key: &[u8], change: Change<T>) {
-        self.changes.push(Noted { type_id: TypeId::of::<T>(), key: key.to_vec(), change: Box::new(change) });
+    /// Counts `n` changes of records of `T` (every write does, watched or not).
+    pub(crate) fn wrote<T: 'static>(&mut self, n: u64) {
+        let t = TypeId::of::<T>();
+        match self.written.iter_mut().find(|(w, _)| *w == t) {
+            Some((_, c)) => *c += n,
+            None => self.written.push((t, n)),
+        }
+    }
+
+    /// Notes a change of a watched type `T`: the record's key and its stored values before
+    /// and after.
+    pub(crate) fn note<T: 'static>(
+        &mut self,
+        key: &[u8],
+        old: Option<&[u8]>,
+        new: Option<&[u8]>,
+        resolved: &'static Resolved,
+        decode: DecodeChange,
+    ) {
+        self.changes.push(Noted {
+            type_id: TypeId::of::<T>(),
+            key: key.to_vec(),
+            old: old.map(<[u8]>::to_vec),
+            new: new.map(<[u8]>::to_vec),
+            resolved,
+            decode,
+        });
     }
 
     /// Delivers the noted changes, in turn (the transaction committed durably).
     pub(crate) fn deliver(mut self) {
         self.done = true;
         let changes = std::mem::take(&mut self.changes);
+        let written = std::mem::take(&mut self.written);
         let hub = Arc::clone(&self.hub);
-        hub.in_turn(self.number, || hub.deliver(&changes));
+        let number = self.number;
+        hub.in_turn(number, || hub.deliver(number, &changes, &written));
     }
 }
 
@@ -285,73 +383,5 @@ impl Drop for Ticket {
             self.done = true;
             self.hub.in_turn(self.number, || {});
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn all() -> EncodedBounds {
-        (Bound::Unbounded, Bound::Unbounded)
-    }
-
-    #[test]
-    fn an_overflow_is_one_marker_where_the_gap_is() {
-        let hub = Arc::new(Hub::default());
-        let w: Watch<u32> = hub.subscribe(all(), 2);
-        for i in 0..5u32 {
-            let mut t = hub.ticket();
-            t.note(&[1], Change::Inserted(i));
-            t.deliver();
-        }
-        assert_eq!(w.try_recv(), Some(Change::Inserted(0)));
-        // Room again, but the gap comes first: nothing is queued until the reader caught up.
-        let mut t = hub.ticket();
-        t.note(&[1], Change::Inserted(5u32));
-        t.deliver();
-        assert_eq!(w.try_recv(), Some(Change::Inserted(1)));
-        assert_eq!(w.try_recv(), Some(Change::Lost { changes: 4 }));
-        assert_eq!(w.try_recv(), None);
-        let mut t = hub.ticket();
-        t.note(&[1], Change::Removed(6u32));
-        t.deliver();
-        assert_eq!(w.recv_timeout(Duration::from_secs(1)), Some(Change::Removed(6)));
-    }
-
-    #[test]
-    fn dropped_tickets_pass_their_turn() {
-        let hub = Arc::new(Hub::default());
-        let w: Watch<u32> = hub.subscribe(all(), 10);
-        let mut first = hub.ticket();
-        let second = hub.ticket();
-        let mut third = hub.ticket();
-        first.note(&[1], Change::Inserted(1u32));
-        third.note(&[1], Change::Inserted(3u32));
-        first.deliver();
-        drop(second);
-        // Would wait forever if the dropped ticket had not passed its turn on.
-        third.deliver();
-        assert_eq!(w.try_recv(), Some(Change::Inserted(1)));
-        assert_eq!(w.try_recv(), Some(Change::Inserted(3)));
-    }
-
-    #[test]
-    fn key_ranges_and_types_filter_and_dropped_watches_are_forgotten() {
-        let hub = Arc::new(Hub::default());
-        let some: Watch<u32> = hub.subscribe((Bound::Included(vec![5]), Bound::Excluded(vec![9])), 10);
-        let other: Watch<String> = hub.subscribe(all(), 10);
-        let mut t = hub.ticket();
-        assert!(t.watches::<u32>() && t.watches::<String>() && !t.watches::<u8>());
-        t.note(&[4], Change::Inserted(4u32));
-        t.note(&[5], Change::Inserted(5u32));
-        t.note(&[9], Change::Inserted(9u32));
-        t.deliver();
-        assert_eq!(some.try_recv(), Some(Change::Inserted(5)));
-        assert_eq!(some.try_recv(), None);
-        assert_eq!(other.try_recv(), None);
-        drop(some);
-        drop(other);
-        assert!(!hub.ticket().watches::<u32>());
     }
 }

@@ -129,3 +129,39 @@ fn a_key_range_watch_sees_only_its_keys() {
         .collect();
     assert_eq!(ids, [3, 4]);
 }
+
+#[test]
+fn a_watch_ends_when_the_store_is_dropped() {
+    let (_d, store) = fast_store();
+    let w = store.watch::<Note>(10);
+    store.write(|tx| tx.insert(&mut note("last")).map(drop)).unwrap();
+    let reader = std::thread::spawn(move || w.collect::<Vec<_>>());
+    drop(store);
+    let got = reader.join().unwrap();
+    assert_eq!(got, [Change::Inserted(Note { id: 1, tag: "last".into() })]);
+}
+
+#[test]
+fn a_write_begun_before_the_subscription_is_reported_lost_not_skipped() {
+    let (_d, store) = fast_store();
+    let mut tx = store.begin_write().unwrap();
+    tx.insert(&mut note("in flight")).unwrap();
+    tx.insert(&mut note("also")).unwrap();
+    // Subscribed while the write is open: it did not note these changes, so the subscriber
+    // hears they are lost instead of never hearing of them.
+    let w = store.watch::<Note>(10);
+    tx.commit().unwrap();
+    assert_eq!(w.try_recv(), Some(Change::Lost { changes: 2 }));
+    store.write(|tx| tx.insert(&mut note("after")).map(drop)).unwrap();
+    assert_eq!(w.try_recv(), Some(Change::Inserted(Note { id: 3, tag: "after".into() })));
+}
+
+#[test]
+fn transactions_can_move_between_threads() {
+    fn send<T: Send>(_: &T) {}
+    let (_d, store) = fast_store();
+    let _w = store.watch::<Note>(10);
+    let tx = store.begin_write().unwrap();
+    send(&tx);
+    tx.rollback();
+}

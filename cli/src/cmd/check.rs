@@ -100,9 +100,14 @@ fn typed_audit(tx: &rivet_engine::Tx<'_>) -> Result<Typed, rivet::Error> {
             out.problems.push(format!("{about}: the catalog lists its bucket, which the file does not have"));
             continue;
         }
-        let audit = audit_stored(tx, &StoredType::new(k.to_vec(), entry))?;
-        out.problems.extend(audit.problems.iter().map(|p| format!("{about}: {p}")));
-        out.warnings.extend(audit.unverified.iter().map(|u| format!("{about}: {u}")));
+        match audit_stored(tx, &StoredType::new(k.to_vec(), entry)) {
+            Ok(audit) => {
+                out.problems.extend(audit.problems.iter().map(|p| format!("{about}: {p}")));
+                out.warnings.extend(audit.unverified.iter().map(|u| format!("{about}: {u}")));
+            }
+            // One type's failure does not hide what the others' audits found.
+            Err(e) => out.problems.push(format!("{about}: cannot be checked: {e}")),
+        }
     }
     Ok(out)
 }

@@ -11,7 +11,9 @@
 //!   transaction stays usable. An engine failure in the middle of a write (which cannot be
 //!   undone piecemeal), or a failed registration or index build, *aborts* the transaction: it
 //!   cannot commit, even if the error is caught, and every later call says so
-//!   ([`Error::Aborted`]), so the whole transaction writes nothing.
+//!   ([`Error::Aborted`]), so the whole transaction writes nothing. Bulk removals
+//!   (`remove_range`, `remove_prefix`, `retain`) are one write per record: an error part way
+//!   leaves the records before it removed; return the error to roll back.
 //! - **Types are checked before use.** The first use of a record type in a transaction compares
 //!   it with its catalog entry (and registers it on the first write), before anything is written.
 

@@ -33,7 +33,7 @@ fn not_found_is_none<T>(r: rivet_engine::Result<T>) -> Result<Option<T>> {
 }
 
 /// A read transaction of the typed store: a consistent snapshot to query. Every query method is
-/// also available on [`WriteTx`], where it sees the transaction's own writes.
+/// also available on [`WriteTx`](crate::WriteTx), where it sees the transaction's own writes.
 ///
 /// Queries return lazy iterators that borrow the transaction; nothing read can outlive it.
 #[derive(Debug)]
@@ -118,6 +118,13 @@ impl<'db> ReadTx<'db> {
     /// first: no conversion, no index to build or drop).
     pub(crate) fn registered<T: Record>(&self) -> Result<bool> {
         Ok(!self.resolved::<T>()?.needs_register)
+    }
+
+    /// Whether `T` is registered as it is and every value is in its own layout (the entry lists
+    /// no other): nothing for `Store::migrate` to do.
+    pub(crate) fn settled<T: Record>(&self) -> Result<bool> {
+        let r = self.resolved::<T>()?;
+        Ok(!r.needs_register && (r.entry.is_none() || r.all_current()))
     }
 
     /// The records of `T` as a query source, with how to read them.

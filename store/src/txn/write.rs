@@ -38,6 +38,30 @@ fn value_text(idx: &crate::record::IndexSchema, entry: &[u8]) -> Option<String> 
     })
 }
 
+/// Decodes a noted change of `T` for the subscribers (see [`crate::watch`]).
+fn decode_change<T: Record>(
+    resolved: &Resolved,
+    key: &[u8],
+    old: Option<&[u8]>,
+    new: Option<&[u8]>,
+) -> Option<Box<dyn std::any::Any>> {
+    let old: Option<T> = match old {
+        Some(v) => Some(resolved.decode(key, v).ok()?),
+        None => None,
+    };
+    let new: Option<T> = match new {
+        Some(v) => Some(resolved.decode(key, v).ok()?),
+        None => None,
+    };
+    let change = match (old, new) {
+        (None, Some(new)) => Change::Inserted(new),
+        (Some(old), Some(new)) => Change::Updated { old, new },
+        (Some(old), None) => Change::Removed(old),
+        (None, None) => return None,
+    };
+    Some(Box::new(change))
+}
+
 /// How a write treats an existing record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -82,33 +106,30 @@ impl<'db> WriteTx<'db> {
         self.ticket.as_ref().is_some_and(Ticket::watches::<T>)
     }
 
-    /// Notes a committed-to-be change of `T` for the subscribers: the record stored before
-    /// (`old`) and after (`new`), as stored values. A value that no longer decodes aborts the
-    /// transaction (a subscriber must never miss a change silently).
+    /// Checks, before a write of a watched type `T` is applied, that its stored values decode
+    /// (so a subscriber never meets one that does not): an error here leaves the transaction
+    /// usable and nothing written.
+    fn check_change<T: Record>(&self, key: &[u8], old: Option<&[u8]>, new: Option<&[u8]>) -> Result<()> {
+        if let Some(v) = old {
+            self.read.decode::<T>(key, v)?;
+        }
+        if let Some(v) = new {
+            self.read.decode::<T>(key, v)?;
+        }
+        Ok(())
+    }
+
+    /// Counts a change of `T` for the subscribers and, if `T` is watched, notes it (the key
+    /// and the stored values before and after), to be delivered after the commit.
     fn note<T: Record>(&mut self, key: &[u8], old: Option<&[u8]>, new: Option<&[u8]>) -> Result<()> {
-        let decoded = (|| -> Result<Option<Change<T>>> {
-            let old: Option<T> = old.map(|v| self.read.decode(key, v)).transpose()?;
-            let new: Option<T> = new.map(|v| self.read.decode(key, v)).transpose()?;
-            Ok(match (old, new) {
-                (None, Some(new)) => Some(Change::Inserted(new)),
-                (Some(old), Some(new)) => Some(Change::Updated { old, new }),
-                (Some(old), None) => Some(Change::Removed(old)),
-                (None, None) => None,
-            })
-        })();
-        match decoded {
-            Ok(Some(change)) => {
-                if let Some(t) = self.ticket.as_mut() {
-                    t.note(key, change);
-                }
-                Ok(())
-            }
-            Ok(None) => Ok(()),
-            Err(e) => {
-                self.aborted = Some(Abort::Failed { bucket: T::schema().bucket.into(), cause: e.to_string() });
-                Err(e)
+        let resolved = self.read.resolved::<T>()?;
+        if let Some(t) = self.ticket.as_mut() {
+            t.wrote::<T>(1);
+            if t.watches::<T>() {
+                t.note::<T>(key, old, new, resolved, decode_change::<T>);
             }
         }
+        Ok(())
     }
 
     /// The engine transaction underneath, for raw writes. Changing a record bucket or an index
@@ -364,7 +385,8 @@ impl<'db> WriteTx<'db> {
 
     /// Removes every record of `T` and every index entry, keeping the type registered and its
     /// autoincrement sequence (keys are never handed out twice); returns how many records
-    /// there were. Nothing is decoded.
+    /// there were. Nothing is decoded (unless the type is watched: subscribers learn of every
+    /// record removed).
     ///
     /// # Errors
     /// [`Error::SchemaMismatch`]; engine errors (which abort the transaction).
@@ -373,19 +395,17 @@ impl<'db> WriteTx<'db> {
         self.register::<T>()?;
         let schema = T::schema();
         let n = self.read.count::<T>()?;
+        // The subscribers learn of each record removed (checked before anything is removed).
+        let mut gone = Vec::new();
         if self.watched::<T>() {
-            // The subscribers learn of each record removed.
-            let mut gone = Vec::new();
             if let Some(records) = self.read.records::<T>()? {
                 for item in records.iter() {
                     let (k, v) = item?;
                     if let Some(v) = v {
+                        self.check_change::<T>(k, Some(v), None)?;
                         gone.push((k.to_vec(), v.to_vec()));
                     }
                 }
-            }
-            for (k, v) in gone {
-                self.note::<T>(&k, Some(&v), None)?;
             }
         }
         let name = schema.bucket.as_bytes();
@@ -404,6 +424,15 @@ impl<'db> WriteTx<'db> {
             return Err(e.into());
         }
         self.read.counts.add(schema.bucket, -i64::try_from(n).unwrap_or(i64::MAX));
+        if gone.is_empty() {
+            // Unwatched: counted for subscriptions that begin meanwhile.
+            if let Some(t) = self.ticket.as_mut() {
+                t.wrote::<T>(n as u64);
+            }
+        }
+        for (k, v) in gone {
+            self.note::<T>(&k, Some(&v), None)?;
+        }
         Ok(n)
     }
 
@@ -523,12 +552,15 @@ impl<'db> WriteTx<'db> {
                 }
             }
         }
+        if let Some(raw) = &old_raw {
+            self.check_change::<T>(&s.key, Some(raw), None)?;
+        }
         self.apply::<T>(s, false, None)?;
         self.read.counts.add(schema.bucket, -1);
-        if let Some(raw) = old_raw {
-            let key = s.key.clone();
-            self.note::<T>(&key, Some(&raw), None)?;
-        }
+        let key = std::mem::take(&mut s.key);
+        let noted = self.note::<T>(&key, old_raw.as_deref(), None);
+        s.key = key;
+        noted?;
         Ok(Some(old))
     }
 
@@ -619,14 +651,17 @@ impl<'db> WriteTx<'db> {
         }
         let sequence =
             if schema.auto_key { record.auto_key_sequence().filter(|q| *q > records.sequence()) } else { None };
+        if watched {
+            self.check_change::<T>(&s.key, old_raw.as_deref(), Some(&s.value))?;
+        }
         self.apply::<T>(s, true, sequence)?;
         if new {
             self.read.counts.add(schema.bucket, 1);
         }
-        if watched {
-            let key = s.key.clone();
-            self.note::<T>(&key, old_raw.as_deref(), Some(&s.value))?;
-        }
+        let key = std::mem::take(&mut s.key);
+        let noted = self.note::<T>(&key, old_raw.as_deref(), Some(&s.value));
+        s.key = key;
+        noted?;
         Ok(if want_old { old } else { None })
     }
 
