@@ -455,7 +455,8 @@ impl DB {
             maps.retain(|w| w.strong_count() > 0);
             maps.push(Arc::downgrade(&st.map));
         }
-        st.meta = Meta::decode(&page, meta_page)?;
+        // What the page now holds: these fields and the checksum `encode_page` gave them.
+        st.meta = Meta { checksum: meta.compute_checksum(), ..*meta };
         Ok(st.map.clone())
     }
 }

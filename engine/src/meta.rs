@@ -157,6 +157,7 @@ mod tests {
         let m = Meta::initial(4096, 1);
         let page = m.encode_page(1, 4096);
         let d = Meta::decode(&page, 1).unwrap();
+        assert_eq!(d, Meta { checksum: m.compute_checksum(), ..m });
         assert_eq!(d.checksum, m.compute_checksum());
         assert!(d.validate().is_ok());
         let mut bad = page.clone();

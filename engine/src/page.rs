@@ -449,7 +449,69 @@ pub(crate) fn relink(
 
 #[cfg(test)]
 mod tests {
-    use super::compare_keys;
+    use super::*;
+
+    fn leaf<'a>(key: &'a [u8], value: &'a [u8], flags: u32) -> LeafElem<'a> {
+        LeafElem { flags, key, value }
+    }
+
+    #[test]
+    fn written_nodes_read_back() {
+        let elems = [leaf(b"a", b"1", 0), leaf(b"bb", b"", 0), leaf(b"ccc", b"333", 0)];
+        let mut buf = vec![0u8; node_size(3, 10)];
+        write_leaf(&mut buf, 7, 0, elems.iter().copied()).unwrap();
+        let v = NodeView::new(&buf, 7).unwrap();
+        assert!(v.leaf && v.len() == 3);
+        assert_eq!((0..3).map(|i| v.leaf_elem(i).unwrap()).collect::<Vec<_>>(), elems);
+        assert_eq!(v.search(b"bb").unwrap(), (1, true));
+        assert_eq!(v.search(b"b").unwrap(), (1, false));
+        assert!(v.branch_elem(0).is_err() && v.child(0).is_err() && v.leaf_elem(3).is_err());
+
+        let kids = [BranchElem { key: b"a", pgid: 10 }, BranchElem { key: b"m", pgid: 11 }];
+        let mut buf = vec![0u8; node_size(2, 2)];
+        write_branch(&mut buf, 8, 0, kids.iter().copied()).unwrap();
+        let v = NodeView::new(&buf, 8).unwrap();
+        assert_eq!((0..2).map(|i| v.branch_elem(i).unwrap()).collect::<Vec<_>>(), kids);
+        assert_eq!((v.child(1).unwrap(), v.child_index(b"z").unwrap()), (11, 1));
+        assert!(v.leaf_elem(0).is_err());
+    }
+
+    #[test]
+    fn short_buffers_and_pages_are_errors() {
+        let elems = [leaf(b"key", b"value", 0)];
+        let mut buf = vec![0u8; node_size(1, 8) - 1];
+        assert!(write_leaf(&mut buf, 7, 0, elems.iter().copied()).is_err());
+        let mut buf = vec![0u8; node_size(1, 8)];
+        write_leaf(&mut buf, 7, 0, elems.iter().copied()).unwrap();
+        // The element array must fit: a page cut inside it is refused when viewed.
+        assert!(matches!(NodeView::new(&buf[..31], 7), Err(Error::Corrupted { page: 7, .. })));
+        assert!(matches!(NodeView::new(&buf[..15], 7), Err(Error::Corrupted { page: 7, .. })));
+        // A page cut after the array but inside the data: the view is made, the element is not.
+        let v = NodeView::new(&buf[..33], 7).unwrap();
+        assert!(v.leaf_elem(0).is_err() && v.search(b"key").is_err());
+        assert!(PageHeader::read(&buf[..15], 7).is_err());
+    }
+
+    #[test]
+    fn relink_rewrites_children_and_bucket_roots() {
+        let kids = [BranchElem { key: b"a", pgid: 1 << 62 }, BranchElem { key: b"b", pgid: 5 }];
+        let mut buf = vec![0u8; 4096];
+        write_branch(&mut buf, 1 << 62, 0, kids.iter().copied()).unwrap();
+        relink(&mut buf, 9, &[0], |p| Ok(p - (1 << 62) + 100)).unwrap();
+        let v = NodeView::new(&buf, 9).unwrap();
+        assert_eq!((PageHeader::read(&buf, 9).unwrap().id, v.child(0).unwrap(), v.child(1).unwrap()), (9, 100, 5));
+
+        let header = layout::BucketHeader { root: U64::new(1 << 62), sequence: U64::new(4) };
+        let value = zerocopy::IntoBytes::as_bytes(&header);
+        let elems = [leaf(b"plain", b"x", 0), leaf(b"sub", value, BUCKET_LEAF_FLAG)];
+        let mut buf = vec![0u8; 4096];
+        write_leaf(&mut buf, 3, 0, elems.iter().copied()).unwrap();
+        relink(&mut buf, 12, &[1], |p| Ok(p - (1 << 62) + 200)).unwrap();
+        let e = NodeView::new(&buf, 12).unwrap().leaf_elem(1).unwrap();
+        let b = crate::tree::decode_bucket(e.value, 12).unwrap();
+        assert!(matches!(b.root, crate::tree::DiskRoot::Paged(200)) && b.sequence == 4);
+        assert!(relink(&mut buf, 12, &[2], Ok).is_err());
+    }
 
     #[test]
     fn differing_prefixes_order_as_their_keys() {
