@@ -354,6 +354,11 @@ fn field(id: PageId, n: usize) -> Result<U32> {
     u32::try_from(n).map(U32::new).map_err(|_| Error::corrupted(id, format!("{n} does not fit an element field")))
 }
 
+/// The element count for a node's header (a node holds fewer than 65536 elements).
+fn count_field(id: PageId, count: usize) -> Result<u16> {
+    u16::try_from(count).map_err(|_| Error::corrupted(id, format!("{count} elements do not fit a page header")))
+}
+
 /// Writes a leaf node into `buf` (already zeroed, at least [`node_size`] bytes), Go's element
 /// order: element headers first, then each key followed by its value.
 pub fn write_leaf<'e, I>(buf: &mut [u8], id: PageId, overflow: u32, elems: I) -> Result<()>
@@ -363,7 +368,7 @@ where
     let (count, len) = (elems.len(), buf.len());
     let (node, data) =
         layout::LeafNode::mut_from_prefix_with_elems(buf, count).map_err(|_| no_room(id, len, node_size(count, 0)))?;
-    node.header = PageHeader { id, flags: LEAF_FLAG, count: count as u16, overflow }.to_disk();
+    node.header = PageHeader { id, flags: LEAF_FLAG, count: count_field(id, count)?, overflow }.to_disk();
     let mut at = 0;
     for (i, (slot, e)) in node.elems.iter_mut().zip(elems).enumerate() {
         let end = at + e.key.len() + e.value.len();
@@ -390,7 +395,7 @@ where
     let (count, len) = (elems.len(), buf.len());
     let (node, data) = layout::BranchNode::mut_from_prefix_with_elems(buf, count)
         .map_err(|_| no_room(id, len, node_size(count, 0)))?;
-    node.header = PageHeader { id, flags: BRANCH_FLAG, count: count as u16, overflow }.to_disk();
+    node.header = PageHeader { id, flags: BRANCH_FLAG, count: count_field(id, count)?, overflow }.to_disk();
     let mut at = 0;
     for (i, (slot, e)) in node.elems.iter_mut().zip(elems).enumerate() {
         let end = at + e.key.len();
