@@ -160,13 +160,15 @@ impl RawFile {
         };
         let slot = |page: u64, bytes: Option<Vec<u8>>, ps: Option<u32>| -> MetaSlot {
             match bytes {
-                Some(b) => {
-                    let meta = Meta::decode(&b);
-                    MetaSlot { page, meta, computed: meta.compute_checksum(), problem: meta_problem(&meta, ps) }
-                }
+                Some(b) => match Meta::decode(&b, page) {
+                    Ok(meta) => {
+                        MetaSlot { page, meta, computed: meta.compute_checksum(), problem: meta_problem(&meta, ps) }
+                    }
+                    Err(e) => MetaSlot { page, meta: Meta::default(), computed: 0, problem: Some(engine_reason(e)) },
+                },
                 None => MetaSlot {
                     page,
-                    meta: Meta::decode(&[]),
+                    meta: Meta::default(),
                     computed: 0,
                     problem: Some("lies beyond the end of the file".into()),
                 },
@@ -255,7 +257,7 @@ impl RawFile {
         }
         let mut b = [0u8; PAGE_HEADER_SIZE];
         self.file.read_exact_at(&mut b, off).map_err(|e| format!("page {id}: read error: {e}"))?;
-        Ok(PageHeader::read(&b))
+        PageHeader::read(&b, id).map_err(engine_reason)
     }
 
     /// The bytes of page `id` and of the overflow pages its header announces.
@@ -298,7 +300,7 @@ impl RawFile {
             return Err(format!("page {id}: the freelist page lies outside 2..{} (the high-water mark)", m.pgid));
         }
         let bytes = self.page(id)?;
-        let h = PageHeader::read(&bytes);
+        let h = PageHeader::read(&bytes, id).map_err(engine_reason)?;
         let span = 1 + u64::from(h.overflow);
         if id + span > m.pgid {
             return Err(format!(

@@ -250,7 +250,13 @@ impl<'r> Walk<'r> {
                 return None;
             }
         };
-        let h = PageHeader::read(&bytes);
+        let h = match PageHeader::read(&bytes, id) {
+            Ok(h) => h,
+            Err(e) => {
+                self.problems.push(e.to_string());
+                return None;
+            }
+        };
         if h.id != id {
             self.problems.push(format!("page {id}: the page header says it is page {}", h.id));
         }

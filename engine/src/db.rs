@@ -17,7 +17,7 @@ use crate::freelist::Freelist;
 use crate::meta::{Meta, NO_FREELIST};
 use crate::mmap::{mmap_size, Map};
 use crate::options::Options;
-use crate::page::{PageHeader, FREELIST_FLAG, LEAF_FLAG};
+use crate::page::{PageHeader, FREELIST_FLAG, LEAF_FLAG, PAGE_HEADER_SIZE};
 use crate::stats::{Counters, Stats, TxStats};
 use crate::storage::{FileStorage, Storage};
 use crate::tree::Snapshot;
@@ -455,7 +455,8 @@ impl DB {
             maps.retain(|w| w.strong_count() > 0);
             maps.push(Arc::downgrade(&st.map));
         }
-        st.meta = Meta::decode(&page);
+        // What the page now holds: these fields and the checksum `encode_page` gave them.
+        st.meta = Meta { checksum: meta.compute_checksum(), ..*meta };
         Ok(st.map.clone())
     }
 }
@@ -471,14 +472,17 @@ impl Drop for DB {
 /// The four pages of a new database (bbolt's layout), padded to 4096 bytes.
 fn init_image(ps: u32) -> Vec<u8> {
     let p = ps as usize;
-    let mut buf = vec![0u8; (4 * p).max(MIN_FILE_SIZE as usize)];
+    let mut buf = Vec::with_capacity((4 * p).max(MIN_FILE_SIZE as usize));
     for i in 0..2u64 {
-        let m = Meta::initial(ps, i);
-        let page = m.encode_page(i, p);
-        buf[i as usize * p..(i as usize + 1) * p].copy_from_slice(&page);
+        buf.extend_from_slice(&Meta::initial(ps, i).encode_page(i, p));
     }
-    PageHeader { id: 2, flags: FREELIST_FLAG, count: 0, overflow: 0 }.write(&mut buf[2 * p..]);
-    PageHeader { id: 3, flags: LEAF_FLAG, count: 0, overflow: 0 }.write(&mut buf[3 * p..]);
+    for (id, flags) in [(2, FREELIST_FLAG), (3, LEAF_FLAG)] {
+        let header = PageHeader { id, flags, count: 0, overflow: 0 }.to_disk();
+        let start = buf.len();
+        buf.extend_from_slice(zerocopy::IntoBytes::as_bytes(&header));
+        buf.resize(start + p.max(PAGE_HEADER_SIZE), 0);
+    }
+    buf.resize(buf.len().max(MIN_FILE_SIZE as usize), 0);
     buf
 }
 
@@ -510,7 +514,7 @@ fn interrupted_creation(file: &File, len: u64, preferred: u32) -> std::io::Resul
     }
     let mut bytes = vec![0u8; len as usize];
     file.read_exact_at(&mut bytes, 0)?;
-    if Meta::decode(&bytes).validate().is_ok() {
+    if Meta::decode(&bytes, 0).is_ok_and(|m| m.validate().is_ok()) {
         return Ok(None);
     }
     let sizes = std::iter::once(preferred).chain((8..=16).map(|s| 1u32 << s));
@@ -543,7 +547,7 @@ fn read_meta(file: &File, len: u64, opts: &Options) -> std::result::Result<(Meta
         file.read_exact_at(&mut b, off).map_err(ReadMetaError::Io)?;
         Ok(b)
     };
-    let m0 = Meta::decode(&read_page(0, 128)?);
+    let m0 = Meta::decode(&read_page(0, 128)?, 0).map_err(ReadMetaError::Db)?;
     let v0 = m0.validate().and_then(|()| {
         if valid_page_size(m0.page_size) {
             Ok(())
@@ -564,13 +568,12 @@ fn read_meta(file: &File, len: u64, opts: &Options) -> std::result::Result<(Meta
         if b.is_empty() {
             continue;
         }
-        let m1 = Meta::decode(&b);
-        let v1 = m1.validate().is_ok() && m1.page_size == ps;
-        let best = match (v0.is_ok(), v1) {
-            (true, true) => Some(if m1.txid > m0.txid { m1 } else { m0 }),
-            (true, false) => Some(m0),
-            (false, true) => Some(m1),
-            (false, false) => None,
+        let m1 = Meta::decode(&b, 1).ok().filter(|m1| m1.validate().is_ok() && m1.page_size == ps);
+        let best = match (v0.is_ok(), m1) {
+            (true, Some(m1)) => Some(if m1.txid > m0.txid { m1 } else { m0 }),
+            (true, None) => Some(m0),
+            (false, Some(m1)) => Some(m1),
+            (false, None) => None,
         };
         if let Some(m) = best {
             return Ok((m, ps));
@@ -593,7 +596,7 @@ pub(crate) fn snap_freelist_bytes(snap: &Snapshot) -> Result<&[u8]> {
     }
     let ps = snap.page_size();
     let head = snap.map.bytes(id * ps, 16, id)?;
-    let h = PageHeader::read(head);
+    let h = PageHeader::read(head, id)?;
     let span = 1 + u64::from(h.overflow);
     if id + span > snap.meta.pgid {
         return Err(Error::corrupted(id, "freelist overflow runs past the high-water mark"));

@@ -8,12 +8,15 @@
 //! its txid), so a commit that fails before writing restores the list exactly.
 //!
 //! On disk the list is bbolt's: sorted u64 ids after the page header, with the 0xFFFF count
-//! overflow form for 65535 ids or more.
+//! overflow form for 65535 ids or more (read and written as [`crate::layout`] structures).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use zerocopy::FromBytes;
+
 use crate::error::{Error, PageId, Result, TxId};
-use crate::page::{put_u64, u64_at, PageHeader, FREELIST_FLAG, PAGE_HEADER_SIZE};
+use crate::layout::{self, FreelistCount, FreelistId};
+use crate::page::{PageHeader, FREELIST_FLAG, PAGE_HEADER_SIZE};
 
 /// Free and pending pages.
 #[derive(Debug, Default, Clone)]
@@ -182,45 +185,53 @@ impl Freelist {
     /// will actually be written, which can only get shorter by allocating its own page).
     pub fn encoded_size(&self) -> usize {
         let n = self.count() as usize;
-        PAGE_HEADER_SIZE + 8 * n + if n >= 0xFFFF { 8 } else { 0 }
+        let count = if n >= 0xFFFF { size_of::<FreelistCount>() } else { 0 };
+        PAGE_HEADER_SIZE + count + n * size_of::<FreelistId>()
     }
 
     /// Encodes the list into `buf` (zeroed, at least [`Freelist::encoded_size`] bytes) as page
     /// `id` spanning `overflow` extra pages.
-    pub fn encode(&self, buf: &mut [u8], id: PageId, overflow: u32) {
+    pub fn encode(&self, buf: &mut [u8], id: PageId, overflow: u32) -> Result<()> {
         let ids = self.all_ids();
         let n = ids.len();
-        let (count, mut off) = if n >= 0xFFFF {
-            put_u64(buf, PAGE_HEADER_SIZE, n as u64);
-            (0xFFFFu16, PAGE_HEADER_SIZE + 8)
+        let (count, long) = if n >= 0xFFFF { (0xFFFFu16, true) } else { (n as u16, false) };
+        let len = buf.len();
+        let (h, rest) = layout::write::<layout::PageHeader>(buf, id, "freelist page header")?;
+        *h = PageHeader { id, flags: FREELIST_FLAG, count, overflow }.to_disk();
+        let rest = if long {
+            let (c, rest) = layout::write::<FreelistCount>(rest, id, "freelist count")?;
+            c.set(n as u64);
+            rest
         } else {
-            (n as u16, PAGE_HEADER_SIZE)
+            rest
         };
-        PageHeader { id, flags: FREELIST_FLAG, count, overflow }.write(buf);
-        for id in ids {
-            put_u64(buf, off, id);
-            off += 8;
+        let (slots, _) = <[FreelistId]>::mut_from_prefix_with_elems(rest, n)
+            .map_err(|_| layout::too_short(id, "freelist", self.encoded_size(), len))?;
+        for (slot, id) in slots.iter_mut().zip(ids) {
+            slot.set(id);
         }
+        Ok(())
     }
 
     /// Decodes the ids stored in a freelist page (`bytes` spans the page and its overflow).
     /// The ids are returned as stored; callers decide what to do with ids outside `2..hwm`
     /// (Go does not check them: the writer ignores them, `check` reports them).
     pub fn decode_ids(bytes: &[u8], pgid: PageId) -> Result<Vec<PageId>> {
-        let h = PageHeader::read(bytes);
+        let (h, rest) = layout::read::<layout::PageHeader>(bytes, pgid, "freelist page header")?;
+        let h = PageHeader::from_disk(h);
         if h.flags & FREELIST_FLAG == 0 {
             return Err(Error::corrupted(pgid, format!("expected a freelist page, found flags {:#x}", h.flags)));
         }
-        let (n, start) = if h.count == 0xFFFF {
-            (u64_at(bytes, PAGE_HEADER_SIZE), PAGE_HEADER_SIZE + 8)
+        let (n, rest) = if h.count == 0xFFFF {
+            let (n, rest) = layout::read::<FreelistCount>(rest, pgid, "freelist count")?;
+            (n.get(), rest)
         } else {
-            (u64::from(h.count), PAGE_HEADER_SIZE)
+            (u64::from(h.count), rest)
         };
-        let end = (n as u128) * 8 + start as u128;
-        if end > bytes.len() as u128 {
-            return Err(Error::corrupted(pgid, format!("freelist of {n} ids overruns its {} bytes", bytes.len())));
-        }
-        Ok((0..n as usize).map(|i| u64_at(bytes, start + 8 * i)).collect())
+        let overrun = || Error::corrupted(pgid, format!("freelist of {n} ids overruns its {} bytes", bytes.len()));
+        let elems = usize::try_from(n).map_err(|_| overrun())?;
+        let (ids, _) = <[FreelistId]>::ref_from_prefix_with_elems(rest, elems).map_err(|_| overrun())?;
+        Ok(ids.iter().map(|id| id.get()).collect())
     }
 }
 
@@ -251,10 +262,12 @@ mod tests {
             let fl = Freelist::from_ids(ids.clone());
             let size = fl.encoded_size();
             let mut buf = vec![0u8; size];
-            fl.encode(&mut buf, 5, 0);
+            fl.encode(&mut buf, 5, 0).unwrap();
             let back = Freelist::decode_ids(&buf, 5).unwrap();
             assert_eq!(back, ids, "n = {n}");
-            assert_eq!(PageHeader::read(&buf).count == 0xFFFF, n >= 0xFFFF);
+            assert_eq!(PageHeader::read(&buf, 5).unwrap().count == 0xFFFF, n >= 0xFFFF);
+            assert!(Freelist::decode_ids(&buf[..size - 1], 5).is_err() || n == 0);
+            assert!(fl.encode(&mut buf[..size - 1], 5, 0).is_err() || n == 0);
         }
     }
 

@@ -44,6 +44,7 @@ mod db;
 pub mod dump;
 mod error;
 pub mod freelist;
+pub mod layout;
 #[allow(unsafe_code)]
 pub mod lock;
 mod merge;

@@ -8,10 +8,12 @@
 
 use std::cmp::Ordering;
 
+use zerocopy::FromBytes;
+
 use crate::error::{Error, PageId, Result};
+use crate::layout::BucketHeader;
 use crate::page::{compare_keys, LeafElem, NodeView, BUCKET_LEAF_FLAG};
 use crate::spill::PROVISIONAL;
-use crate::tree::BUCKET_HEADER_SIZE;
 
 /// A bucket's pending changes in key order: the new element, or `None` for a delete.
 pub(crate) type Changes<'x> = [(&'x [u8], Option<LeafElem<'x>>)];
@@ -26,9 +28,12 @@ pub(crate) fn committed_ref(owner: PageId, id: PageId) -> Result<PageId> {
 
 /// The root a leaf element's bucket header names, if it is a bucket with a paged root.
 pub(crate) fn bucket_root(e: &LeafElem<'_>) -> Option<PageId> {
-    (e.flags & BUCKET_LEAF_FLAG != 0 && e.value.len() >= BUCKET_HEADER_SIZE)
-        .then(|| crate::page::u64_at(e.value, 0))
-        .filter(|&r| r != 0)
+    if e.flags & BUCKET_LEAF_FLAG == 0 {
+        return None;
+    }
+    // A value too short for a header has no root (decoding the bucket reports it).
+    let (h, _) = BucketHeader::ref_from_prefix(e.value).ok()?;
+    Some(h.root.get()).filter(|&r| r != 0)
 }
 
 /// The elements of committed leaf `node` with `changes` applied: a change before an element is
@@ -102,7 +107,7 @@ mod tests {
     fn merge_inserts_replaces_and_deletes() {
         let stored = [elem(b"b", b"1"), elem(b"d", b"2"), elem(b"f", b"3")];
         let mut page = vec![0u8; 4096];
-        write_leaf(&mut page, 7, 0, stored.iter().copied());
+        write_leaf(&mut page, 7, 0, stored.iter().copied()).expect("room");
         let node = NodeView::new(&page, 7).expect("a valid leaf");
         let changes: Vec<(&[u8], Option<LeafElem<'_>>)> = vec![
             (b"a", Some(elem(b"a", b"new"))),
@@ -119,11 +124,11 @@ mod tests {
 
     #[test]
     fn a_sub_bucket_root_in_the_provisional_range_is_damage() {
-        let mut header = vec![0u8; BUCKET_HEADER_SIZE];
-        header[..8].copy_from_slice(&PROVISIONAL.to_le_bytes());
-        let stored = [LeafElem { flags: BUCKET_LEAF_FLAG, key: b"sub", value: &header }];
+        let header = BucketHeader { root: PROVISIONAL.into(), sequence: 0.into() };
+        let header = zerocopy::IntoBytes::as_bytes(&header);
+        let stored = [LeafElem { flags: BUCKET_LEAF_FLAG, key: b"sub", value: header }];
         let mut page = vec![0u8; 4096];
-        write_leaf(&mut page, 9, 0, stored.iter().copied());
+        write_leaf(&mut page, 9, 0, stored.iter().copied()).expect("room");
         let node = NodeView::new(&page, 9).expect("a valid leaf");
         assert!(merge_leaf(node, &[]).is_err());
     }

@@ -4,9 +4,16 @@
 //! describes the previous commit. A meta is valid when its magic and version match and its
 //! FNV-1a checksum is 0 (unchecked, as Go accepts) or correct. Open uses the valid meta with the
 //! highest txid and falls back to the other one.
+//!
+//! The bytes are [`crate::layout::MetaPage`]: the checksum covers the meta's fields
+//! ([`crate::layout::MetaFields`], the first 56 bytes of the meta) exactly as stored.
+
+use zerocopy::little_endian::{U32, U64};
+use zerocopy::IntoBytes;
 
 use crate::error::{Error, PageId, Result, TxId};
-use crate::page::{put_u32, put_u64, u32_at, u64_at, PageHeader, META_FLAG, PAGE_HEADER_SIZE};
+use crate::layout;
+use crate::page::{PageHeader, META_FLAG};
 
 /// bbolt's magic number.
 pub const MAGIC: u32 = 0xED0C_DAED;
@@ -15,7 +22,7 @@ pub const VERSION: u32 = 2;
 /// The freelist field value meaning "no freelist stored" (`NoFreelistSync`).
 pub const NO_FREELIST: PageId = u64::MAX;
 /// Size of the meta struct (up to and including the checksum).
-pub const META_SIZE: usize = 64;
+pub const META_SIZE: usize = size_of::<layout::Meta>();
 
 /// FNV-1a, 64-bit.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
@@ -27,8 +34,8 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     h
 }
 
-/// A decoded meta page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A decoded meta page (all zeros by default: a meta that fails validation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Meta {
     /// Magic number (must be [`MAGIC`]).
     pub magic: u32,
@@ -53,35 +60,38 @@ pub struct Meta {
 }
 
 impl Meta {
-    /// Decodes the meta in a page (`page` starts at the page header).
-    pub fn decode(page: &[u8]) -> Meta {
-        let m = PAGE_HEADER_SIZE;
-        Meta {
-            magic: u32_at(page, m),
-            version: u32_at(page, m + 4),
-            page_size: u32_at(page, m + 8),
-            flags: u32_at(page, m + 12),
-            root: u64_at(page, m + 16),
-            root_sequence: u64_at(page, m + 24),
-            freelist: u64_at(page, m + 32),
-            pgid: u64_at(page, m + 40),
-            txid: u64_at(page, m + 48),
-            checksum: u64_at(page, m + 56),
-        }
+    /// Decodes the meta in page `id` (`page` starts at the page header); [`Error::Corrupted`]
+    /// if `page` is too short to hold it. Nothing is validated: see [`Meta::validate`].
+    pub fn decode(page: &[u8], id: PageId) -> Result<Meta> {
+        let (p, _) = layout::read::<layout::MetaPage>(page, id, "meta page")?;
+        let f = &p.meta.fields;
+        Ok(Meta {
+            magic: f.magic.get(),
+            version: f.version.get(),
+            page_size: f.page_size.get(),
+            flags: f.flags.get(),
+            root: f.root.get(),
+            root_sequence: f.root_sequence.get(),
+            freelist: f.freelist.get(),
+            pgid: f.pgid.get(),
+            txid: f.txid.get(),
+            checksum: p.meta.checksum.get(),
+        })
     }
 
-    fn fields(&self) -> [u8; 56] {
-        let mut b = [0u8; 56];
-        put_u32(&mut b, 0, self.magic);
-        put_u32(&mut b, 4, self.version);
-        put_u32(&mut b, 8, self.page_size);
-        put_u32(&mut b, 12, self.flags);
-        put_u64(&mut b, 16, self.root);
-        put_u64(&mut b, 24, self.root_sequence);
-        put_u64(&mut b, 32, self.freelist);
-        put_u64(&mut b, 40, self.pgid);
-        put_u64(&mut b, 48, self.txid);
-        b
+    /// The fields as stored (what the checksum covers).
+    fn fields(&self) -> layout::MetaFields {
+        layout::MetaFields {
+            magic: U32::new(self.magic),
+            version: U32::new(self.version),
+            page_size: U32::new(self.page_size),
+            flags: U32::new(self.flags),
+            root: U64::new(self.root),
+            root_sequence: U64::new(self.root_sequence),
+            freelist: U64::new(self.freelist),
+            pgid: U64::new(self.pgid),
+            txid: U64::new(self.txid),
+        }
     }
 
     /// A meta of a new, empty database (bbolt's layout: freelist at page 2, root leaf at page 3,
@@ -103,7 +113,7 @@ impl Meta {
 
     /// The checksum these fields should carry.
     pub fn compute_checksum(&self) -> u64 {
-        fnv1a64(&self.fields())
+        fnv1a64(self.fields().as_bytes())
     }
 
     /// Checks magic, version and checksum, as Go's `meta.validate` does.
@@ -123,14 +133,17 @@ impl Meta {
         Ok(())
     }
 
-    /// Encodes this meta as a whole page of `page_size` bytes for page `txid % 2`, with a fresh
-    /// checksum.
+    /// Encodes this meta as a whole page of `page_size` bytes (at least the meta's own 80) for
+    /// page `page_id` (`txid % 2`), with a fresh checksum.
     pub fn encode_page(&self, page_id: PageId, page_size: usize) -> Vec<u8> {
-        let mut buf = vec![0u8; page_size];
-        PageHeader { id: page_id, flags: META_FLAG, count: 0, overflow: 0 }.write(&mut buf);
         let fields = self.fields();
-        buf[PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + 56].copy_from_slice(&fields);
-        put_u64(&mut buf, PAGE_HEADER_SIZE + 56, fnv1a64(&fields));
+        let page = layout::MetaPage {
+            header: PageHeader { id: page_id, flags: META_FLAG, count: 0, overflow: 0 }.to_disk(),
+            meta: layout::Meta { fields, checksum: U64::new(fnv1a64(fields.as_bytes())) },
+        };
+        let mut buf = Vec::with_capacity(page_size);
+        buf.extend_from_slice(page.as_bytes());
+        buf.resize(page_size.max(buf.len()), 0);
         buf
     }
 }
@@ -143,12 +156,20 @@ mod tests {
     fn roundtrip_and_checksum() {
         let m = Meta::initial(4096, 1);
         let page = m.encode_page(1, 4096);
-        let d = Meta::decode(&page);
+        let d = Meta::decode(&page, 1).unwrap();
+        assert_eq!(d, Meta { checksum: m.compute_checksum(), ..m });
         assert_eq!(d.checksum, m.compute_checksum());
         assert!(d.validate().is_ok());
         let mut bad = page.clone();
         bad[40] ^= 1;
-        assert!(matches!(Meta::decode(&bad).validate(), Err(Error::Checksum)));
+        assert!(matches!(Meta::decode(&bad, 1).unwrap().validate(), Err(Error::Checksum)));
+    }
+
+    #[test]
+    fn a_short_page_is_an_error_not_a_zero_meta() {
+        let page = Meta::initial(4096, 1).encode_page(1, 4096);
+        assert!(matches!(Meta::decode(&page[..79], 1), Err(Error::Corrupted { page: 1, .. })));
+        assert!(Meta::decode(&page[..80], 1).is_ok());
     }
 
     #[test]

@@ -1,16 +1,24 @@
 //! Pages: bbolt's on-disk unit, and bounds-checked views of their elements.
 //!
-//! Layout (format doc, sections 3, 5, 6): a 16-byte header (`id` u64, `flags` u16, `count` u16,
-//! `overflow` u32), then `count` 16-byte element headers, then keys and values. Integers are
-//! little-endian. Nothing read from a page is trusted: every offset is checked against the
-//! page's span and a violation is a [`Error::Corrupted`] naming the page.
+//! Layout (format doc, sections 3, 5, 6; the structs are in [`crate::layout`]): a 16-byte
+//! header (`id` u64, `flags` u16, `count` u16, `overflow` u32), then `count` 16-byte element
+//! headers, then keys and values. Integers are little-endian. Nothing read from a page is
+//! trusted: a [`NodeView`] checks once that the header and the whole element-header array fit
+//! in the page (zerocopy's `ref_from_prefix_with_elems`) and then indexes that array; every key
+//! and value span is checked against the page's bytes; a violation is [`Error::Corrupted`]
+//! naming the page.
+
+use zerocopy::little_endian::{U16, U32, U64};
+use zerocopy::FromBytes;
 
 use crate::error::{Error, PageId, Result};
+use crate::layout;
 
 /// Size of the page header.
-pub const PAGE_HEADER_SIZE: usize = 16;
+pub const PAGE_HEADER_SIZE: usize = size_of::<layout::PageHeader>();
 /// Size of a branch or leaf element header.
-pub const ELEMENT_SIZE: usize = 16;
+pub const ELEMENT_SIZE: usize = size_of::<layout::LeafElement>();
+const _: () = assert!(size_of::<layout::BranchElement>() == ELEMENT_SIZE);
 /// Page flag: interior B+tree node.
 pub const BRANCH_FLAG: u16 = 0x01;
 /// Page flag: B+tree leaf (also the fake page of an inline bucket).
@@ -21,30 +29,6 @@ pub const META_FLAG: u16 = 0x04;
 pub const FREELIST_FLAG: u16 = 0x10;
 /// Leaf element flag: the value is a bucket header.
 pub const BUCKET_LEAF_FLAG: u32 = 0x01;
-
-pub(crate) fn u32_at(b: &[u8], off: usize) -> u32 {
-    let mut a = [0u8; 4];
-    if let Some(s) = b.get(off..off + 4) {
-        a.copy_from_slice(s);
-    }
-    u32::from_le_bytes(a)
-}
-pub(crate) fn u64_at(b: &[u8], off: usize) -> u64 {
-    let mut a = [0u8; 8];
-    if let Some(s) = b.get(off..off + 8) {
-        a.copy_from_slice(s);
-    }
-    u64::from_le_bytes(a)
-}
-pub(crate) fn put_u16(b: &mut [u8], off: usize, v: u16) {
-    b[off..off + 2].copy_from_slice(&v.to_le_bytes());
-}
-pub(crate) fn put_u32(b: &mut [u8], off: usize, v: u32) {
-    b[off..off + 4].copy_from_slice(&v.to_le_bytes());
-}
-pub(crate) fn put_u64(b: &mut [u8], off: usize, v: u64) {
-    b[off..off + 8].copy_from_slice(&v.to_le_bytes());
-}
 
 /// The decoded 16-byte page header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,29 +44,32 @@ pub struct PageHeader {
 }
 
 impl PageHeader {
-    /// Reads the header at the start of `b` (which must hold at least 16 bytes).
-    pub fn read(b: &[u8]) -> PageHeader {
-        let mut h = [0u8; PAGE_HEADER_SIZE];
-        match b.get(..PAGE_HEADER_SIZE) {
-            Some(s) => h.copy_from_slice(s),
-            None => {
-                let n = b.len().min(PAGE_HEADER_SIZE);
-                h[..n].copy_from_slice(&b[..n]);
-            }
-        }
-        PageHeader {
-            id: u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]),
-            flags: u16::from_le_bytes([h[8], h[9]]),
-            count: u16::from_le_bytes([h[10], h[11]]),
-            overflow: u32::from_le_bytes([h[12], h[13], h[14], h[15]]),
-        }
+    /// Reads the header at the start of `b`; [`Error::Corrupted`] naming `page` if `b` is
+    /// shorter than a header.
+    #[inline]
+    pub fn read(b: &[u8], page: PageId) -> Result<PageHeader> {
+        let (h, _) = layout::read::<layout::PageHeader>(b, page, "page header")?;
+        Ok(PageHeader::from_disk(h))
     }
-    /// Writes the header at the start of `b`.
-    pub fn write(&self, b: &mut [u8]) {
-        put_u64(b, 0, self.id);
-        put_u16(b, 8, self.flags);
-        put_u16(b, 10, self.count);
-        put_u32(b, 12, self.overflow);
+    /// Writes the header at the start of `b` ([`Error::Corrupted`] if `b` cannot hold it).
+    pub fn write(&self, b: &mut [u8]) -> Result<()> {
+        let (h, _) = layout::write::<layout::PageHeader>(b, self.id, "page header")?;
+        *h = self.to_disk();
+        Ok(())
+    }
+    /// The header as stored.
+    #[inline]
+    pub(crate) fn from_disk(h: &layout::PageHeader) -> PageHeader {
+        PageHeader { id: h.id.get(), flags: h.flags.get(), count: h.count.get(), overflow: h.overflow.get() }
+    }
+    /// The header to store.
+    pub(crate) fn to_disk(self) -> layout::PageHeader {
+        layout::PageHeader {
+            id: U64::new(self.id),
+            flags: U16::new(self.flags),
+            count: U16::new(self.count),
+            overflow: U32::new(self.overflow),
+        }
     }
     /// A short name of the page type, as bbolt's tools print it.
     pub fn type_name(&self) -> &'static str {
@@ -127,6 +114,32 @@ pub struct BranchElem<'a> {
     pub pgid: PageId,
 }
 
+/// Where an element header says its key lies: its `pos` (from the element header's start) and
+/// `ksize`, for the binary search over either kind of node.
+trait KeySpan {
+    fn key_span(&self) -> (u32, u32);
+}
+
+impl KeySpan for layout::LeafElement {
+    #[inline(always)]
+    fn key_span(&self) -> (u32, u32) {
+        (self.pos.get(), self.ksize.get())
+    }
+}
+
+impl KeySpan for layout::BranchElement {
+    #[inline(always)]
+    fn key_span(&self) -> (u32, u32) {
+        (self.pos.get(), self.ksize.get())
+    }
+}
+
+/// Offset of element header `i` from the start of its page.
+#[inline(always)]
+fn elem_offset(i: usize) -> usize {
+    PAGE_HEADER_SIZE + i * ELEMENT_SIZE
+}
+
 /// A validated view of a branch or leaf node stored in `bytes` (a page and its overflow, or the
 /// page image of an inline bucket).
 #[derive(Debug, Clone, Copy)]
@@ -136,45 +149,49 @@ pub struct NodeView<'a> {
     pub pgid: PageId,
     /// Whether this is a leaf (otherwise a branch).
     pub leaf: bool,
-    count: usize,
+    /// The element headers of a leaf (empty for a branch), checked to lie in `bytes`.
+    leaves: &'a [layout::LeafElement],
+    /// The element headers of a branch (empty for a leaf), checked to lie in `bytes`.
+    branches: &'a [layout::BranchElement],
 }
 
 impl<'a> NodeView<'a> {
-    /// Checks the header of `bytes` and wraps it. Element bounds are checked on access.
+    /// Checks the header of `bytes` and that its element headers fit, and wraps it. Keys and
+    /// values are checked on access.
     pub fn new(bytes: &'a [u8], pgid: PageId) -> Result<Self> {
-        if bytes.len() < PAGE_HEADER_SIZE {
-            return Err(Error::corrupted(pgid, "node shorter than a page header"));
-        }
-        Self::with_header(bytes, pgid, PageHeader::read(bytes))
+        Self::with_header(bytes, pgid, PageHeader::read(bytes, pgid)?)
     }
 
     /// As [`NodeView::new`], with the page's header already read from `bytes`.
+    #[inline]
     pub(crate) fn with_header(bytes: &'a [u8], pgid: PageId, h: PageHeader) -> Result<Self> {
-        let leaf = if h.flags & LEAF_FLAG != 0 {
-            true
+        let count = usize::from(h.count);
+        let too_many = || Error::corrupted(pgid, format!("{count} elements do not fit in the page"));
+        if h.flags & LEAF_FLAG != 0 {
+            let (node, _) = layout::LeafNode::ref_from_prefix_with_elems(bytes, count).map_err(|_| too_many())?;
+            Ok(NodeView { bytes, pgid, leaf: true, leaves: &node.elems, branches: &[] })
         } else if h.flags & BRANCH_FLAG != 0 {
-            false
+            let (node, _) = layout::BranchNode::ref_from_prefix_with_elems(bytes, count).map_err(|_| too_many())?;
+            Ok(NodeView { bytes, pgid, leaf: false, leaves: &[], branches: &node.elems })
         } else {
-            return Err(Error::corrupted(pgid, format!("expected a branch or leaf page, found flags {:#x}", h.flags)));
-        };
-        let count = h.count as usize;
-        if PAGE_HEADER_SIZE + count * ELEMENT_SIZE > bytes.len() {
-            return Err(Error::corrupted(pgid, format!("{count} elements do not fit in the page")));
+            Err(Error::corrupted(pgid, format!("expected a branch or leaf page, found flags {:#x}", h.flags)))
         }
-        Ok(NodeView { bytes, pgid, leaf, count })
     }
 
     /// Number of elements.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.count
+        self.leaves.len() + self.branches.len()
     }
     /// Whether the node has no elements.
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.len() == 0
     }
 
-    fn span(&self, elem_off: usize, pos: u32, len: usize) -> Result<&'a [u8]> {
-        let start = elem_off.saturating_add(pos as usize);
+    /// The bytes `pos .. pos + len` counted from the start of element header `i`.
+    #[inline]
+    fn span(&self, i: usize, pos: u32, len: usize) -> Result<&'a [u8]> {
+        let start = elem_offset(i).saturating_add(pos as usize);
         let end = start.saturating_add(len);
         match self.bytes.get(start..end) {
             Some(s) => Ok(s),
@@ -190,50 +207,35 @@ impl<'a> NodeView<'a> {
         )
     }
 
-    /// The 16-byte header of element `i` (callers check `i < count`, which `new` checked fits).
-    fn elem_header(&self, i: usize) -> [u8; ELEMENT_SIZE] {
-        let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
-        let mut h = [0u8; ELEMENT_SIZE];
-        if let Some(s) = self.bytes.get(off..off + ELEMENT_SIZE) {
-            h.copy_from_slice(s);
-        }
-        h
-    }
-
     /// The leaf element `i`. Errors if this is a branch or the element is out of bounds.
+    #[inline]
     pub fn leaf_elem(&self, i: usize) -> Result<LeafElem<'a>> {
-        if !self.leaf || i >= self.count {
+        let Some(e) = self.leaves.get(i) else {
             return Err(self.no_elem("leaf", i));
-        }
-        let h = self.elem_header(i);
-        let word = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
-        let (flags, pos, ksize, vsize) = (word(0), word(4), word(8) as usize, word(12) as usize);
-        let kv = self.span(PAGE_HEADER_SIZE + i * ELEMENT_SIZE, pos, ksize.saturating_add(vsize))?;
+        };
+        let (ksize, vsize) = (e.ksize.get() as usize, e.vsize.get() as usize);
+        let kv = self.span(i, e.pos.get(), ksize.saturating_add(vsize))?;
         let (key, value) = kv.split_at(ksize);
-        Ok(LeafElem { flags, key, value })
+        Ok(LeafElem { flags: e.flags.get(), key, value })
     }
 
     /// The branch element `i`. Errors if this is a leaf or the element is out of bounds.
+    #[inline]
     pub fn branch_elem(&self, i: usize) -> Result<BranchElem<'a>> {
-        if self.leaf || i >= self.count {
+        let Some(e) = self.branches.get(i) else {
             return Err(self.no_elem("branch", i));
-        }
-        let h = self.elem_header(i);
-        let pos = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
-        let ksize = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
-        let pgid = u64::from_le_bytes([h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]]);
-        let key = self.span(PAGE_HEADER_SIZE + i * ELEMENT_SIZE, pos, ksize)?;
-        Ok(BranchElem { key, pgid })
+        };
+        let key = self.span(i, e.pos.get(), e.ksize.get() as usize)?;
+        Ok(BranchElem { key, pgid: e.pgid.get() })
     }
 
     /// The child page of branch element `i` (its key is not read).
     #[inline]
     pub fn child(&self, i: usize) -> Result<PageId> {
-        if self.leaf || i >= self.count {
-            return Err(self.no_elem("branch", i));
+        match self.branches.get(i) {
+            Some(e) => Ok(e.pgid.get()),
+            None => Err(self.no_elem("branch", i)),
         }
-        let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE + 8;
-        Ok(u64_at(self.bytes, off))
     }
 
     #[cold]
@@ -253,22 +255,27 @@ impl<'a> NodeView<'a> {
     /// Binary search: the index of the first element whose key is >= `key` (may be `len()`),
     /// and whether that element's key equals `key`. Only the keys' own spans are checked here
     /// (a value's span is checked when its element is read).
+    #[inline]
     pub fn search(&self, key: &[u8]) -> Result<(usize, bool)> {
-        // The element headers (their span was checked by `new`), and where in a header the
-        // key's position and size are.
-        let heads = self.bytes.get(PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + self.count * ELEMENT_SIZE).unwrap_or(&[]);
-        let at = if self.leaf { 4 } else { 0 };
+        if self.leaf {
+            self.search_in(self.leaves, key)
+        } else {
+            self.search_in(self.branches, key)
+        }
+    }
+
+    /// [`NodeView::search`] over this node's element headers (checked to fit by `new`).
+    #[inline]
+    fn search_in<E: KeySpan>(&self, elems: &[E], key: &[u8]) -> Result<(usize, bool)> {
         // Most steps are decided by the first eight bytes, compared as one integer.
         let want = key_prefix(key);
-        let (mut lo, mut hi) = (0usize, heads.len() / ELEMENT_SIZE);
+        let (mut lo, mut hi) = (0usize, elems.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let off = mid * ELEMENT_SIZE;
-            let h: [u8; 8] = heads[off + at..off + at + 8].try_into().unwrap_or([0; 8]);
-            let pos = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
-            let ksize = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
-            let start = (PAGE_HEADER_SIZE + off).saturating_add(pos);
-            let end = start.saturating_add(ksize);
+            let Some(e) = elems.get(mid) else { break };
+            let (pos, ksize) = e.key_span();
+            let start = elem_offset(mid).saturating_add(pos as usize);
+            let end = start.saturating_add(ksize as usize);
             let Some(k) = self.bytes.get(start..end) else {
                 return Err(self.out_of_span(start, end));
             };
@@ -333,52 +340,183 @@ pub fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 
 /// Serialised size of a node with these elements: header + element headers + keys + values.
 pub fn node_size(elems: usize, data: usize) -> usize {
-    PAGE_HEADER_SIZE + elems * ELEMENT_SIZE + data
+    elem_offset(elems) + data
 }
 
-/// Writes a leaf node into `buf` (already zeroed and large enough), Go's element order: element
-/// headers first, then each key followed by its value.
-pub fn write_leaf<'e, I>(buf: &mut [u8], id: PageId, overflow: u32, elems: I)
+/// The error for a node buffer too short for what is written into it.
+#[cold]
+fn no_room(id: PageId, len: usize, needed: usize) -> Error {
+    Error::corrupted(id, format!("a node of {needed} bytes does not fit its buffer of {len} bytes"))
+}
+
+/// A position or length for an element header (a node past 4 GiB cannot be stored).
+fn field(id: PageId, n: usize) -> Result<U32> {
+    u32::try_from(n).map(U32::new).map_err(|_| Error::corrupted(id, format!("{n} does not fit an element field")))
+}
+
+/// The element count for a node's header (a node holds fewer than 65536 elements).
+fn count_field(id: PageId, count: usize) -> Result<u16> {
+    u16::try_from(count).map_err(|_| Error::corrupted(id, format!("{count} elements do not fit a page header")))
+}
+
+/// Writes a leaf node into `buf` (already zeroed, at least [`node_size`] bytes), Go's element
+/// order: element headers first, then each key followed by its value.
+pub fn write_leaf<'e, I>(buf: &mut [u8], id: PageId, overflow: u32, elems: I) -> Result<()>
 where
     I: ExactSizeIterator<Item = LeafElem<'e>>,
 {
-    let count = elems.len();
-    PageHeader { id, flags: LEAF_FLAG, count: count as u16, overflow }.write(buf);
-    let mut data = PAGE_HEADER_SIZE + count * ELEMENT_SIZE;
-    for (i, e) in elems.enumerate() {
-        let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
-        put_u32(buf, off, e.flags);
-        put_u32(buf, off + 4, (data - off) as u32);
-        put_u32(buf, off + 8, e.key.len() as u32);
-        put_u32(buf, off + 12, e.value.len() as u32);
-        buf[data..data + e.key.len()].copy_from_slice(e.key);
-        data += e.key.len();
-        buf[data..data + e.value.len()].copy_from_slice(e.value);
-        data += e.value.len();
+    let (count, len) = (elems.len(), buf.len());
+    let (node, data) =
+        layout::LeafNode::mut_from_prefix_with_elems(buf, count).map_err(|_| no_room(id, len, node_size(count, 0)))?;
+    node.header = PageHeader { id, flags: LEAF_FLAG, count: count_field(id, count)?, overflow }.to_disk();
+    let mut at = 0;
+    for (i, (slot, e)) in node.elems.iter_mut().zip(elems).enumerate() {
+        let end = at + e.key.len() + e.value.len();
+        let Some(kv) = data.get_mut(at..end) else { return Err(no_room(id, len, node_size(count, end))) };
+        *slot = layout::LeafElement {
+            flags: U32::new(e.flags),
+            pos: field(id, node_size(count, at) - elem_offset(i))?,
+            ksize: field(id, e.key.len())?,
+            vsize: field(id, e.value.len())?,
+        };
+        let (k, v) = kv.split_at_mut(e.key.len());
+        k.copy_from_slice(e.key);
+        v.copy_from_slice(e.value);
+        at = end;
     }
+    Ok(())
 }
 
-/// Writes a branch node into `buf` (already zeroed and large enough).
-pub fn write_branch<'e, I>(buf: &mut [u8], id: PageId, overflow: u32, elems: I)
+/// Writes a branch node into `buf` (already zeroed, at least [`node_size`] bytes).
+pub fn write_branch<'e, I>(buf: &mut [u8], id: PageId, overflow: u32, elems: I) -> Result<()>
 where
     I: ExactSizeIterator<Item = BranchElem<'e>>,
 {
-    let count = elems.len();
-    PageHeader { id, flags: BRANCH_FLAG, count: count as u16, overflow }.write(buf);
-    let mut data = PAGE_HEADER_SIZE + count * ELEMENT_SIZE;
-    for (i, e) in elems.enumerate() {
-        let off = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
-        put_u32(buf, off, (data - off) as u32);
-        put_u32(buf, off + 4, e.key.len() as u32);
-        put_u64(buf, off + 8, e.pgid);
-        buf[data..data + e.key.len()].copy_from_slice(e.key);
-        data += e.key.len();
+    let (count, len) = (elems.len(), buf.len());
+    let (node, data) = layout::BranchNode::mut_from_prefix_with_elems(buf, count)
+        .map_err(|_| no_room(id, len, node_size(count, 0)))?;
+    node.header = PageHeader { id, flags: BRANCH_FLAG, count: count_field(id, count)?, overflow }.to_disk();
+    let mut at = 0;
+    for (i, (slot, e)) in node.elems.iter_mut().zip(elems).enumerate() {
+        let end = at + e.key.len();
+        let Some(k) = data.get_mut(at..end) else { return Err(no_room(id, len, node_size(count, end))) };
+        *slot = layout::BranchElement {
+            pos: field(id, node_size(count, at) - elem_offset(i))?,
+            ksize: field(id, e.key.len())?,
+            pgid: U64::new(e.pgid),
+        };
+        k.copy_from_slice(e.key);
+        at = end;
     }
+    Ok(())
+}
+
+/// Gives a node written by [`write_leaf`] or [`write_branch`] its page id `to`, and passes the
+/// page ids stored in the elements listed in `elems` through `real`: the children of a branch,
+/// the roots in the bucket headers of a leaf (a commit builds nodes under provisional ids and
+/// rewrites them once every node has its page).
+pub(crate) fn relink(
+    buf: &mut [u8],
+    to: PageId,
+    elems: &[usize],
+    real: impl Fn(PageId) -> Result<PageId>,
+) -> Result<()> {
+    let (h, _) = layout::write::<layout::PageHeader>(buf, to, "page header")?;
+    h.id.set(to);
+    if elems.is_empty() {
+        return Ok(());
+    }
+    let h = PageHeader::from_disk(h);
+    let count = usize::from(h.count);
+    let missing = |i: usize| Error::corrupted(to, format!("no element {i} to relink"));
+    if h.flags & BRANCH_FLAG != 0 {
+        let len = buf.len();
+        let (node, _) = layout::BranchNode::mut_from_prefix_with_elems(buf, count)
+            .map_err(|_| no_room(to, len, node_size(count, 0)))?;
+        for &i in elems {
+            let e = node.elems.get_mut(i).ok_or_else(|| missing(i))?;
+            e.pgid.set(real(e.pgid.get())?);
+        }
+        return Ok(());
+    }
+    // A leaf: each listed element's value is a bucket header, right after its key.
+    let view = NodeView::new(buf, to)?;
+    let headers = elems.iter().map(|&i| {
+        let e = view.leaves.get(i).ok_or_else(|| missing(i))?;
+        Ok(elem_offset(i).saturating_add(e.pos.get() as usize).saturating_add(e.ksize.get() as usize))
+    });
+    for at in headers.collect::<Result<Vec<usize>>>()? {
+        let (b, _) = layout::write::<layout::BucketHeader>(buf.get_mut(at..).unwrap_or_default(), to, "bucket header")?;
+        b.root.set(real(b.root.get())?);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::compare_keys;
+    use super::*;
+
+    fn leaf<'a>(key: &'a [u8], value: &'a [u8], flags: u32) -> LeafElem<'a> {
+        LeafElem { flags, key, value }
+    }
+
+    #[test]
+    fn written_nodes_read_back() {
+        let elems = [leaf(b"a", b"1", 0), leaf(b"bb", b"", 0), leaf(b"ccc", b"333", 0)];
+        let mut buf = vec![0u8; node_size(3, 10)];
+        write_leaf(&mut buf, 7, 0, elems.iter().copied()).unwrap();
+        let v = NodeView::new(&buf, 7).unwrap();
+        assert!(v.leaf && v.len() == 3);
+        assert_eq!((0..3).map(|i| v.leaf_elem(i).unwrap()).collect::<Vec<_>>(), elems);
+        assert_eq!(v.search(b"bb").unwrap(), (1, true));
+        assert_eq!(v.search(b"b").unwrap(), (1, false));
+        assert!(v.branch_elem(0).is_err() && v.child(0).is_err() && v.leaf_elem(3).is_err());
+
+        let kids = [BranchElem { key: b"a", pgid: 10 }, BranchElem { key: b"m", pgid: 11 }];
+        let mut buf = vec![0u8; node_size(2, 2)];
+        write_branch(&mut buf, 8, 0, kids.iter().copied()).unwrap();
+        let v = NodeView::new(&buf, 8).unwrap();
+        assert_eq!((0..2).map(|i| v.branch_elem(i).unwrap()).collect::<Vec<_>>(), kids);
+        assert_eq!((v.child(1).unwrap(), v.child_index(b"z").unwrap()), (11, 1));
+        assert!(v.leaf_elem(0).is_err());
+    }
+
+    #[test]
+    fn short_buffers_and_pages_are_errors() {
+        let elems = [leaf(b"key", b"value", 0)];
+        let mut buf = vec![0u8; node_size(1, 8) - 1];
+        assert!(write_leaf(&mut buf, 7, 0, elems.iter().copied()).is_err());
+        let mut buf = vec![0u8; node_size(1, 8)];
+        write_leaf(&mut buf, 7, 0, elems.iter().copied()).unwrap();
+        // The element array must fit: a page cut inside it is refused when viewed.
+        assert!(matches!(NodeView::new(&buf[..31], 7), Err(Error::Corrupted { page: 7, .. })));
+        assert!(matches!(NodeView::new(&buf[..15], 7), Err(Error::Corrupted { page: 7, .. })));
+        // A page cut after the array but inside the data: the view is made, the element is not.
+        let v = NodeView::new(&buf[..33], 7).unwrap();
+        assert!(v.leaf_elem(0).is_err() && v.search(b"key").is_err());
+        assert!(PageHeader::read(&buf[..15], 7).is_err());
+    }
+
+    #[test]
+    fn relink_rewrites_children_and_bucket_roots() {
+        let kids = [BranchElem { key: b"a", pgid: 1 << 62 }, BranchElem { key: b"b", pgid: 5 }];
+        let mut buf = vec![0u8; 4096];
+        write_branch(&mut buf, 1 << 62, 0, kids.iter().copied()).unwrap();
+        relink(&mut buf, 9, &[0], |p| Ok(p - (1 << 62) + 100)).unwrap();
+        let v = NodeView::new(&buf, 9).unwrap();
+        assert_eq!((PageHeader::read(&buf, 9).unwrap().id, v.child(0).unwrap(), v.child(1).unwrap()), (9, 100, 5));
+
+        let header = layout::BucketHeader { root: U64::new(1 << 62), sequence: U64::new(4) };
+        let value = zerocopy::IntoBytes::as_bytes(&header);
+        let elems = [leaf(b"plain", b"x", 0), leaf(b"sub", value, BUCKET_LEAF_FLAG)];
+        let mut buf = vec![0u8; 4096];
+        write_leaf(&mut buf, 3, 0, elems.iter().copied()).unwrap();
+        relink(&mut buf, 12, &[1], |p| Ok(p - (1 << 62) + 200)).unwrap();
+        let e = NodeView::new(&buf, 12).unwrap().leaf_elem(1).unwrap();
+        let b = crate::tree::decode_bucket(e.value, 12).unwrap();
+        assert!(matches!(b.root, crate::tree::DiskRoot::Paged(200)) && b.sequence == 4);
+        assert!(relink(&mut buf, 12, &[2], Ok).is_err());
+    }
 
     #[test]
     fn differing_prefixes_order_as_their_keys() {

@@ -124,8 +124,8 @@ pub(crate) const PROVISIONAL: PageId = 1 << 62;
 /// A node serialised under a provisional id.
 struct DirtyNode {
     buf: Vec<u8>,
-    /// Offsets in `buf` of the provisional ids it refers to (children of a branch, roots of
-    /// sub-bucket headers in a leaf), rewritten by placement.
+    /// The elements that refer to provisional ids (children of a branch, roots of sub-bucket
+    /// headers in a leaf), rewritten by placement ([`crate::page::relink`]).
     refs: Vec<usize>,
     /// Placement order: 0 for a bucket's leaves, 1 for its branches, 2 for the root bucket's.
     rank: u8,
@@ -234,11 +234,7 @@ impl<'s> Spill<'s> {
         let mut pages = BTreeMap::new();
         for (id, mut d) in std::mem::take(&mut self.dirty) {
             let to = placed.real(id)?;
-            crate::page::put_u64(&mut d.buf, 0, to);
-            for &off in &d.refs {
-                let r = placed.real(crate::page::u64_at(&d.buf, off))?;
-                crate::page::put_u64(&mut d.buf, off, r);
-            }
+            crate::page::relink(&mut d.buf, to, &d.refs, |p| placed.real(p))?;
             pages.insert(to, d.buf);
         }
         placed.pages = pages;
@@ -269,23 +265,14 @@ impl<'s> Spill<'s> {
         let id = self.alloc(pages as u64);
         let mut buf = vec![0u8; pages * self.page_size];
         let overflow = (pages - 1) as u32;
-        let at = |i: usize| crate::page::PAGE_HEADER_SIZE + i * crate::page::ELEMENT_SIZE;
         let refs = match node {
             Node::Leaf(v) => {
-                write_leaf(&mut buf, id, overflow, v.iter().copied());
-                let mut refs = Vec::new();
-                for (i, e) in v.iter().enumerate() {
-                    if bucket_root(e).is_some_and(|r| r >= PROVISIONAL) {
-                        // The value starts `pos` bytes past the element, after the key.
-                        let pos = crate::page::u32_at(&buf, at(i) + 4) as usize;
-                        refs.push(at(i) + pos + e.key.len());
-                    }
-                }
-                refs
+                write_leaf(&mut buf, id, overflow, v.iter().copied())?;
+                (0..v.len()).filter(|&i| bucket_root(&v[i]).is_some_and(|r| r >= PROVISIONAL)).collect()
             }
             Node::Branch(v) => {
-                write_branch(&mut buf, id, overflow, v.iter().copied());
-                (0..v.len()).filter(|&i| v[i].pgid >= PROVISIONAL).map(|i| at(i) + 8).collect()
+                write_branch(&mut buf, id, overflow, v.iter().copied())?;
+                (0..v.len()).filter(|&i| v[i].pgid >= PROVISIONAL).collect()
             }
         };
         let rank = if self.building_root_bucket { 2 } else { u8::from(matches!(node, Node::Branch(_))) };
@@ -525,7 +512,7 @@ impl<'s> Spill<'s> {
             return Ok(None);
         }
         let mut buf = vec![0u8; node.size()];
-        write_leaf(&mut buf, 0, 0, v.iter().copied());
+        write_leaf(&mut buf, 0, 0, v.iter().copied())?;
         Ok(Some(buf))
     }
 
@@ -556,7 +543,7 @@ impl<'s> Spill<'s> {
                         && node.size() <= self.page_size / 4 =>
                 {
                     let mut buf = vec![0u8; node.size()];
-                    write_leaf(&mut buf, 0, 0, v.iter().copied());
+                    write_leaf(&mut buf, 0, 0, v.iter().copied())?;
                     return Ok(NewRoot::Inline(buf));
                 }
                 Node::Branch(v) if v.len() == 1 => {
@@ -647,12 +634,14 @@ impl<'s> Spill<'s> {
             }
         };
         let root = self.finish_root(level, id != 0, fill)?;
-        let mut value = vec![0u8; BUCKET_HEADER_SIZE];
-        crate::page::put_u64(&mut value, 8, b.sequence);
-        match root {
-            NewRoot::Paged(p) => crate::page::put_u64(&mut value, 0, p),
-            NewRoot::Inline(page) => value.extend_from_slice(&page),
-        }
+        let (root, inline) = match root {
+            NewRoot::Paged(p) => (p, Vec::new()),
+            NewRoot::Inline(page) => (0, page),
+        };
+        let header = crate::layout::BucketHeader { root: root.into(), sequence: b.sequence.into() };
+        let mut value = Vec::with_capacity(BUCKET_HEADER_SIZE + inline.len());
+        value.extend_from_slice(zerocopy::IntoBytes::as_bytes(&header));
+        value.extend_from_slice(&inline);
         Ok(Some(value))
     }
 }

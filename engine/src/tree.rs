@@ -7,12 +7,13 @@
 use std::sync::Arc;
 
 use crate::error::{Error, PageId, Result};
+use crate::layout;
 use crate::meta::Meta;
 use crate::mmap::Map;
-use crate::page::{u64_at, NodeView, PageHeader};
+use crate::page::{NodeView, PageHeader};
 
 /// Size of a bucket header stored as a leaf value: root pgid and sequence.
-pub const BUCKET_HEADER_SIZE: usize = 16;
+pub const BUCKET_HEADER_SIZE: usize = size_of::<layout::BucketHeader>();
 /// Deepest tree the engine will descend; deeper means a cycle or garbage.
 pub const MAX_DEPTH: usize = 64;
 
@@ -75,7 +76,7 @@ impl Snapshot {
         }
         let ps = self.page_size();
         let first = self.map.bytes(id * ps, ps, id)?;
-        let h = PageHeader::read(first);
+        let h = PageHeader::read(first, id)?;
         if h.id != id {
             return Err(Error::corrupted(id, format!("page header says it is page {}", h.id)));
         }
@@ -143,11 +144,10 @@ impl Snapshot {
 
 /// Decodes a bucket header (and inline page) stored as the value of a bucket element.
 pub fn decode_bucket(value: &[u8], page: PageId) -> Result<DiskBucket<'_>> {
-    if value.len() < BUCKET_HEADER_SIZE {
-        return Err(Error::corrupted(page, format!("bucket header of {} bytes", value.len())));
-    }
-    let root = u64_at(value, 0);
-    let sequence = u64_at(value, 8);
-    let root = if root == 0 { DiskRoot::Inline(&value[BUCKET_HEADER_SIZE..]) } else { DiskRoot::Paged(root) };
-    Ok(DiskBucket { root, sequence, node: None })
+    let (h, inline) = layout::read::<layout::BucketHeader>(value, page, "bucket header")?;
+    let root = match h.root.get() {
+        0 => DiskRoot::Inline(inline),
+        root => DiskRoot::Paged(root),
+    };
+    Ok(DiskBucket { root, sequence: h.sequence.get(), node: None })
 }

@@ -304,12 +304,14 @@ fn commit(db: &DB, w: &mut WriteTx) -> Result<(Snapshot, OnCommit)> {
 
     let prepared = (|| -> Result<(Meta, DirtyPages)> {
         let root = match sp.commit_bucket(&view, relocated, 0)? {
-            Some(v) => crate::page::u64_at(&v, 0),
+            Some(v) => match crate::tree::decode_bucket(&v, 0)?.root {
+                crate::tree::DiskRoot::Paged(root) => root,
+                crate::tree::DiskRoot::Inline(_) => {
+                    return Err(Error::corrupted(0, "the root bucket cannot be inline"))
+                }
+            },
             None => snap.meta.root,
         };
-        if root == 0 {
-            return Err(Error::corrupted(0, "the root bucket cannot be inline"));
-        }
         if snap.meta.freelist != NO_FREELIST {
             let n = page_span(snap, snap.meta.freelist)?;
             sp.free(snap.meta.freelist, n)?;
@@ -323,7 +325,7 @@ fn commit(db: &DB, w: &mut WriteTx) -> Result<(Snapshot, OnCommit)> {
         let freelist = match placed.extra_at {
             Some(id) => {
                 let mut buf = vec![0u8; (freelist_pages * page_size) as usize];
-                sp.freelist.encode(&mut buf, id, (freelist_pages - 1) as u32);
+                sp.freelist.encode(&mut buf, id, (freelist_pages - 1) as u32)?;
                 placed.pages.insert(id, buf);
                 sp.stats.page_count += freelist_pages;
                 sp.stats.page_alloc += freelist_pages * page_size;

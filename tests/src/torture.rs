@@ -256,11 +256,9 @@ pub fn mutations(dir: &std::path::Path, source: &[u8], seed: u64, count: usize) 
     let mut rng = Rng::new(seed);
     let path = dir.join(format!("mut-{seed}.db"));
     let ps = {
-        let m = rivet_engine::meta::Meta::decode(source);
-        if m.validate().is_ok() {
-            m.page_size as usize
-        } else {
-            4096
+        match rivet_engine::meta::Meta::decode(source, 0) {
+            Ok(m) if m.validate().is_ok() => m.page_size as usize,
+            _ => 4096,
         }
     };
     for i in 0..count {

@@ -53,7 +53,10 @@ fn hexdump(out: &mut dyn Write, bytes: &[u8]) -> Result<(), CliError> {
 }
 
 fn meta(out: &mut dyn Write, raw: &RawFile, id: PageId, bytes: &[u8]) -> Result<(), CliError> {
-    let m = Meta::decode(bytes);
+    let m = match Meta::decode(bytes, id) {
+        Ok(m) => m,
+        Err(e) => return w!(out, "  cannot decode: {e}"),
+    };
     let slot = &raw.metas[id as usize];
     w!(out, "  magic:           {:#010x}", m.magic)?;
     w!(out, "  version:         {}", m.version)?;
