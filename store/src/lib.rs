@@ -153,6 +153,7 @@ mod evolve;
 pub mod key;
 pub mod key_kind;
 pub mod layout;
+pub mod query;
 mod record;
 mod rewrite;
 mod scan;
@@ -170,6 +171,7 @@ pub use error::{Error, Mismatch, Result};
 pub use evolve::Upgrade;
 pub use key::{AutoKey, Key, KeyLike, KeyPrefix, KeyRange};
 pub use layout::{Layout, Shape};
+pub use query::{Condition, Find, FindKeys};
 pub use record::{
     index_bucket_name, Field, FieldSpec, Index, IndexSchema, IndexSpec, Multi, Record, Schema, SchemaSpec, Unique,
     ValueField, ValueFieldSpec,
