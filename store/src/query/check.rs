@@ -89,6 +89,11 @@ impl<'a> Check<'a> {
     /// `all` of `checks` (AND) or any of them (OR), cheapest first.
     pub(crate) fn join(mut checks: Vec<Check<'a>>, all: bool) -> Check<'a> {
         checks.sort_by_key(Check::cost);
+        if checks.len() == 1 {
+            if let Some(only) = checks.pop() {
+                return only;
+            }
+        }
         if all {
             Check::And(checks)
         } else {
@@ -137,7 +142,7 @@ impl<'a> Check<'a> {
             }
             Check::Entry { text, .. } => out.push_str(&format!("{pad}{text}: look up the entry value ++ key\n")),
             Check::Decoded { text, .. } => {
-                out.push_str(&format!("{pad}{text}: decode the record and compare its index key\n"))
+                out.push_str(&format!("{pad}{text}: decode the record, compare its index key\n"))
             }
             Check::And(c) | Check::Or(c) => {
                 let word = if matches!(self, Check::And(_)) { "all of" } else { "any of" };

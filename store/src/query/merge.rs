@@ -100,7 +100,8 @@ pub(crate) struct Walk<'a> {
     pub(crate) bounds: EncodedBounds,
     /// The index whose entries this walks (`None`: the records).
     pub(crate) index: Option<&'static str>,
-    /// What it walks, for `explain`.
+    /// The condition it stands for (`city = "Oslo"`), or what it walks (the records), for
+    /// `explain`.
     pub(crate) text: String,
     reverse: bool,
     cursor: Option<Cursor<'a>>,

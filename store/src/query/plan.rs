@@ -155,7 +155,7 @@ impl<'a> Planner<'a> {
         let checks = planned
             .into_iter()
             .map(|p| match p {
-                Planned::Stream(s) => into_check(s),
+                Planned::Stream(s) => into_check(s, bounds),
                 Planned::Check(c) => c,
             })
             .collect();
@@ -198,8 +198,7 @@ impl<'a> Planner<'a> {
                 Ok(Planned::Stream(Stream::Sorted(Sorted::new(keys, leaf.name, text, self.reverse))))
             }
             Op::Eq(v) => {
-                let text = format!("entries of index {text}, in key order");
-                let walk = Walk::new(ib, v.clone(), bounds.clone(), Some(leaf.name), text, self.reverse);
+                let walk = Walk::new(ib, v.clone(), bounds.clone(), Some(leaf.name), text.clone(), self.reverse);
                 Ok(Planned::Stream(Stream::Walk(Box::new(walk))))
             }
             Op::Range(rb) => self.range(leaf, ib, is.unique, rb, bounds),
@@ -230,10 +229,7 @@ impl<'a> Planner<'a> {
             if let (Some(v), true) = (v, before_end(k, bound_ref(&rb.0), true)) {
                 read += 1;
                 if read > self.sort_budget {
-                    let text = format!(
-                        "index {}: more than {} entries, so checked on each candidate",
-                        leaf.text, self.sort_budget
-                    );
+                    let text = format!("index {} (more than {} entries to sort)", leaf.text, self.sort_budget);
                     return Ok(Planned::Check(Check::Decoded { position: leaf.position, bounds: rb.clone(), text }));
                 }
                 let pk = if unique {
@@ -267,16 +263,19 @@ fn rank(s: &Stream<'_>) -> (u8, usize) {
     }
 }
 
-/// The same condition as a check on one candidate (for an OR that cannot be merged).
-fn into_check(s: Stream<'_>) -> Check<'_> {
+/// The same condition as a check on one candidate (for an OR that cannot be merged). The
+/// check only ever sees candidates within `outer` (the bounds `s` was planned in), so bounds
+/// equal to those need no comparison.
+fn into_check<'a>(s: Stream<'a>, outer: &EncodedBounds) -> Check<'a> {
     match s {
         Stream::Walk(w) => {
             let mut parts = Vec::new();
-            if !unbounded(&w.bounds) {
-                parts.push(Check::Bounds { bounds: w.bounds, text: "key within the bounds".into() });
+            if !unbounded(&w.bounds) && w.bounds != *outer {
+                parts.push(Check::Bounds { bounds: w.bounds, text: "primary key within its bounds".into() });
             }
             if w.index.is_some() {
-                parts.push(Check::Entry { index: w.bucket, value: w.prefix, text: w.text });
+                let text = format!("index {}", w.text);
+                parts.push(Check::Entry { index: w.bucket, value: w.prefix, text });
             }
             match parts.len() {
                 1 => parts.pop().unwrap_or(Check::And(Vec::new())),
@@ -284,9 +283,9 @@ fn into_check(s: Stream<'_>) -> Check<'_> {
             }
         }
         Stream::Sorted(s) => Check::Member { keys: s.keys, text: s.text },
-        Stream::Union(u) => Check::join(u.streams.into_iter().map(into_check).collect(), false),
+        Stream::Union(u) => Check::join(u.streams.into_iter().map(|s| into_check(s, outer)).collect(), false),
         Stream::Intersect(i) => {
-            let mut parts: Vec<Check<'_>> = i.streams.into_iter().map(into_check).collect();
+            let mut parts: Vec<Check<'a>> = i.streams.into_iter().map(|s| into_check(s, outer)).collect();
             parts.extend(i.residual);
             Check::join(parts, true)
         }
@@ -329,6 +328,9 @@ pub(crate) fn decodes(s: &Stream<'_>) -> bool {
 pub(crate) fn describe(s: &Stream<'_>, depth: usize, out: &mut String) {
     let pad = "  ".repeat(depth);
     match s {
+        Stream::Walk(w) if w.index.is_some() => {
+            out.push_str(&format!("{pad}entries of index {}, in key order\n", w.text))
+        }
         Stream::Walk(w) => out.push_str(&format!("{pad}{}\n", w.text)),
         Stream::Sorted(s) => out.push_str(&format!("{pad}{}\n", s.text)),
         Stream::Union(u) => {
@@ -345,7 +347,7 @@ pub(crate) fn describe(s: &Stream<'_>, depth: usize, out: &mut String) {
                     i.streams.len()
                 ));
             } else {
-                out.push_str(&format!("{pad}one stream:\n"));
+                out.push_str(&format!("{pad}candidates in key order:\n"));
             }
             if !i.keys.is_empty() {
                 out.push_str(&format!(
@@ -355,7 +357,7 @@ pub(crate) fn describe(s: &Stream<'_>, depth: usize, out: &mut String) {
             }
             i.streams.iter().for_each(|s| describe(s, depth + 1, out));
             if let Some(c) = &i.residual {
-                out.push_str(&format!("{pad}  then check each key they yield:\n"));
+                out.push_str(&format!("{pad}  then check each candidate:\n"));
                 c.describe(depth + 2, out);
             }
         }
