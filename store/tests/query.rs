@@ -44,7 +44,7 @@ fn person(id: u32) -> Person {
         city: CITIES[(id % 4) as usize].into(),
         age: (20 + id % 7) as u8,
         email: format!("p{id}@example.com"),
-        team: if id % 3 == 0 { None } else { Some((id % 5) as u8) },
+        team: if id.is_multiple_of(3) { None } else { Some((id % 5) as u8) },
         name: NAMES[(id % 6) as usize].into(),
     }
 }
