@@ -164,18 +164,29 @@ pub(crate) struct Ctx<'a, T> {
     sources: String,
     /// The last record decoded, by primary key.
     cached: Option<(&'a [u8], T)>,
+    /// The stored value of a key a walk of the records is on (saves looking it up).
+    hand: Option<(&'a [u8], &'a [u8])>,
     buf: Vec<u8>,
 }
 
 impl<'a, T: Record> Ctx<'a, T> {
     pub(crate) fn new(records: Bucket<'a>, resolved: &'static Resolved, sources: String) -> Self {
-        Ctx { records, resolved, sources, cached: None, buf: Vec::new() }
+        Ctx { records, resolved, sources, cached: None, hand: None, buf: Vec::new() }
+    }
+
+    /// Records that `value` is stored under `pk` (a walk of the records read both).
+    pub(crate) fn at_hand(&mut self, pk: &'a [u8], value: &'a [u8]) {
+        self.hand = Some((pk, value));
     }
 
     /// Decodes the record with primary key `pk` into the cache slot (unless it is there).
     fn load(&mut self, pk: &'a [u8]) -> Result<&T> {
         if !matches!(&self.cached, Some((k, _)) if *k == pk) {
-            let Some(value) = self.records.get(pk)? else {
+            let value = match self.hand {
+                Some((k, v)) if k == pk => Some(v),
+                _ => self.records.get(pk)?,
+            };
+            let Some(value) = value else {
                 return Err(Error::Inconsistent {
                     bucket: T::schema().bucket.into(),
                     index: self.sources.clone(),

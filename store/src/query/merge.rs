@@ -69,7 +69,11 @@ impl<'a> Stream<'a> {
         cx: &mut Ctx<'a, T>,
     ) -> Result<Option<&'a [u8]>> {
         match self {
-            Stream::Walk(s) => s.seek(target),
+            Stream::Walk(s) => {
+                let k = s.seek(target)?;
+                s.share_value(cx);
+                Ok(k)
+            }
             Stream::Sorted(s) => Ok(s.seek(target)),
             Stream::Union(s) => s.seek(target, cx),
             Stream::Intersect(s) => s.seek(target, cx),
@@ -79,7 +83,11 @@ impl<'a> Stream<'a> {
     /// Moves past the current key (to the first key, before the first step).
     pub(crate) fn next<T: Record>(&mut self, cx: &mut Ctx<'a, T>) -> Result<Option<&'a [u8]>> {
         match self {
-            Stream::Walk(s) => s.next(),
+            Stream::Walk(s) => {
+                let k = s.next()?;
+                s.share_value(cx);
+                Ok(k)
+            }
             Stream::Sorted(s) => Ok(s.next()),
             Stream::Union(s) => s.next(cx),
             Stream::Intersect(s) => s.next(cx),
@@ -110,6 +118,8 @@ pub(crate) struct Walk<'a> {
     reverse: bool,
     cursor: Option<Cursor<'a>>,
     current: Option<&'a [u8]>,
+    /// The value stored under `current` (for a walk of the records).
+    value: Option<&'a [u8]>,
     phase: Phase,
     buf: Vec<u8>,
 }
@@ -134,6 +144,7 @@ impl<'a> Walk<'a> {
             reverse,
             cursor: None,
             current: None,
+            value: None,
             phase: Phase::Fresh,
             buf: Vec::new(),
         }
@@ -211,6 +222,7 @@ impl<'a> Walk<'a> {
             // Nested buckets are not records; an exclusive start bound passes over its key.
             if v.is_some() && before_end(pk, start, !self.reverse) {
                 self.current = Some(pk);
+                self.value = v;
                 return Ok(Some(pk));
             }
             item = self.step();
@@ -220,8 +232,17 @@ impl<'a> Walk<'a> {
     fn finish(&mut self) -> Option<&'a [u8]> {
         self.phase = Phase::Done;
         self.current = None;
+        self.value = None;
         self.cursor = None;
         None
+    }
+
+    /// A walk of the records has the value of its key at hand: it tells `cx`, so that
+    /// decoding the record does not look it up again.
+    fn share_value<T: Record>(&self, cx: &mut Ctx<'a, T>) {
+        if let (None, Some(k), Some(v)) = (self.index, self.current, self.value) {
+            cx.at_hand(k, v);
+        }
     }
 
     fn next(&mut self) -> Result<Option<&'a [u8]>> {
