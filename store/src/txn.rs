@@ -245,30 +245,17 @@ impl<'db> ReadTx<'db> {
         IndexView::new(records, source, Some((index.position(), ischema)), self.verified::<T>())
     }
 
-    /// The records of type `T` matching `condition` (index equalities, ranges and prefixes,
-    /// primary-key ranges, joined by AND and OR), in primary-key order, planned as merges of
-    /// index streams (see [`crate::query`]).
+    /// The records of type `T` matching `condition` (conditions on indexes and the primary key,
+    /// joined by AND and OR), in primary-key order: see [`crate::query`] and [`Find`].
     ///
     /// ```
-    /// # use rivet::{Record, Store};
-    /// # use serde::{Deserialize, Serialize};
+    /// # use rivet::{Record, Store}; use serde::{Deserialize, Serialize};
     /// #[derive(Record, Serialize, Deserialize, Debug)]
-    /// struct User {
-    ///     #[key]
-    ///     id: u64,
-    ///     #[index]
-    ///     city: String,
-    ///     #[index]
-    ///     age: u32,
-    /// }
+    /// struct User { #[key] id: u64, #[index] city: String, #[index] age: u32 }
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let store = Store::open(dir.path().join("doc.db"))?;
-    /// store.write(|tx| {
-    ///     for (id, city, age) in [(1, "Oslo", 30), (2, "Oslo", 41), (3, "Rome", 30), (4, "Oslo", 30)] {
-    ///         tx.upsert(&User { id, city: city.into(), age })?;
-    ///     }
-    ///     Ok(())
-    /// })?;
+    /// # store.write(|tx| [(1, "Oslo", 30), (2, "Oslo", 41), (3, "Rome", 30), (4, "Oslo", 30)]
+    /// #     .into_iter().try_for_each(|(id, city, age)| tx.upsert(&User { id, city: city.into(), age })))?;
     /// let found = store.read(|tx| tx.find(User::city.eq("Oslo").and(User::age.eq(30))).to_vec())?;
     /// assert_eq!(found.iter().map(|u| u.id).collect::<Vec<_>>(), [1, 4]);
     /// # Ok::<(), rivet::Error>(())
