@@ -5,11 +5,8 @@
 //! or backwards, and each able to *seek*: move to its first key at or past a target. Seeks
 //! only ever move forwards in the walking direction.
 //!
-//! - [`Walk`]: the keys of a bucket under a prefix, within primary-key bounds. Over the record
-//!   bucket (no prefix) it is a primary-key walk; over a non-unique index with the prefix of
-//!   one encoded value it is that value's entries (`value ++ key`), which sort by primary key.
-//!   A seek steps up to [`STEPS_BEFORE_SEEK`] times first (the target is often just ahead),
-//!   then repositions the engine cursor with one B+tree seek.
+//! - [`Walk`] (in `walk.rs`): the keys of a bucket under a prefix, within primary-key bounds:
+//!   the records themselves, or the entries of one value of a non-unique index.
 //! - [`Sorted`]: keys known beforehand (a unique-index probe, a small range read and sorted).
 //! - [`Union`]: a k-way merge of its children, each key once.
 //! - [`Intersect`]: a leapfrog intersection: the lagging child seeks to the leader's key, until
@@ -17,26 +14,15 @@
 //!   any child. Residual [`Check`]s then run on each agreed key.
 
 use std::cmp::Ordering;
-use std::ops::Bound;
-
-use rivet_engine::{Bucket, Cursor};
 
 use crate::error::Result;
-use crate::key::{successor, EncodedBounds};
 use crate::record::Record;
-use crate::scan::before_end;
 
-use super::check::{bound_ref, Check, Ctx};
-
-/// Steps a [`Walk`] takes towards a seek target before it seeks with the cursor. A step is a
-/// move to the next slot of a leaf; a seek descends the tree from its root, which costs about
-/// as much as this many steps on a 200,000-record bucket. Stepping that far first keeps a seek
-/// within about twice the cheaper of the two whether the target is near (merging streams of
-/// similar density, where it usually is a step or two away) or far.
-const STEPS_BEFORE_SEEK: usize = 16;
+use super::check::{Check, Ctx};
+use super::walk::Walk;
 
 /// Whether `a` is at or past `b` in the walking direction.
-fn at_or_past(a: &[u8], b: &[u8], reverse: bool) -> bool {
+pub(crate) fn at_or_past(a: &[u8], b: &[u8], reverse: bool) -> bool {
     let ord = a.cmp(b);
     ord == Ordering::Equal || (ord == Ordering::Greater) != reverse
 }
@@ -97,192 +83,10 @@ impl<'a> Stream<'a> {
 
 /// Where a stream is in its walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(crate) enum Phase {
     Fresh,
     Running,
     Done,
-}
-
-/// The keys of a bucket that start with `prefix`, the prefix cut off, within `bounds` (see the
-/// module docs). Nested buckets (a record bucket's indexes) are passed over.
-#[derive(Debug)]
-pub(crate) struct Walk<'a> {
-    pub(crate) bucket: Bucket<'a>,
-    pub(crate) prefix: Vec<u8>,
-    pub(crate) bounds: EncodedBounds,
-    /// The index whose entries this walks (`None`: the records).
-    pub(crate) index: Option<&'static str>,
-    /// The condition it stands for (`city = "Oslo"`), or what it walks (the records), for
-    /// `explain`.
-    pub(crate) text: String,
-    reverse: bool,
-    cursor: Option<Cursor<'a>>,
-    current: Option<&'a [u8]>,
-    /// The value stored under `current` (for a walk of the records).
-    value: Option<&'a [u8]>,
-    phase: Phase,
-    buf: Vec<u8>,
-}
-
-type Item<'a> = rivet_engine::Result<Option<(&'a [u8], Option<&'a [u8]>)>>;
-
-impl<'a> Walk<'a> {
-    pub(crate) fn new(
-        bucket: Bucket<'a>,
-        prefix: Vec<u8>,
-        bounds: EncodedBounds,
-        index: Option<&'static str>,
-        text: String,
-        reverse: bool,
-    ) -> Self {
-        Walk {
-            bucket,
-            prefix,
-            bounds,
-            index,
-            text,
-            reverse,
-            cursor: None,
-            current: None,
-            value: None,
-            phase: Phase::Fresh,
-            buf: Vec::new(),
-        }
-    }
-
-    /// The bound the walk starts from and the one it moves towards.
-    fn start_end(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
-        let (lo, hi) = (bound_ref(&self.bounds.0), bound_ref(&self.bounds.1));
-        if self.reverse {
-            (hi, lo)
-        } else {
-            (lo, hi)
-        }
-    }
-
-    /// `prefix ++ key` in the reusable buffer.
-    fn full_key(&mut self, key: &[u8]) {
-        self.buf.clear();
-        self.buf.extend_from_slice(&self.prefix);
-        self.buf.extend_from_slice(key);
-    }
-
-    /// The last item at or before `key` (or strictly before it).
-    fn seek_back(c: &mut Cursor<'a>, key: &[u8], inclusive: bool) -> Item<'a> {
-        match c.seek(key)? {
-            None => c.last(),
-            Some((k, v)) if inclusive && k == key => Ok(Some((k, v))),
-            Some(_) => c.prev(),
-        }
-    }
-
-    /// Positions a new cursor at the start bound.
-    fn start(&mut self) -> Result<Option<&'a [u8]>> {
-        let mut c = self.bucket.cursor();
-        let (start, _) = self.start_end();
-        let item = match (start, self.reverse) {
-            (Bound::Unbounded, false) if self.prefix.is_empty() => c.first(),
-            (Bound::Unbounded, false) => c.seek(&self.prefix),
-            (Bound::Unbounded, true) => match successor(&self.prefix) {
-                Some(s) => Self::seek_back(&mut c, &s, false),
-                None => c.last(),
-            },
-            (Bound::Included(k) | Bound::Excluded(k), reverse) => {
-                let k = k.to_vec();
-                self.full_key(&k);
-                if reverse {
-                    Self::seek_back(&mut c, &self.buf, true)
-                } else {
-                    c.seek(&self.buf)
-                }
-            }
-        };
-        self.cursor = Some(c);
-        self.phase = Phase::Running;
-        self.settle(item)
-    }
-
-    fn step(&mut self) -> Item<'a> {
-        match &mut self.cursor {
-            Some(c) if self.reverse => c.prev(),
-            Some(c) => c.next(),
-            None => Ok(None),
-        }
-    }
-
-    /// Moves from the cursor's item to the first one the walk yields.
-    fn settle(&mut self, mut item: Item<'a>) -> Result<Option<&'a [u8]>> {
-        loop {
-            let Some((k, v)) = item? else { return Ok(self.finish()) };
-            let Some(pk) = k.strip_prefix(self.prefix.as_slice()) else { return Ok(self.finish()) };
-            let (start, end) = self.start_end();
-            if !before_end(pk, end, self.reverse) {
-                return Ok(self.finish());
-            }
-            // Nested buckets are not records; an exclusive start bound passes over its key.
-            if v.is_some() && before_end(pk, start, !self.reverse) {
-                self.current = Some(pk);
-                self.value = v;
-                return Ok(Some(pk));
-            }
-            item = self.step();
-        }
-    }
-
-    fn finish(&mut self) -> Option<&'a [u8]> {
-        self.phase = Phase::Done;
-        self.current = None;
-        self.value = None;
-        self.cursor = None;
-        None
-    }
-
-    /// A walk of the records has the value of its key at hand: it tells `cx`, so that
-    /// decoding the record does not look it up again.
-    fn share_value<T: Record>(&self, cx: &mut Ctx<'a, T>) {
-        if let (None, Some(k), Some(v)) = (self.index, self.current, self.value) {
-            cx.at_hand(k, v);
-        }
-    }
-
-    fn next(&mut self) -> Result<Option<&'a [u8]>> {
-        match self.phase {
-            Phase::Fresh => self.start(),
-            Phase::Running => {
-                let item = self.step();
-                self.settle(item)
-            }
-            Phase::Done => Ok(None),
-        }
-    }
-
-    fn seek(&mut self, target: Option<&'a [u8]>) -> Result<Option<&'a [u8]>> {
-        if self.phase == Phase::Fresh {
-            self.start()?;
-        }
-        let Some(target) = target else { return Ok(self.current) };
-        for _ in 0..STEPS_BEFORE_SEEK {
-            match self.current {
-                None => return Ok(None),
-                Some(cur) if at_or_past(cur, target, self.reverse) => return Ok(Some(cur)),
-                Some(_) => {
-                    self.next()?;
-                }
-            }
-        }
-        match self.current {
-            None => return Ok(None),
-            Some(cur) if at_or_past(cur, target, self.reverse) => return Ok(Some(cur)),
-            Some(_) => {}
-        }
-        self.full_key(target);
-        let item = match &mut self.cursor {
-            Some(c) if self.reverse => Self::seek_back(c, &self.buf, true),
-            Some(c) => c.seek(&self.buf),
-            None => Ok(None),
-        };
-        self.settle(item)
-    }
 }
 
 /// Keys known before the walk: ascending, within the bounds, each once.

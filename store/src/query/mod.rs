@@ -66,6 +66,7 @@ mod check;
 mod cond;
 mod merge;
 mod plan;
+mod walk;
 
 use std::fmt;
 use std::ops::Bound;

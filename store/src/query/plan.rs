@@ -40,7 +40,8 @@ use crate::scan::{before_end, tighter};
 
 use super::check::{bound_ref, in_bounds, unbounded, Check};
 use super::cond::{IndexLeaf, Node, Op};
-use super::merge::{Intersect, Sorted, Stream, Union, Walk};
+use super::merge::{Intersect, Sorted, Stream, Union};
+use super::walk::Walk;
 
 /// The default of [`crate::Find::sort_budget`]: how many entries of an index range the planner
 /// reads to sort them by primary key.
