@@ -183,7 +183,17 @@ impl<'a> Walk<'a> {
 
     pub(crate) fn seek(&mut self, target: Option<&'a [u8]>) -> Result<Option<&'a [u8]>> {
         if self.phase == Phase::Fresh {
-            self.start()?;
+            // A first seek within the bounds goes straight to its target.
+            match target {
+                Some(t) if before_end(t, self.start_end().0, !self.reverse) => {
+                    self.cursor = Some(self.bucket.cursor());
+                    self.phase = Phase::Running;
+                    return self.reposition(t);
+                }
+                _ => {
+                    self.start()?;
+                }
+            }
         }
         let Some(target) = target else { return Ok(self.current) };
         for _ in 0..STEPS_BEFORE_SEEK {
@@ -200,6 +210,11 @@ impl<'a> Walk<'a> {
             Some(cur) if at_or_past(cur, target, self.reverse) => return Ok(Some(cur)),
             Some(_) => {}
         }
+        self.reposition(target)
+    }
+
+    /// Moves the cursor to the first item at or past `target` with one B+tree seek.
+    fn reposition(&mut self, target: &[u8]) -> Result<Option<&'a [u8]>> {
         self.full_key(target);
         let item = match &mut self.cursor {
             Some(c) if self.reverse => Self::seek_back(c, &self.buf, true),
