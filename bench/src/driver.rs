@@ -16,6 +16,9 @@ pub const KV_PHASES: [&str; 7] =
     ["bulk_load", "individual_writes", "batch_writes", "random_reads", "random_reads_2t", "range_scans", "removals"];
 /// Phases of the typed workload, in order.
 pub const TYPED_PHASES: [&str; 5] = ["typed_insert", "typed_get", "typed_range", "typed_index_get", "typed_remove"];
+/// Phases of the combined-query workload (Rivet alone: an AND of index equalities against a
+/// filtered scan).
+pub const QUERY_PHASES: [&str; 3] = ["typed_query_load", "typed_and_query", "typed_filter_scan"];
 
 /// Command-line options of the driver.
 #[derive(Debug, Clone)]
@@ -375,6 +378,7 @@ pub fn main(args: Args) -> i32 {
         typed("rivet-engine", "typed:rivet-engine"),
         typed("native_db", "typed:native_db"),
     ]);
+    jobs.push(Job { label: "rivet", group: "typed", program: Program::SelfExe("typed-query"), phases: &QUERY_PHASES });
     jobs.retain(|j| select(j.label, j.group));
     if jobs.is_empty() {
         eprintln!("rivet-bench: --only selected nothing");
@@ -440,7 +444,7 @@ pub fn main(args: Args) -> i32 {
 
     // Aggregate.
     let mut rows: Vec<Row> = Vec::new();
-    for phase in KV_PHASES.iter().chain(TYPED_PHASES.iter()) {
+    for phase in KV_PHASES.iter().chain(TYPED_PHASES.iter()).chain(QUERY_PHASES.iter()) {
         for (j, job) in jobs.iter().enumerate() {
             if !job.phases.contains(phase) {
                 continue;
@@ -579,6 +583,8 @@ pub fn worker_main(args: &[String]) -> i32 {
     };
     let r = if let Some(kind) = name.strip_prefix("typed:") {
         crate::typed::run_typed(kind, &dir, n)
+    } else if name == "typed-query" {
+        crate::query::run_query(&dir, n)
     } else if name == "fdatasync" {
         crate::worker::run_sync2(&dir)
     } else {

@@ -22,6 +22,8 @@
 //!   random reads on 1 and 2 threads, range scans, removals, file sizes), every answer checked;
 //! - [`typed`]: the typed phases (insert with an autoincrement key and a unique index, get,
 //!   range, index lookup, remove).
+//! - [`query`]: combined queries (Rivet alone): an AND of two index equalities merged by
+//!   leapfrog, against scanning every record with a filter, in the same run.
 //!
 //! This crate is a workspace member but not a default member, so `cargo test` at the root
 //! does not build its heavy dependencies.
@@ -29,6 +31,7 @@
 pub mod data;
 pub mod driver;
 pub mod kv;
+pub mod query;
 pub mod report;
 pub mod typed;
 pub mod worker;

@@ -293,6 +293,15 @@ pub(crate) fn print_report(
         (1.0 / x, format!("typed store {}/s, raw engine (same bytes) {}/s", fmt_rate(a), fmt_rate(b)))
     });
     target("typed_insert, typed store's time ÷ raw engine's time", ti, 2.0, false);
+    let rate = |phase: &str| find(rows, "rivet", phase).and_then(Row::ops_per_sec);
+    let aq = match (rate("typed_and_query"), rate("typed_filter_scan")) {
+        (Some(a), Some(b)) => Some((
+            a / b,
+            format!("AND of two index equalities {}/s, scan with a filter {}/s", fmt_rate(a), fmt_rate(b)),
+        )),
+        _ => None,
+    };
+    target("typed_and_query ÷ typed_filter_scan (the same questions, queries/s)", aq, 10.0, true);
 
     println!("\nVersions:");
     for (k, v) in versions {

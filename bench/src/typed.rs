@@ -218,7 +218,7 @@ impl Typed for RivetTyped {
     fn remove(&self, ids: &[u64], _w: &Workload) -> Result<()> {
         let mut tx = self.store.begin_write()?;
         for &id in ids {
-            if !tx.remove::<BenchRecord>(id)? {
+            if tx.remove::<BenchRecord>(id)?.is_none() {
                 return fail(format!("removal of record {id} found nothing"));
             }
         }

@@ -62,6 +62,45 @@
 //!   release) is [`Error::SchemaMismatch`] naming the field and both shapes, before anything
 //!   is read or written. See [Changing your types](#changing-your-types).
 //!
+//! ## Combined queries
+//!
+//! [`ReadTx::find`] takes a [`Condition`]: equalities, ranges and prefixes on indexes (built
+//! from the typed handles: `User::country.eq("GB")`, `User::born.range(1800..1900)`,
+//! `User::email.starts_with("ada")`) and ranges of the primary key, joined by AND and OR at any
+//! depth ([`query::and`], [`query::or`], `&`, `|`). Results come in primary-key order, lazily,
+//! with `filter`, `rev`, `limit`, `after` (keyset pagination), `count`, `keys` and `to_vec`.
+//!
+//! ```
+//! # use rivet::{Condition, Record, Store};
+//! # use serde::{Deserialize, Serialize};
+//! use rivet::query::{and, or};
+//! # #[derive(Record, Serialize, Deserialize, Debug)]
+//! # struct User { #[key(auto)] id: u64, #[index(unique)] email: String, #[index] country: String, #[index] born: Option<i32>, name: String }
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let store = Store::open(dir.path().join("users.db"))?;
+//! store.write(|tx| {
+//!     for (email, country, born) in [("ada@x", "GB", 1815), ("alan@x", "GB", 1912), ("grace@x", "US", 1906)] {
+//!         tx.insert(&mut User { id: 0, email: email.into(), country: country.into(), born: Some(born), name: String::new() })?;
+//!     }
+//!     Ok(())
+//! })?;
+//! store.read(|tx| {
+//!     let q = and([User::country.eq("GB"), or([User::born.range(1900..), User::email.starts_with("ada")])]);
+//!     let ids: Vec<u64> = tx.find(q).rev().keys().collect::<Result<_, _>>()?;
+//!     assert_eq!(ids, [2, 1]);
+//!     assert_eq!(tx.find(User::country.eq("GB") & Condition::key_range(2..)).count()?, 1);
+//!     Ok(())
+//! })?;
+//! # Ok::<(), rivet::Error>(())
+//! ```
+//!
+//! An AND of equalities on non-unique indexes is a leapfrog intersection of their entries
+//! (which sort by primary key): it reads the entries, seeking past gaps, and decodes only the
+//! records it returns. An OR is a k-way merge of the same streams. A unique equality is one
+//! lookup; a primary-key range bounds every stream. An index range is read and sorted by key
+//! when it is small, else checked on each candidate. [`Find::explain`] prints the plan; the
+//! [`query`] module says more.
+//!
 //! ## Storage layout
 //!
 //! Everything is ordinary bbolt buckets, readable with `rivet dump` or with bbolt itself.
@@ -156,6 +195,7 @@ mod evolve;
 pub mod key;
 pub mod key_kind;
 pub mod layout;
+pub mod query;
 mod record;
 mod rewrite;
 mod scan;
@@ -174,6 +214,7 @@ pub use error::{Error, Mismatch, Result};
 pub use evolve::Upgrade;
 pub use key::{AutoKey, Key, KeyLike, KeyPrefix, KeyRange};
 pub use layout::{Layout, Shape};
+pub use query::{Condition, Find, FindKeys};
 pub use record::{
     index_bucket_name, Field, FieldSpec, Index, IndexSchema, IndexSpec, Multi, Record, Schema, SchemaSpec, Unique,
     ValueField, ValueFieldSpec,

@@ -6,14 +6,16 @@
 //! is an autoincrement, the indexes (and the nested buckets that hold them), the codec and the
 //! version. Its catalog entry (see [`crate::catalog`]) is what the file remembers about the type.
 
+use std::fmt::Debug;
 use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::codec::Codec;
-use crate::key::Key;
+use crate::key::{Key, KeyLike, KeyPrefix, KeyRange};
 use crate::layout::{FieldShape, Shape};
+use crate::query::Condition;
 
 /// A type stored by the typed store: one bucket of records, keyed by [`Record::Key`], with
 /// secondary indexes. Implement it with `#[derive(Record)]`; the methods below are what the
@@ -378,6 +380,53 @@ impl<T, K, U> Index<T, K, U> {
     /// The index's position in [`Schema::indexes`].
     pub fn position(&self) -> usize {
         self.position
+    }
+
+    /// A [`Condition`] for [`crate::ReadTx::find`]: records whose value of this index equals
+    /// `value` (as [`crate::IndexView::equal`] selects them). On a non-unique index its entries
+    /// stream in primary-key order; on a unique one it is a single lookup.
+    ///
+    /// ```
+    /// # use rivet::Record;
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Record, Serialize, Deserialize, Debug)]
+    /// # struct User { #[key] id: u64, #[index] city: String }
+    /// let in_oslo = User::city.eq("Oslo");
+    /// assert_eq!(in_oslo.to_string(), r#"city = "Oslo""#);
+    /// ```
+    pub fn eq(self, value: impl KeyLike<K> + Debug) -> Condition<T>
+    where
+        K: Key,
+    {
+        Condition::index_eq::<K>(self.position, self.name, value)
+    }
+
+    /// A [`Condition`]: records whose value of this index falls in `range` (`a..b`, `a..=b`,
+    /// `a..`, `..b`, a pair of `Bound`s; endpoints may be prefixes of a composite index key).
+    pub fn range(self, range: impl KeyRange<K> + Debug) -> Condition<T>
+    where
+        K: Key,
+    {
+        Condition::index_range::<K>(self.position, self.name, range)
+    }
+
+    /// A [`Condition`]: records whose composite index key starts with the leading fields
+    /// `prefix` (a tuple, such as `("gear".to_string(),)`). On a single-field index a prefix is
+    /// a whole value, as in [`crate::IndexView::prefix`]; for text that starts with some
+    /// characters use [`Index::starts_with`].
+    pub fn prefix(self, prefix: impl KeyPrefix<K> + Debug) -> Condition<T>
+    where
+        K: Key,
+    {
+        Condition::index_prefix::<K>(self.position, self.name, prefix)
+    }
+}
+
+impl<T, U> Index<T, String, U> {
+    /// A [`Condition`]: records whose value of this `String` index starts with `text`
+    /// (`User::name.starts_with("Ad")` selects "Ada" and "Adam").
+    pub fn starts_with(self, text: &str) -> Condition<T> {
+        Condition::index_starts_with(self.position, self.name, text)
     }
 }
 

@@ -39,7 +39,7 @@ impl<'a> Source<'a> {
 
 /// The tighter of two bounds on the same side: the one whose key compares as `wins` against
 /// the other's, or the exclusive one on equal keys.
-fn tighter<'k>(a: Bound<&'k [u8]>, b: Bound<&'k [u8]>, wins: Ordering) -> Bound<&'k [u8]> {
+pub(crate) fn tighter<'k>(a: Bound<&'k [u8]>, b: Bound<&'k [u8]>, wins: Ordering) -> Bound<&'k [u8]> {
     match (a, b) {
         (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
         (a, b) => {
@@ -62,7 +62,7 @@ fn bound_key(b: Bound<&[u8]>) -> &[u8] {
 
 /// Whether `k` is still inside `end`, the bound the walk moves towards (upper when walking
 /// forwards, lower when walking backwards).
-fn before_end(k: &[u8], end: Bound<&[u8]>, reverse: bool) -> bool {
+pub(crate) fn before_end(k: &[u8], end: Bound<&[u8]>, reverse: bool) -> bool {
     match (end, reverse) {
         (Bound::Unbounded, _) => true,
         (Bound::Included(e), false) => k <= e,

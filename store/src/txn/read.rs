@@ -13,6 +13,7 @@ use crate::error::{hex, Error, Mismatch, Result};
 use crate::evolve::{self, Resolved};
 use crate::key::{self, Key, KeyLike, KeyPrefix, KeyRange};
 use crate::key_kind::{KeyFields, KeyKind};
+use crate::query::{Condition, Find};
 use crate::record::{Index, Record};
 use crate::scan::{IndexView, Query, Source};
 
@@ -247,6 +248,25 @@ impl<'db> ReadTx<'db> {
             },
         };
         IndexView::new(records, source, Some((index.position(), ischema)), self.verified::<T>())
+    }
+
+    /// The records of type `T` matching `condition` (conditions on indexes and the primary key,
+    /// joined by AND and OR), in primary-key order: see [`crate::query`] and [`Find`].
+    ///
+    /// ```
+    /// # use rivet::{Record, Store}; use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// struct User { #[key] id: u64, #[index] city: String, #[index] age: u32 }
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("doc.db"))?;
+    /// # store.write(|tx| [(1, "Oslo", 30), (2, "Oslo", 41), (3, "Rome", 30), (4, "Oslo", 30)]
+    /// #     .into_iter().try_for_each(|(id, city, age)| tx.upsert(&User { id, city: city.into(), age }).map(drop)))?;
+    /// let found = store.read(|tx| tx.find(User::city.eq("Oslo").and(User::age.eq(30))).to_vec())?;
+    /// assert_eq!(found.iter().map(|u| u.id).collect::<Vec<_>>(), [1, 4]);
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
+    pub fn find<T: Record>(&self, condition: Condition<T>) -> Find<'_, T> {
+        Find::new(self, condition)
     }
 
     /// Checks that the indexes of `T` match its records exactly: every record has its entries,
