@@ -233,52 +233,6 @@ fn upsert_refuses_an_unassigned_auto_key() {
 }
 
 #[test]
-fn the_programs_own_errors_roll_back() {
-    #[derive(Debug, PartialEq)]
-    enum AppError {
-        Refused(&'static str),
-        Store(String),
-    }
-    impl From<Error> for AppError {
-        fn from(e: Error) -> Self {
-            AppError::Store(e.to_string())
-        }
-    }
-    let (_d, store) = store();
-    let r: Result<(), AppError> = store.try_write(|tx| {
-        tx.insert(&mut user("a@example.com", "SE", None))?;
-        Err(AppError::Refused("no"))
-    });
-    assert_eq!(r, Err(AppError::Refused("no")));
-    assert_eq!(store.read(|tx| tx.count::<User>()).unwrap(), 0);
-    // The store's own errors convert.
-    let r: Result<u64, AppError> = store.try_write(|tx| {
-        tx.insert(&mut user("a@example.com", "SE", None))?;
-        Ok(tx.insert(&mut user("a@example.com", "SE", None))?)
-    });
-    assert!(matches!(r, Err(AppError::Store(ref m)) if m.contains("unique violation")), "{r:?}");
-    let n: Result<usize, AppError> = store.try_read(|tx| Ok(tx.count::<User>()?));
-    assert_eq!(n, Ok(0));
-    // Error::user carries any error through `write`.
-    #[derive(Debug)]
-    struct Quota;
-    impl std::fmt::Display for Quota {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("over quota")
-        }
-    }
-    impl std::error::Error for Quota {}
-    let e = store
-        .write(|tx| {
-            tx.insert(&mut user("b@example.com", "SE", None))?;
-            Err::<(), _>(Error::user(Quota))
-        })
-        .unwrap_err();
-    assert!(e.downcast_user::<Quota>().is_some());
-    assert_eq!(store.read(|tx| tx.count::<User>()).unwrap(), 0);
-}
-
-#[test]
 fn a_record_may_keep_its_own_unique_value() {
     let (_d, store) = store();
     seed_users(&store);
