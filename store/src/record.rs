@@ -136,6 +136,28 @@ pub struct IndexSchema {
     pub definition: String,
 }
 
+impl IndexSchema {
+    /// A unique index's value as errors show it, from its entry: a string as it is, anything else
+    /// as `Debug` prints it; `None` if the index's kinds are not the store's own.
+    pub(crate) fn value_text(&self, entry: &[u8]) -> Option<String> {
+        let fields = self
+            .fields
+            .iter()
+            .map(|f| crate::key_kind::KeyKind::parse(&f.kind).map(|k| (f.name.to_string(), k)))
+            .collect::<Option<Vec<_>>>()?;
+        let mut rest = entry;
+        let mut values = Vec::with_capacity(fields.len());
+        for (_, kind) in &fields {
+            values.push(kind.decode(&mut rest).ok()?);
+        }
+        Some(match values.as_slice() {
+            [crate::value::Value::String(s)] => s.clone(),
+            [one] => one.to_string(),
+            many => format!("({})", many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+        })
+    }
+}
+
 /// One serialized field of a record's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueField {

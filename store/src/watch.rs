@@ -385,3 +385,27 @@ impl Drop for Ticket {
         }
     }
 }
+
+/// Decodes a noted change of `T` for the subscribers (see [`crate::watch`]).
+pub(crate) fn decode_change<T: crate::Record>(
+    resolved: &Resolved,
+    key: &[u8],
+    old: Option<&[u8]>,
+    new: Option<&[u8]>,
+) -> Option<Box<dyn std::any::Any>> {
+    let old: Option<T> = match old {
+        Some(v) => Some(resolved.decode(key, v).ok()?),
+        None => None,
+    };
+    let new: Option<T> = match new {
+        Some(v) => Some(resolved.decode(key, v).ok()?),
+        None => None,
+    };
+    let change = match (old, new) {
+        (None, Some(new)) => Change::Inserted(new),
+        (Some(old), Some(new)) => Change::Updated { old, new },
+        (Some(old), None) => Change::Removed(old),
+        (None, None) => return None,
+    };
+    Some(Box::new(change))
+}

@@ -11,56 +11,11 @@ use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::evolve::{self, Builds, Resolved};
 use crate::key::{KeyLike, KeyPrefix, KeyRange};
-use crate::key_kind::KeyKind;
 use crate::record::Record;
 use crate::scratch::{check_key, IndexChange, Scratch};
 
 use super::read::{describe_key, ReadTx};
-use crate::watch::{Change, Ticket};
-
-/// A unique index's value as errors show it, from its entry: a string as it is, anything else
-/// as `Debug` prints it; `None` if the index's kinds are not the store's own.
-fn value_text(idx: &crate::record::IndexSchema, entry: &[u8]) -> Option<String> {
-    let fields = idx
-        .fields
-        .iter()
-        .map(|f| KeyKind::parse(&f.kind).map(|k| (f.name.to_string(), k)))
-        .collect::<Option<Vec<_>>>()?;
-    let mut rest = entry;
-    let mut values = Vec::with_capacity(fields.len());
-    for (_, kind) in &fields {
-        values.push(kind.decode(&mut rest).ok()?);
-    }
-    Some(match values.as_slice() {
-        [crate::value::Value::String(s)] => s.clone(),
-        [one] => one.to_string(),
-        many => format!("({})", many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
-    })
-}
-
-/// Decodes a noted change of `T` for the subscribers (see [`crate::watch`]).
-fn decode_change<T: Record>(
-    resolved: &Resolved,
-    key: &[u8],
-    old: Option<&[u8]>,
-    new: Option<&[u8]>,
-) -> Option<Box<dyn std::any::Any>> {
-    let old: Option<T> = match old {
-        Some(v) => Some(resolved.decode(key, v).ok()?),
-        None => None,
-    };
-    let new: Option<T> = match new {
-        Some(v) => Some(resolved.decode(key, v).ok()?),
-        None => None,
-    };
-    let change = match (old, new) {
-        (None, Some(new)) => Change::Inserted(new),
-        (Some(old), Some(new)) => Change::Updated { old, new },
-        (Some(old), None) => Change::Removed(old),
-        (None, None) => return None,
-    };
-    Some(Box::new(change))
-}
+use crate::watch::Ticket;
 
 /// How a write treats an existing record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +81,7 @@ impl<'db> WriteTx<'db> {
         if let Some(t) = self.ticket.as_mut() {
             t.wrote::<T>(1);
             if t.watches::<T>() {
-                t.note::<T>(key, old, new, resolved, decode_change::<T>);
+                t.note::<T>(key, old, new, resolved, crate::watch::decode_change::<T>);
             }
         }
         Ok(())
@@ -642,7 +597,7 @@ impl<'db> WriteTx<'db> {
                             return Err(Error::UniqueViolation {
                                 bucket: schema.bucket.into(),
                                 index: idx.name.into(),
-                                value: value_text(idx, entry).unwrap_or_else(|| record.index_value(i)),
+                                value: idx.value_text(entry).unwrap_or_else(|| record.index_value(i)),
                             });
                         }
                     }
