@@ -115,19 +115,36 @@ impl Shape {
     /// Whether every part of the shape is described (no [`Shape::Opaque`] anywhere), so that
     /// bytes of this shape can be read without the Rust type.
     pub fn is_described(&self) -> bool {
+        self.first_opaque("").is_none()
+    }
+
+    /// The first opaque part of the shape: its path below `path` (`address.geo`, `tags.0`)
+    /// and its Rust type name.
+    pub fn first_opaque(&self, path: &str) -> Option<(String, String)> {
+        let join = |part: &str| if path.is_empty() { part.to_string() } else { format!("{path}.{part}") };
+        let in_fields = |fields: &[FieldShape], at: &dyn Fn(&str) -> String| {
+            fields.iter().find_map(|f| f.shape.first_opaque(&at(&f.name)))
+        };
+        let in_items = |items: &[Shape], at: &dyn Fn(&str) -> String| {
+            items.iter().enumerate().find_map(|(i, s)| s.first_opaque(&at(&i.to_string())))
+        };
         match self {
-            Shape::Opaque(_) => false,
-            Shape::Option(s) | Shape::Seq(s) | Shape::Array(s, _) => s.is_described(),
-            Shape::Tuple(v) => v.iter().all(Shape::is_described),
-            Shape::Map(k, v) => k.is_described() && v.is_described(),
-            Shape::Struct { fields, .. } => fields.iter().all(|f| f.shape.is_described()),
-            Shape::Enum { variants, .. } => variants.iter().all(|v| match &v.data {
-                VariantData::Unit => true,
-                VariantData::Newtype(s) => s.is_described(),
-                VariantData::Tuple(v) => v.iter().all(Shape::is_described),
-                VariantData::Struct(f) => f.iter().all(|f| f.shape.is_described()),
+            Shape::Opaque(ty) => Some((path.to_string(), ty.clone())),
+            Shape::Option(s) | Shape::Seq(s) | Shape::Array(s, _) => s.first_opaque(path),
+            Shape::Tuple(items) => in_items(items, &join),
+            Shape::Map(k, v) => k.first_opaque(path).or_else(|| v.first_opaque(path)),
+            Shape::Struct { fields, .. } => in_fields(fields, &join),
+            Shape::Enum { variants, .. } => variants.iter().find_map(|v| {
+                let p = join(&v.name);
+                let below = |part: &str| format!("{p}.{part}");
+                match &v.data {
+                    VariantData::Unit => None,
+                    VariantData::Newtype(s) => s.first_opaque(&p),
+                    VariantData::Tuple(items) => in_items(items, &below),
+                    VariantData::Struct(fields) => in_fields(fields, &below),
+                }
             }),
-            _ => true,
+            _ => None,
         }
     }
 }

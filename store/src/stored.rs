@@ -23,7 +23,7 @@ use crate::catalog::{split_envelope, Entry, StoredLayout};
 use crate::codec::{Codec, Postcard};
 use crate::error::{hex, Error, Result};
 use crate::key_kind::KeyFields;
-use crate::layout::{FieldShape, Shape, VariantData};
+use crate::layout::{FieldShape, Shape};
 use crate::value::Value;
 
 /// Why a stored value cannot be decoded without the program.
@@ -406,31 +406,7 @@ impl Indexer for ByLayout<'_> {
 
 /// The first opaque part of `fields`: its path (`address.geo`) and Rust type name.
 pub fn first_opaque(fields: &[FieldShape]) -> Option<(String, String)> {
-    fn walk(shape: &Shape, path: &str) -> Option<(String, String)> {
-        let join = |part: &str| if path.is_empty() { part.to_string() } else { format!("{path}.{part}") };
-        match shape {
-            Shape::Opaque(ty) => Some((path.to_string(), ty.clone())),
-            Shape::Option(s) | Shape::Seq(s) | Shape::Array(s, _) => walk(s, path),
-            Shape::Tuple(items) => items.iter().enumerate().find_map(|(i, s)| walk(s, &join(&i.to_string()))),
-            Shape::Map(k, v) => walk(k, path).or_else(|| walk(v, path)),
-            Shape::Struct { fields, .. } => fields.iter().find_map(|f| walk(&f.shape, &join(&f.name))),
-            Shape::Enum { variants, .. } => variants.iter().find_map(|v| {
-                let p = join(&v.name);
-                match &v.data {
-                    VariantData::Unit => None,
-                    VariantData::Newtype(s) => walk(s, &p),
-                    VariantData::Tuple(items) => {
-                        items.iter().enumerate().find_map(|(i, s)| walk(s, &format!("{p}.{i}")))
-                    }
-                    VariantData::Struct(fields) => {
-                        fields.iter().find_map(|f| walk(&f.shape, &format!("{p}.{}", f.name)))
-                    }
-                }
-            }),
-            _ => None,
-        }
-    }
-    fields.iter().find_map(|f| walk(&f.shape, &f.name))
+    fields.iter().find_map(|f| f.shape.first_opaque(&f.name))
 }
 
 #[cfg(test)]
