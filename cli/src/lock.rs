@@ -18,5 +18,5 @@ pub enum LockMode {
 
 /// Takes the lock, waiting at most `timeout` (`None`: forever). `Ok(false)` on timeout.
 pub fn lock(file: &File, mode: LockMode, timeout: Option<Duration>) -> io::Result<bool> {
-    rivet_engine::lock::lock(file, mode == LockMode::Exclusive, timeout)
+    rivet_engine::io::lock::lock(file, mode == LockMode::Exclusive, timeout)
 }

@@ -13,9 +13,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rivet_engine::freelist::Freelist;
-use rivet_engine::meta::{Meta, MAGIC, NO_FREELIST, VERSION};
-use rivet_engine::page::{PageHeader, PAGE_HEADER_SIZE};
+use rivet_engine::format::freelist::Freelist;
+use rivet_engine::format::meta::{Meta, MAGIC, NO_FREELIST, VERSION};
+use rivet_engine::format::page::{PageHeader, PAGE_HEADER_SIZE};
 use rivet_engine::{Error, PageId};
 
 use crate::error::{locked_message, CliError};

@@ -9,8 +9,8 @@
 //! element bounds, key order, the branch-key rule and inline-bucket sanity. Every message
 //! starts with `page N:` when a page is to blame.
 
-use rivet_engine::meta::NO_FREELIST;
-use rivet_engine::page::{NodeView, PageHeader, BUCKET_LEAF_FLAG};
+use rivet_engine::format::meta::NO_FREELIST;
+use rivet_engine::format::page::{NodeView, PageHeader, BUCKET_LEAF_FLAG};
 use rivet_engine::{Error, PageId};
 
 use crate::format::hex;

@@ -52,13 +52,13 @@ pub enum Error {
     #[error("key required")]
     KeyRequired,
     /// The key is longer than [`crate::MAX_KEY_SIZE`].
-    #[error("key too large: {size} bytes (max {max})", max = crate::MAX_KEY_SIZE)]
+    #[error("key too large: {size} bytes (max {max})", max = crate::limits::MAX_KEY_SIZE)]
     KeyTooLarge {
         /// The key's length.
         size: usize,
     },
     /// The value is longer than [`crate::MAX_VALUE_SIZE`].
-    #[error("value too large: {size} bytes (max {max})", max = crate::MAX_VALUE_SIZE)]
+    #[error("value too large: {size} bytes (max {max})", max = crate::limits::MAX_VALUE_SIZE)]
     ValueTooLarge {
         /// The value's length.
         size: usize,

@@ -32,66 +32,32 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_docs)]
 
-pub mod backup;
-mod batch;
-mod bucket;
-pub mod check;
-mod cursor;
-mod cursor_disk;
-mod cursor_mut;
-#[allow(unsafe_code)]
+// The layers, lowest first. A module imports only from its own layer and the layers above it
+// in this list (`tests::layers` checks it): the base (errors, limits, options), the on-disk
+// format, file I/O, reading committed trees, building commits, and the handles users hold.
+mod commit;
 mod db;
-pub mod dump;
 mod error;
-pub mod freelist;
-pub mod layout;
-#[allow(unsafe_code)]
-pub mod lock;
-mod merge;
-pub mod meta;
-#[allow(unsafe_code)]
-mod mmap;
+pub mod format;
+pub mod io;
+mod limits;
 mod options;
-pub mod page;
-mod place;
-mod spill;
-mod split;
-mod stats;
-#[allow(unsafe_code)]
-mod storage;
-mod tree;
-mod tx;
-mod view;
-mod write;
+pub mod tree;
 
-pub use backup::{compact, compact_file};
-pub use batch::BatchFn;
-pub use bucket::{Bucket, BucketMut};
-pub use cursor::{Cursor, KeyValue, Range};
-pub use cursor_mut::CursorMut;
-pub use db::{Info, DB};
+pub use db::backup::{compact, compact_file};
+pub use db::batch::BatchFn;
+pub use db::bucket::{Bucket, BucketMut};
+pub use db::cursor::{Cursor, KeyValue, Range};
+pub use db::cursor_mut::CursorMut;
+pub use db::dump;
+pub use db::handle::{Info, DB};
+pub use db::tx::Tx;
 pub use error::{Error, PageId, Result, TxId};
+pub use io::storage::{FileStorage, Storage};
+pub use limits::{DEFAULT_FILL_PERCENT, MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
 pub use options::{Options, DEFAULT_ALLOC_SIZE};
-pub use stats::{BucketStats, Stats, TxStats};
-pub use storage::{FileStorage, Storage};
-pub use tree::Snapshot;
-pub use tx::Tx;
-
-/// Longest key accepted by `put` (bbolt's `MaxKeySize`).
-pub const MAX_KEY_SIZE: usize = 32768;
-/// Longest value accepted by `put` (bbolt's `MaxValueSize`, 2^31 - 2).
-pub const MAX_VALUE_SIZE: usize = (1 << 31) - 2;
-/// Deepest nesting of buckets (a top-level bucket is at level 1). Go has no limit, but every
-/// walk of a deeper file would be unbounded recursion; reads refuse trees nested past
-/// `tree::MAX_DEPTH` (64) as damaged, so writes stop well before that.
-pub const MAX_NESTING: usize = 48;
-/// Default fill target of a split: how full the commit packs the pages it splits a node into
-/// (the last two parts are balanced, so a page overflowing by one element still becomes two
-/// half pages). bbolt's `DefaultFillPercent` is 0.5, which leaves every page of a bulk load
-/// half empty; packing to 100 % makes the next random insert into each page split it again.
-/// At 0.9 a bulk load is 1.8x denser than bbolt's (a smaller file, fewer pages per lookup) and
-/// a page still takes a few inserts before it splits. Files are the same format either way.
-pub const DEFAULT_FILL_PERCENT: f64 = 0.9;
+pub use tree::snapshot::Snapshot;
+pub use tree::stats::{BucketStats, Stats, TxStats};
 
 /// Values read in a transaction cannot outlive it:
 ///

@@ -73,7 +73,10 @@ fn cursors_step_back_from_past_the_end_and_forward_from_before_the_start() {
 #[derive(Debug)]
 struct SlowFailing(FileStorage, Arc<std::sync::atomic::AtomicBool>);
 
-impl Storage for SlowFailing {
+// SAFETY: every call forwards exactly what it is asked to the file storage it wraps (or fails
+// without touching the file); nothing else writes to the file.
+#[allow(unsafe_code)]
+unsafe impl Storage for SlowFailing {
     fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
         if self.1.load(std::sync::atomic::Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(300));

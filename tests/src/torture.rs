@@ -256,7 +256,7 @@ pub fn mutations(dir: &std::path::Path, source: &[u8], seed: u64, count: usize) 
     let mut rng = Rng::new(seed);
     let path = dir.join(format!("mut-{seed}.db"));
     let ps = {
-        match rivet_engine::meta::Meta::decode(source, 0) {
+        match rivet_engine::format::meta::Meta::decode(source, 0) {
             Ok(m) if m.validate().is_ok() => m.page_size as usize,
             _ => 4096,
         }
@@ -282,7 +282,7 @@ pub fn mutations(dir: &std::path::Path, source: &[u8], seed: u64, count: usize) 
                 let field = 16 + 8 + 8 * rng.below(6) as usize; // page_size .. txid region
                 if base + field + 8 <= bytes.len() {
                     bytes[base + field + rng.below(8) as usize] = rng.next_u64() as u8;
-                    let sum = rivet_engine::meta::fnv1a64(&bytes[base + 16..base + 72]);
+                    let sum = rivet_engine::format::meta::fnv1a64(&bytes[base + 16..base + 72]);
                     bytes[base + 72..base + 80].copy_from_slice(&sum.to_le_bytes());
                 }
             }

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use rivet_engine::meta::{MAGIC, NO_FREELIST};
+use rivet_engine::format::meta::{MAGIC, NO_FREELIST};
 use serde::Serialize;
 
 use crate::cli::{Global, InfoArgs};

@@ -5,9 +5,9 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use rivet_engine::freelist::Freelist;
-use rivet_engine::meta::{Meta, NO_FREELIST};
-use rivet_engine::page::{NodeView, FREELIST_FLAG, META_FLAG};
+use rivet_engine::format::freelist::Freelist;
+use rivet_engine::format::meta::{Meta, NO_FREELIST};
+use rivet_engine::format::page::{NodeView, FREELIST_FLAG, META_FLAG};
 use rivet_engine::PageId;
 
 use crate::cli::{Global, PageArgs};
@@ -22,7 +22,7 @@ const SHORT: usize = 64;
 /// Describes a leaf value: plain, or a sub-bucket header (with its inline page).
 pub fn describe_value(flags: u32, value: &[u8], f: Format, full: bool) -> String {
     let shown = |b: &[u8]| if full { show(b, f) } else { show_short(b, f, SHORT) };
-    if flags & rivet_engine::page::BUCKET_LEAF_FLAG == 0 {
+    if flags & rivet_engine::format::page::BUCKET_LEAF_FLAG == 0 {
         return shown(value);
     }
     if value.len() < 16 {

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use rivet_engine::page::NodeView;
+use rivet_engine::format::page::NodeView;
 
 use crate::cli::{Global, PageItemArgs};
 use crate::error::CliError;

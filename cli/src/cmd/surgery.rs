@@ -17,7 +17,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use rivet_engine::meta::NO_FREELIST;
+use rivet_engine::format::meta::NO_FREELIST;
 use rivet_engine::{Options, DB};
 
 use crate::cli::{FreelistCommand, Global, SurgeryCommand, SurgeryTarget};

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rivet_engine::meta::fnv1a64;
+use rivet_engine::format::meta::fnv1a64;
 use rivet_engine::{Error, DB};
 use rivet_tests::Rng;
 

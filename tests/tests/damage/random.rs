@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rivet_engine::meta::fnv1a64;
+use rivet_engine::format::meta::fnv1a64;
 use rivet_tests::{fixtures, scratch, Rng};
 
 use crate::exercise::exercise;

@@ -1,7 +1,7 @@
 //! Raw file access, independent of the engine's own page code: little-endian byte helpers
 //! (format doc section 1), meta pages (section 4) and page parsing (sections 3, 5, 6, 7, 8).
 
-use rivet_engine::meta::fnv1a64;
+use rivet_engine::format::meta::fnv1a64;
 
 // ---------------------------------------------------------------------------------------------
 // Byte helpers (little-endian, format doc section 1).

@@ -6,11 +6,11 @@
 //! parts are packed to the fill target and the last two are balanced: a page overflowing by one
 //! element becomes two half pages (LMDB's midpoint split), and a bulk build packs its pages.
 
-use crate::page::node_size;
+use crate::format::page::node_size;
 
 /// The size in bytes up to which a split packs a part (`page_size * fill`).
 pub(crate) fn threshold(page_size: usize, fill: f64) -> usize {
-    ((page_size as f64 * fill) as usize).max(crate::page::PAGE_HEADER_SIZE + 1)
+    ((page_size as f64 * fill) as usize).max(crate::format::page::PAGE_HEADER_SIZE + 1)
 }
 
 /// Splits `n` elements with the given serialised sizes (element header excluded).
@@ -28,13 +28,13 @@ pub(crate) fn split_ranges(sizes: &[usize], page_size: usize, fill: f64) -> Vec<
     }
     let data: usize = sizes.iter().sum();
     let threshold = threshold(page_size, fill);
-    let el = |i: usize| crate::page::ELEMENT_SIZE + sizes[i];
+    let el = |i: usize| crate::format::page::ELEMENT_SIZE + sizes[i];
     // Cut points: greedy packing, each part at least MIN_KEYS elements and leaving at least
     // MIN_KEYS for the rest.
     let mut cuts = vec![0usize];
     let (mut start, mut rest_data) = (0, data);
     while n - start > 2 * MIN_KEYS && node_size(n - start, rest_data) >= page_size {
-        let mut sz = crate::page::PAGE_HEADER_SIZE;
+        let mut sz = crate::format::page::PAGE_HEADER_SIZE;
         let mut end = start;
         while end < n - MIN_KEYS && (end - start < MIN_KEYS || sz + el(end) <= threshold) {
             sz += el(end);
@@ -72,7 +72,7 @@ pub(crate) fn split_ranges(sizes: &[usize], page_size: usize, fill: f64) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::split_ranges;
-    use crate::page::{node_size, ELEMENT_SIZE};
+    use crate::format::page::{node_size, ELEMENT_SIZE};
 
     fn part_sizes(sizes: &[usize], parts: &[std::ops::Range<usize>]) -> Vec<usize> {
         parts.iter().map(|r| node_size(r.len(), sizes[r.clone()].iter().sum())).collect()

@@ -4,25 +4,26 @@
 //! node on the path of a change is rewritten (its old pages become pending), the others are kept
 //! as they are. Rewritten nodes are split when bbolt would split them (a page or more, more than
 //! four elements, at least two per part), packed to `page_size * fill_percent` with the last two
-//! parts balanced (see [`crate::split`]), and an underfull node (a quarter page or less, or too
+//! parts balanced (see [`crate::commit::split`]), and an underfull node (a quarter page or less, or too
 //! few elements) is merged with a sibling, as bbolt's rebalance does; neighbours rewritten anyway
 //! are packed again when that saves pages. A branch key is always exactly the first
 //! key of its child's subtree, which Go relies on. A small single-leaf bucket without
 //! sub-buckets is stored inline in its parent (bbolt's rule: node size <= page_size / 4).
 //!
 //! Nodes are built under provisional page ids and get real pages only when the whole commit is
-//! built ([`Spill::place`], policy in [`crate::place`]); the provisional ids written into
+//! built ([`Spill::place`], policy in [`crate::commit::place`]); the provisional ids written into
 //! branches and bucket headers are then rewritten. A failed commit undoes its freelist changes
 //! ([`Spill::undo`]) before anything is written.
 
 use std::collections::BTreeMap;
 
+use crate::commit::merge::{bucket_root, committed_ref, count_before, merge_leaf};
+use crate::commit::view::{BucketId, BucketW, Change, Origin, View};
 use crate::error::{Error, PageId, Result, TxId};
-use crate::freelist::Freelist;
-use crate::merge::{bucket_root, committed_ref, count_before, merge_leaf};
-use crate::page::{node_size, write_branch, write_leaf, BranchElem, LeafElem, NodeView, BUCKET_LEAF_FLAG};
-use crate::tree::{Snapshot, BUCKET_HEADER_SIZE};
-use crate::view::{BucketId, BucketW, Change, Origin, View};
+use crate::format::bucket::BUCKET_HEADER_SIZE;
+use crate::format::freelist::Freelist;
+use crate::format::page::{node_size, write_branch, write_leaf, BranchElem, LeafElem, NodeView, BUCKET_LEAF_FLAG};
+use crate::tree::snapshot::Snapshot;
 
 /// A node being rebuilt.
 #[derive(Debug)]
@@ -53,7 +54,7 @@ impl<'x> Node<'x> {
     fn is_leaf(&self) -> bool {
         matches!(self, Node::Leaf(_))
     }
-    /// The data size of each element (key, and value for a leaf), as [`crate::split`] takes it.
+    /// The data size of each element (key, and value for a leaf), as [`crate::commit::split`] takes it.
     fn elem_sizes(&self) -> Vec<usize> {
         match self {
             Node::Leaf(v) => v.iter().map(|e| e.key.len() + e.value.len()).collect(),
@@ -110,7 +111,7 @@ pub(crate) struct Spill<'s> {
     allocated: Vec<(PageId, u64, bool)>,
     old_hwm: PageId,
     /// Work counters of this commit.
-    pub stats: crate::stats::TxStats,
+    pub stats: crate::tree::stats::TxStats,
     /// Committed pages freed by this commit (a page freed twice means a damaged tree).
     freed: std::collections::HashSet<PageId>,
 }
@@ -125,14 +126,14 @@ pub(crate) const PROVISIONAL: PageId = 1 << 62;
 struct DirtyNode {
     buf: Vec<u8>,
     /// The elements that refer to provisional ids (children of a branch, roots of sub-bucket
-    /// headers in a leaf), rewritten by placement ([`crate::page::relink`]).
+    /// headers in a leaf), rewritten by placement ([`crate::format::page::relink`]).
     refs: Vec<usize>,
     /// Placement order: 0 for a bucket's leaves, 1 for its branches, 2 for the root bucket's.
     rank: u8,
 }
 
 fn split<'x>(node: Node<'x>, page_size: usize, fill: f64) -> Vec<Node<'x>> {
-    let ranges = crate::split::split_ranges(&node.elem_sizes(), page_size, fill);
+    let ranges = crate::commit::split::split_ranges(&node.elem_sizes(), page_size, fill);
     cut(node, &ranges)
 }
 
@@ -210,10 +211,10 @@ impl<'s> Spill<'s> {
     }
 
     /// Gives every node built by this commit a real page, plus `extra` pages at the end (the
-    /// freelist's), as [`crate::place`] decides; rewrites the provisional ids in the nodes and
+    /// freelist's), as [`crate::commit::place`] decides; rewrites the provisional ids in the nodes and
     /// returns the pages to write by real id, the real id for each provisional one through
     /// `real`, and where the extra pages start.
-    pub(crate) fn place(&mut self, extra: u64) -> Result<crate::place::Placed> {
+    pub(crate) fn place(&mut self, extra: u64) -> Result<crate::commit::place::Placed> {
         let ps = self.page_size as u64;
         // Pages that the next commits will rewrite (and free) together go together: leaves of
         // the buckets first, then their branches, then the root bucket's pages, so that those
@@ -225,16 +226,16 @@ impl<'s> Spill<'s> {
         if extra > 0 {
             sizes.push(extra);
         }
-        let p = crate::place::place(self.freelist, self.hwm, &sizes);
+        let p = crate::commit::place::place(self.freelist, self.hwm, &sizes);
         self.hwm = p.hwm;
         self.allocated = p.taken;
         let extra_at = (extra > 0).then(|| p.starts.last().copied()).flatten();
         let map = groups.iter().zip(&p.starts).map(|(g, &real)| (g.1, real)).collect();
-        let mut placed = crate::place::Placed { pages: BTreeMap::new(), map, extra_at };
+        let mut placed = crate::commit::place::Placed { pages: BTreeMap::new(), map, extra_at };
         let mut pages = BTreeMap::new();
         for (id, mut d) in std::mem::take(&mut self.dirty) {
             let to = placed.real(id)?;
-            crate::page::relink(&mut d.buf, to, &d.refs, |p| placed.real(p))?;
+            crate::format::page::relink(&mut d.buf, to, &d.refs, |p| placed.real(p))?;
             pages.insert(to, d.buf);
         }
         placed.pages = pages;
@@ -253,7 +254,7 @@ impl<'s> Spill<'s> {
     }
 
     fn span_of(&self, id: PageId) -> Result<u64> {
-        crate::write::page_span(self.snap, id)
+        crate::commit::write::page_span(self.snap, id)
     }
 
     fn write_node(&mut self, node: &Node<'_>) -> Result<PageId> {
@@ -310,7 +311,7 @@ impl<'s> Spill<'s> {
     where
         's: 'x,
     {
-        if depth > crate::tree::MAX_DEPTH {
+        if depth > crate::limits::MAX_DEPTH {
             return Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"));
         }
         self.stats.node_deref += 1;
@@ -431,7 +432,7 @@ impl<'s> Spill<'s> {
     }
 
     /// Repacks each run of neighbouring rebuilt children of one kind when that saves pages:
-    /// the run's elements are cut again as one node's would be ([`crate::split`]), and the
+    /// the run's elements are cut again as one node's would be ([`crate::commit::split`]), and the
     /// result is kept only if it has fewer parts and none larger than a page. All of them are
     /// written by this commit anyway, so this only saves pages (after deleting a third of the
     /// keys of every leaf, about a quarter of them). A split's parts are already packed this
@@ -460,13 +461,14 @@ impl<'s> Spill<'s> {
     /// Moves `run` (rebuilt neighbours of one kind) to `out`, repacked if that saves pages.
     fn repack<'x>(&mut self, run: &mut Vec<Node<'x>>, out: &mut Vec<Child<'x>>, fill: f64) {
         let len = run.len();
-        let room = crate::split::threshold(self.page_size, fill).saturating_sub(crate::page::PAGE_HEADER_SIZE);
-        let data: usize = run.iter().map(|n| n.size() - crate::page::PAGE_HEADER_SIZE).sum();
+        let room =
+            crate::commit::split::threshold(self.page_size, fill).saturating_sub(crate::format::page::PAGE_HEADER_SIZE);
+        let data: usize = run.iter().map(|n| n.size() - crate::format::page::PAGE_HEADER_SIZE).sum();
         // Parts are packed to about `room` bytes: a run with more than `len - 1` of those
         // can't lose a page (the common case after a bulk build), so skip the work.
         if len >= 2 && data <= (len - 1) * room {
             let sizes: Vec<usize> = run.iter().flat_map(Node::elem_sizes).collect();
-            let ranges = crate::split::split_ranges(&sizes, self.page_size, fill);
+            let ranges = crate::commit::split::split_ranges(&sizes, self.page_size, fill);
             let fits = ranges.iter().all(|r| node_size(r.len(), sizes[r.clone()].iter().sum()) <= self.page_size);
             if ranges.len() < len && fits {
                 match Node::concat(std::mem::take(run)) {
@@ -638,7 +640,7 @@ impl<'s> Spill<'s> {
             NewRoot::Paged(p) => (p, Vec::new()),
             NewRoot::Inline(page) => (0, page),
         };
-        let header = crate::layout::BucketHeader { root: root.into(), sequence: b.sequence.into() };
+        let header = crate::format::layout::BucketHeader { root: root.into(), sequence: b.sequence.into() };
         let mut value = Vec::with_capacity(BUCKET_HEADER_SIZE + inline.len());
         value.extend_from_slice(zerocopy::IntoBytes::as_bytes(&header));
         value.extend_from_slice(&inline);

@@ -9,8 +9,8 @@
 //! page. Writes go through the same structs (`mut_from_prefix`, or a value turned into bytes
 //! with `as_bytes`). zerocopy's derives prove the layouts sound: no `unsafe` here.
 //!
-//! The decoded forms the rest of the engine passes around ([`crate::page::PageHeader`],
-//! [`crate::meta::Meta`], [`crate::page::LeafElem`], ...) are built from these.
+//! The decoded forms the rest of the engine passes around ([`crate::format::page::PageHeader`],
+//! [`crate::format::meta::Meta`], [`crate::format::page::LeafElem`], ...) are built from these.
 
 use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
@@ -23,7 +23,7 @@ use crate::error::{Error, PageId, Result};
 pub struct PageHeader {
     /// The page's own id.
     pub id: U64,
-    /// The page type (`*_FLAG` in [`crate::page`]).
+    /// The page type (`*_FLAG` in [`crate::format::page`]).
     pub flags: U16,
     /// Elements of a node; ids of a freelist (0xFFFF: the long form).
     pub count: U16,

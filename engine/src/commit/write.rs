@@ -7,13 +7,14 @@
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
-use crate::bucket::Bucket;
+use crate::commit::view::{root_page, BucketId, BucketW, Change, DiskMemo, Item, Origin, OverlayKey, Src, View};
+use crate::db::bucket::Bucket;
 use crate::error::{Error, PageId, Result, TxId};
-use crate::freelist::Freelist;
-use crate::page::{LeafElem, BUCKET_LEAF_FLAG};
-use crate::tree::{decode_bucket, DiskRoot, Snapshot};
-use crate::view::{root_page, BucketId, BucketW, Change, DiskMemo, Item, Origin, OverlayKey, Src, View};
-use crate::{MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
+use crate::format::bucket::{decode_bucket, DiskRoot};
+use crate::format::freelist::Freelist;
+use crate::format::page::{LeafElem, BUCKET_LEAF_FLAG};
+use crate::limits::{MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
+use crate::tree::snapshot::Snapshot;
 
 /// What only the single writer owns between transactions.
 #[derive(Debug)]
@@ -257,7 +258,7 @@ pub(crate) fn collect_bucket_pages(
     out: &mut Vec<(PageId, u64)>,
     depth: usize,
 ) -> Result<()> {
-    if depth > crate::tree::MAX_DEPTH {
+    if depth > crate::limits::MAX_DEPTH {
         return Err(Error::corrupted(0, "buckets nested deeper than 64 levels (cycle?)"));
     }
     let (root, overlay): (Option<DiskRoot<'_>>, Option<&BTreeMap<OverlayKey, Change>>) = match src {
@@ -289,12 +290,12 @@ fn collect_tree(
 ) -> Result<()> {
     let mut stack: Vec<(PageId, usize)> = Vec::new();
     let root_node = view.snap.root_node(root)?;
-    let visit = |node: crate::page::NodeView<'_>,
+    let visit = |node: crate::format::page::NodeView<'_>,
                  out: &mut Vec<(PageId, u64)>,
                  stack: &mut Vec<(PageId, usize)>,
                  level: usize|
      -> Result<()> {
-        if level > crate::tree::MAX_DEPTH {
+        if level > crate::limits::MAX_DEPTH {
             return Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"));
         }
         if node.leaf {
@@ -424,7 +425,7 @@ mod tests {
 
     #[test]
     fn the_memo_answers_only_for_the_key_it_holds() {
-        let memo = crate::view::DiskMemo::default();
+        let memo = crate::commit::view::DiskMemo::default();
         assert_eq!(memo.recall(b"a"), None);
         memo.remember(b"a", Some(2));
         assert_eq!(memo.recall(b"a"), Some(Some(2)));

@@ -10,11 +10,32 @@ use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 
 /// The operations that change the file.
+///
+/// # Safety
+///
+/// Readers hold slices of a memory map of this same file, and the engine relies on the bytes
+/// under a live slice never changing and never vanishing. An implementation must therefore
+/// change the file only as asked, and only through these calls:
+///
+/// - `write_at` changes no byte outside `offset..offset + buf.len()` (it may write only part
+///   of `buf`, as a failing disk does, and then return an error);
+/// - `set_len` sets exactly the length asked for (the engine never asks for less than the
+///   high-water mark of a live snapshot);
+/// - nothing else changes the file while the database is open (no writes of its own, no
+///   truncation, no replacing the file).
+///
+/// It may fail any call (return an error, which the engine treats as the I/O error it is),
+/// delay it, record it or count it: that is what test storages do. A write that is lost or
+/// torn on a crash is fine too; that is what the commit protocol is for. What it must never do
+/// is change bytes the engine did not ask it to change, because a reader could be looking at
+/// them: that would be undefined behaviour, which is why implementing this trait is `unsafe`.
+#[allow(unsafe_code)] // the trait is unsafe to implement: its contract guards mapped bytes
 #[allow(clippy::len_without_is_empty)]
-pub trait Storage: Send + Sync + std::fmt::Debug {
+pub unsafe trait Storage: Send + Sync + std::fmt::Debug {
     /// Writes all of `buf` at byte offset `offset`.
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
     /// Makes every earlier write durable (fdatasync on Linux).
+    #[allow(unsafe_code)] // one fdatasync(2) call
     fn sync(&self) -> io::Result<()>;
     /// Sets the file length (grows with zeros or truncates).
     fn set_len(&self, len: u64) -> io::Result<()>;
@@ -35,7 +56,10 @@ impl FileStorage {
     }
 }
 
-impl Storage for FileStorage {
+// SAFETY: each call does exactly what it is asked to the file it wraps, and nothing else
+// touches that file.
+#[allow(unsafe_code)]
+unsafe impl Storage for FileStorage {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.file.write_all_at(buf, offset)
     }

@@ -5,15 +5,15 @@
 //! FNV-1a checksum is 0 (unchecked, as Go accepts) or correct. Open uses the valid meta with the
 //! highest txid and falls back to the other one.
 //!
-//! The bytes are [`crate::layout::MetaPage`]: the checksum covers the meta's fields
-//! ([`crate::layout::MetaFields`], the first 56 bytes of the meta) exactly as stored.
+//! The bytes are [`crate::format::layout::MetaPage`]: the checksum covers the meta's fields
+//! ([`crate::format::layout::MetaFields`], the first 56 bytes of the meta) exactly as stored.
 
 use zerocopy::little_endian::{U32, U64};
 use zerocopy::IntoBytes;
 
 use crate::error::{Error, PageId, Result, TxId};
-use crate::layout;
-use crate::page::{PageHeader, META_FLAG};
+use crate::format::layout;
+use crate::format::page::{PageHeader, META_FLAG};
 
 /// bbolt's magic number.
 pub const MAGIC: u32 = 0xED0C_DAED;

@@ -9,8 +9,10 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::page::{BUCKET_LEAF_FLAG, ELEMENT_SIZE, PAGE_HEADER_SIZE};
-use crate::tree::{decode_bucket, DiskRoot, Snapshot, MAX_DEPTH};
+use crate::format::bucket::{decode_bucket, DiskRoot};
+use crate::format::page::{BUCKET_LEAF_FLAG, ELEMENT_SIZE, PAGE_HEADER_SIZE};
+use crate::limits::MAX_DEPTH;
+use crate::tree::snapshot::Snapshot;
 
 /// Counters shared by every snapshot of one database (updated without locks).
 #[derive(Debug, Default)]
@@ -182,7 +184,7 @@ fn bucket_stats_seen(
     let mut s = BucketStats { bucket_n: 1, ..Default::default() };
     match root {
         DiskRoot::Inline(bytes) => {
-            let node = crate::page::NodeView::new(bytes, 0)?;
+            let node = crate::format::page::NodeView::new(bytes, 0)?;
             s.inline_bucket_n = 1;
             s.key_n = node.len() as u64;
             s.inline_bucket_inuse = bytes.len() as u64;
@@ -208,7 +210,7 @@ fn walk(
         return Err(Error::corrupted(id, "tree deeper than 64 levels"));
     }
     let bytes = snap.page_bytes(id)?;
-    let node = crate::page::NodeView::new(bytes, id)?;
+    let node = crate::format::page::NodeView::new(bytes, id)?;
     let pages = bytes.len() as u64 / snap.page_size();
     s.depth = s.depth.max(level);
     let mut used = (PAGE_HEADER_SIZE + ELEMENT_SIZE * node.len()) as u64;

@@ -12,17 +12,17 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 
+use crate::commit::write::{WriteTx, Writer};
+use crate::db::tx::{DirtyPages, Tx};
 use crate::error::{Error, Result, TxId};
-use crate::freelist::Freelist;
-use crate::meta::{Meta, NO_FREELIST};
-use crate::mmap::{mmap_size, Map};
+use crate::format::freelist::Freelist;
+use crate::format::meta::{Meta, NO_FREELIST};
+use crate::format::page::{PageHeader, FREELIST_FLAG, LEAF_FLAG, PAGE_HEADER_SIZE};
+use crate::io::mmap::{mmap_size, Map};
+use crate::io::storage::{FileStorage, Storage};
 use crate::options::Options;
-use crate::page::{PageHeader, FREELIST_FLAG, LEAF_FLAG, PAGE_HEADER_SIZE};
-use crate::stats::{Counters, Stats, TxStats};
-use crate::storage::{FileStorage, Storage};
-use crate::tree::Snapshot;
-use crate::tx::{DirtyPages, Tx};
-use crate::write::{WriteTx, Writer};
+use crate::tree::snapshot::Snapshot;
+use crate::tree::stats::{Counters, Stats, TxStats};
 
 /// Go refuses files shorter than this, whatever their page size.
 const MIN_FILE_SIZE: u64 = 4096;
@@ -44,7 +44,7 @@ pub struct DB {
     writer: Mutex<Option<Writer>>,
     writer_free: Condvar,
     poisoned: AtomicBool,
-    pub(crate) batcher: crate::batch::Batcher,
+    pub(crate) batcher: crate::db::batch::Batcher,
     counters: Arc<Counters>,
     tx_stats: Mutex<TxStats>,
     tx_n: AtomicU64,
@@ -72,6 +72,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+#[allow(unsafe_code)] // one sysconf(3) call
 fn os_page_size() -> u32 {
     // SAFETY: sysconf has no preconditions; it only reads a system constant.
     let ps = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
@@ -108,7 +109,7 @@ impl DB {
         };
         let ro = opts.read_only;
         let file = OpenOptions::new().read(true).write(!ro).create(!ro).open(&path).map_err(io("open"))?;
-        if !crate::lock::lock(&file, !ro, opts.timeout).map_err(io("lock"))? {
+        if !crate::io::lock::lock(&file, !ro, opts.timeout).map_err(io("lock"))? {
             return Err(Error::Timeout);
         }
         let storage = make(file.try_clone().map_err(io("open"))?);
@@ -147,7 +148,7 @@ impl DB {
             None
         } else {
             let freelist = if meta.freelist == NO_FREELIST {
-                Freelist::from_ids(crate::check::unreachable_pages(&snap)?)
+                Freelist::from_ids(crate::tree::check::unreachable_pages(&snap)?)
             } else {
                 let bytes = snap_freelist_bytes(&snap)?;
                 // Ids outside 2..hwm (which Go neither writes on purpose nor checks) are ignored:
@@ -465,7 +466,7 @@ impl Drop for DB {
     fn drop(&mut self) {
         // Best effort: a failed trim leaves a longer file, which is still a valid database.
         let _ = self.trim();
-        crate::lock::unlock(&self.file);
+        crate::io::lock::unlock(&self.file);
     }
 }
 

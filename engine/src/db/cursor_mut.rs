@@ -5,10 +5,10 @@
 
 use std::ops::Bound;
 
-use crate::cursor::KeyValue;
+use crate::commit::view::{BucketId, Item, Src};
+use crate::commit::write::WriteTx;
+use crate::db::cursor::KeyValue;
 use crate::error::{Error, Result};
-use crate::view::{BucketId, Item, Src};
-use crate::write::WriteTx;
 
 /// A cursor over a bucket of a write transaction, with `delete`.
 #[derive(Debug)]

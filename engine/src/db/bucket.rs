@@ -8,11 +8,11 @@
 
 use std::ops::RangeBounds;
 
-use crate::cursor::{Cursor, KeyValue, Range};
-use crate::cursor_mut::CursorMut;
+use crate::commit::view::{BucketId, Item, Src, View};
+use crate::commit::write::WriteTx;
+use crate::db::cursor::{Cursor, KeyValue, Range};
+use crate::db::cursor_mut::CursorMut;
 use crate::error::{Error, Result};
-use crate::view::{BucketId, Item, Src, View};
-use crate::write::WriteTx;
 
 /// A read view of a bucket.
 #[derive(Debug, Clone, Copy)]
@@ -39,7 +39,7 @@ impl<'a> Bucket<'a> {
         match self.view.get(self.src, name)? {
             // A handle reads its root once; lookups through it start from there.
             Some(Item::Bucket(Src::Disk(d))) => {
-                Ok(Bucket { view: self.view, src: Src::Disk(d.resolved(self.view.snap)?) })
+                Ok(Bucket { view: self.view, src: Src::Disk(self.view.snap.resolved(d)?) })
             }
             Some(Item::Bucket(src)) => Ok(Bucket { view: self.view, src }),
             Some(Item::Value(_)) => Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
@@ -117,14 +117,17 @@ impl<'a> Bucket<'a> {
     ///
     /// # Errors
     /// [`Error::Corrupted`] if a page is damaged.
-    pub fn stats(&self) -> Result<crate::stats::BucketStats> {
+    pub fn stats(&self) -> Result<crate::tree::stats::BucketStats> {
         match self.src {
-            Src::Disk(d) => crate::stats::bucket_stats(self.view.snap, d.root, 0),
+            Src::Disk(d) => crate::tree::stats::bucket_stats(self.view.snap, d.root, 0),
             Src::Write(w) => match w.disk_root() {
-                Some(root) => crate::stats::bucket_stats(self.view.snap, root, 0),
-                None => {
-                    Ok(crate::stats::BucketStats { bucket_n: 1, inline_bucket_n: 1, depth: 1, ..Default::default() })
-                }
+                Some(root) => crate::tree::stats::bucket_stats(self.view.snap, root, 0),
+                None => Ok(crate::tree::stats::BucketStats {
+                    bucket_n: 1,
+                    inline_bucket_n: 1,
+                    depth: 1,
+                    ..Default::default()
+                }),
             },
         }
     }
@@ -132,8 +135,8 @@ impl<'a> Bucket<'a> {
     /// Whether the bucket is stored inline in its parent (as committed).
     pub fn is_inline(&self) -> bool {
         match self.src {
-            Src::Disk(d) => matches!(d.root, crate::tree::DiskRoot::Inline(_)),
-            Src::Write(w) => matches!(w.origin, Some(crate::view::Origin::Inline(_))),
+            Src::Disk(d) => matches!(d.root, crate::format::bucket::DiskRoot::Inline(_)),
+            Src::Write(w) => matches!(w.origin, Some(crate::commit::view::Origin::Inline(_))),
         }
     }
 }
@@ -230,11 +233,11 @@ impl BucketMut<'_> {
     }
 
     /// Sets how full this transaction's splits pack this bucket's pages (bbolt's `FillPercent`,
-    /// clamped to 0.1..=1.0; default [`DEFAULT_FILL_PERCENT`](crate::DEFAULT_FILL_PERCENT),
+    /// clamped to 0.1..=1.0; default [`DEFAULT_FILL_PERCENT`](crate::limits::DEFAULT_FILL_PERCENT),
     /// 0.9). Lower leaves more room in each page for later inserts; 1.0 packs append-only
     /// loads completely.
     pub fn set_fill_percent(&mut self, fill: f64) {
-        let fill = if fill.is_nan() { crate::DEFAULT_FILL_PERCENT } else { fill };
+        let fill = if fill.is_nan() { crate::limits::DEFAULT_FILL_PERCENT } else { fill };
         self.w.arena[self.id].fill_percent = fill.clamp(0.1, 1.0);
     }
 

@@ -9,9 +9,11 @@
 //! sub-buckets. Messages use bbolt's wording where bbolt has one.
 
 use crate::error::{Error, PageId, Result};
-use crate::meta::NO_FREELIST;
-use crate::page::NodeView;
-use crate::tree::{decode_bucket, DiskRoot, Snapshot, MAX_DEPTH};
+use crate::format::bucket::{decode_bucket, DiskRoot};
+use crate::format::meta::NO_FREELIST;
+use crate::format::page::NodeView;
+use crate::limits::MAX_DEPTH;
+use crate::tree::snapshot::Snapshot;
 
 struct Walk<'a> {
     snap: &'a Snapshot,
@@ -204,8 +206,8 @@ fn stored_free(snap: &Snapshot) -> Result<Option<(Vec<PageId>, u64)>> {
     if snap.meta.freelist == NO_FREELIST {
         return Ok(None);
     }
-    let bytes = crate::db::freelist_bytes(snap)?;
-    let ids = crate::freelist::Freelist::decode_ids(bytes, snap.meta.freelist)?;
+    let bytes = crate::db::handle::freelist_bytes(snap)?;
+    let ids = crate::format::freelist::Freelist::decode_ids(bytes, snap.meta.freelist)?;
     Ok(Some((ids, bytes.len() as u64 / snap.page_size())))
 }
 
@@ -244,7 +246,7 @@ pub fn check(snap: &Snapshot) -> Result<Vec<String>> {
         }
     }
     walk.tree(DiskRoot::Paged(snap.meta.root), &free, 0);
-    let mut c = crate::cursor_disk::DiskCursor::new(snap, DiskRoot::Paged(snap.meta.root));
+    let mut c = crate::tree::cursor::DiskCursor::new(snap, DiskRoot::Paged(snap.meta.root));
     let mut e = c.first();
     while let Ok(Some(elem)) = e {
         if !elem.is_bucket() {

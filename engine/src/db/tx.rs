@@ -8,15 +8,15 @@
 //! again. A crash before (5) completes leaves the previous meta in charge, whose pages
 //! were never overwritten. Dropping a transaction without committing rolls it back.
 
-use crate::bucket::{Bucket, BucketMut};
-use crate::cursor::Cursor;
-use crate::db::DB;
+use crate::commit::spill::Spill;
+use crate::commit::view::{BucketId, Src, View};
+use crate::commit::write::{page_span, WriteTx};
+use crate::db::bucket::{Bucket, BucketMut};
+use crate::db::cursor::Cursor;
+use crate::db::handle::DB;
 use crate::error::{Error, PageId, Result, TxId};
-use crate::meta::{Meta, NO_FREELIST};
-use crate::spill::Spill;
-use crate::tree::Snapshot;
-use crate::view::{BucketId, Src, View};
-use crate::write::{page_span, WriteTx};
+use crate::format::meta::{Meta, NO_FREELIST};
+use crate::tree::snapshot::Snapshot;
 
 /// A read or write transaction. Ends with [`Tx::commit`], [`Tx::rollback`], or drop (rollback).
 pub struct Tx<'db> {
@@ -219,7 +219,7 @@ impl<'db> Tx<'db> {
     /// Runs the consistency check on this transaction's snapshot (committed state only) and
     /// returns every problem found (empty: consistent).
     pub fn check(&self) -> Result<Vec<String>> {
-        crate::check::check(self.snap())
+        crate::tree::check::check(self.snap())
     }
 
     /// Ends a read transaction, or discards a write transaction's changes.
@@ -252,7 +252,8 @@ impl<'db> Tx<'db> {
         match result {
             Ok((snap, on_commit)) => {
                 // Check while still the writer: no later commit can reuse a page of `snap` yet.
-                let problems = if self.db.options().strict_mode { crate::check::check(&snap) } else { Ok(Vec::new()) };
+                let problems =
+                    if self.db.options().strict_mode { crate::tree::check::check(&snap) } else { Ok(Vec::new()) };
                 drop(snap);
                 let writer = w.writer;
                 self.db.end_write(writer);
@@ -304,9 +305,9 @@ fn commit(db: &DB, w: &mut WriteTx) -> Result<(Snapshot, OnCommit)> {
 
     let prepared = (|| -> Result<(Meta, DirtyPages)> {
         let root = match sp.commit_bucket(&view, relocated, 0)? {
-            Some(v) => match crate::tree::decode_bucket(&v, 0)?.root {
-                crate::tree::DiskRoot::Paged(root) => root,
-                crate::tree::DiskRoot::Inline(_) => {
+            Some(v) => match crate::format::bucket::decode_bucket(&v, 0)?.root {
+                crate::format::bucket::DiskRoot::Paged(root) => root,
+                crate::format::bucket::DiskRoot::Inline(_) => {
                     return Err(Error::corrupted(0, "the root bucket cannot be inline"))
                 }
             },

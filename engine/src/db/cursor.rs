@@ -10,9 +10,9 @@
 
 use std::ops::{Bound, RangeBounds};
 
-use crate::cursor_disk::DiskCursor;
+use crate::commit::view::{root_page, Item, Src, View, Walk};
 use crate::error::Result;
-use crate::view::{root_page, Item, Src, View, Walk};
+use crate::tree::cursor::DiskCursor;
 
 /// A key and its value (`None` for a nested bucket).
 pub type KeyValue<'a> = (&'a [u8], Option<&'a [u8]>);
@@ -44,7 +44,7 @@ impl<'a> Cursor<'a> {
         Cursor { view, src, disk, key: None, off_end: None, walk: None }
     }
 
-    fn disk_item(&self, e: Option<crate::page::LeafElem<'a>>) -> Result<Option<KeyValue<'a>>> {
+    fn disk_item(&self, e: Option<crate::format::page::LeafElem<'a>>) -> Result<Option<KeyValue<'a>>> {
         let page = match self.src {
             Src::Disk(d) => root_page(d.root),
             Src::Write(_) => 0,

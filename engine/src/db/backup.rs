@@ -16,11 +16,11 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use crate::bucket::Bucket;
-use crate::db::DB;
+use crate::db::bucket::Bucket;
+use crate::db::handle::DB;
+use crate::db::tx::Tx;
 use crate::error::{Error, Result};
 use crate::options::Options;
-use crate::tx::Tx;
 
 impl Tx<'_> {
     /// Writes a consistent copy of this transaction's snapshot to `w` and returns the number of
@@ -167,7 +167,7 @@ impl<'d> Compactor<'d> {
                             let mut parent = tx.bucket_path_mut(&refs)?;
                             parent.set_fill_percent(1.0);
                             let id = parent.create_bucket(k)?.id;
-                            crate::bucket::BucketMut { w: parent.w, id }
+                            crate::db::bucket::BucketMut { w: parent.w, id }
                         };
                         nb.set_sequence(child.sequence())?;
                     }

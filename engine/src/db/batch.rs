@@ -11,9 +11,9 @@ use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-use crate::db::DB;
+use crate::db::handle::DB;
+use crate::db::tx::Tx;
 use crate::error::{Error, Result};
-use crate::tx::Tx;
 
 /// A function submitted to [`DB::batch`]. If it panics, the panic is raised again in the thread
 /// that called `batch` with it, and the rest of the batch commits without it.

@@ -10,10 +10,10 @@ use std::cmp::Ordering;
 
 use zerocopy::FromBytes;
 
+use crate::commit::spill::PROVISIONAL;
 use crate::error::{Error, PageId, Result};
-use crate::layout::BucketHeader;
-use crate::page::{compare_keys, LeafElem, NodeView, BUCKET_LEAF_FLAG};
-use crate::spill::PROVISIONAL;
+use crate::format::layout::BucketHeader;
+use crate::format::page::{compare_keys, LeafElem, NodeView, BUCKET_LEAF_FLAG};
 
 /// A bucket's pending changes in key order: the new element, or `None` for a delete.
 pub(crate) type Changes<'x> = [(&'x [u8], Option<LeafElem<'x>>)];
@@ -84,7 +84,7 @@ pub(crate) fn count_before(changes: &Changes<'_>, key: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::page::write_leaf;
+    use crate::format::page::write_leaf;
 
     fn elem<'a>(key: &'a [u8], value: &'a [u8]) -> LeafElem<'a> {
         LeafElem { flags: 0, key, value }

@@ -10,10 +10,11 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use crate::cursor_disk::DiskCursor;
 use crate::error::{PageId, Result};
-use crate::page::LeafElem;
-use crate::tree::{decode_bucket, DiskBucket, DiskRoot, Snapshot};
+use crate::format::bucket::{decode_bucket, DiskBucket, DiskRoot};
+use crate::format::page::LeafElem;
+use crate::tree::cursor::DiskCursor;
+use crate::tree::snapshot::Snapshot;
 
 /// Index of a [`BucketW`] in its transaction's arena (0 is the root bucket).
 pub(crate) type BucketId = usize;
@@ -49,7 +50,7 @@ impl std::borrow::Borrow<[u8]> for OverlayKey {
 
 impl Ord for OverlayKey {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        crate::page::compare_keys(&self.0, &other.0)
+        crate::format::page::compare_keys(&self.0, &other.0)
     }
 }
 
@@ -187,7 +188,7 @@ impl BucketW {
             sequence_dirty: false,
             overlay: BTreeMap::new(),
             values: Values::default(),
-            fill_percent: crate::DEFAULT_FILL_PERCENT,
+            fill_percent: crate::limits::DEFAULT_FILL_PERCENT,
             memo: DiskMemo::default(),
         }
     }

@@ -7,9 +7,9 @@
 
 use std::fmt::Write;
 
-use crate::bucket::Bucket;
+use crate::db::bucket::Bucket;
+use crate::db::tx::Tx;
 use crate::error::Result;
-use crate::tx::Tx;
 
 fn hex_into(out: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -21,7 +21,7 @@ fn hex_into(out: &mut String, bytes: &[u8]) {
 }
 
 fn bucket_json(b: &Bucket<'_>, out: &mut String, depth: usize) -> Result<()> {
-    if depth > crate::tree::MAX_DEPTH {
+    if depth > crate::limits::MAX_DEPTH {
         return Err(crate::error::Error::corrupted(0, "buckets nested deeper than 64 levels"));
     }
     let _ = write!(out, "{{\"sequence\":{},\"entries\":[", b.sequence());

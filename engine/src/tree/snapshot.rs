@@ -7,46 +7,11 @@
 use std::sync::Arc;
 
 use crate::error::{Error, PageId, Result};
-use crate::layout;
-use crate::meta::Meta;
-use crate::mmap::Map;
-use crate::page::{NodeView, PageHeader};
-
-/// Size of a bucket header stored as a leaf value: root pgid and sequence.
-pub const BUCKET_HEADER_SIZE: usize = size_of::<layout::BucketHeader>();
-/// Deepest tree the engine will descend; deeper means a cycle or garbage.
-pub const MAX_DEPTH: usize = 64;
-
-/// Where a bucket's tree lives.
-#[derive(Debug, Clone, Copy)]
-pub enum DiskRoot<'a> {
-    /// A paged bucket: its root page.
-    Paged(PageId),
-    /// An inline bucket: the page image stored after its header.
-    Inline(&'a [u8]),
-}
-
-/// A committed bucket: its tree and sequence, as read from its header.
-#[derive(Debug, Clone, Copy)]
-pub struct DiskBucket<'a> {
-    /// The tree.
-    pub root: DiskRoot<'a>,
-    /// The stored sequence.
-    pub sequence: u64,
-    /// The root node, when a bucket handle has read it already (so lookups through the
-    /// handle do not read and check the root page again).
-    pub(crate) node: Option<NodeView<'a>>,
-}
-
-impl<'a> DiskBucket<'a> {
-    /// This bucket with its root node read (checked) once, for a handle's later lookups.
-    pub(crate) fn resolved(mut self, snap: &'a Snapshot) -> Result<Self> {
-        if self.node.is_none() {
-            self.node = Some(snap.root_node(self.root)?);
-        }
-        Ok(self)
-    }
-}
+use crate::format::bucket::{DiskBucket, DiskRoot};
+use crate::format::meta::Meta;
+use crate::format::page::{NodeView, PageHeader};
+use crate::io::mmap::Map;
+use crate::limits::MAX_DEPTH;
 
 /// A consistent view of the file: one meta and the map that holds its pages.
 #[derive(Debug, Clone)]
@@ -54,8 +19,8 @@ pub struct Snapshot {
     /// The meta this snapshot reads.
     pub meta: Meta,
     /// The mapping (shared with other transactions of the same generation).
-    pub map: Arc<Map>,
-    pub(crate) counters: Arc<crate::stats::Counters>,
+    pub(crate) map: Arc<Map>,
+    pub(crate) counters: Arc<crate::tree::stats::Counters>,
 }
 
 impl Snapshot {
@@ -110,6 +75,14 @@ impl Snapshot {
         }
     }
 
+    /// `bucket` with its root node read (checked) once, for a handle's later lookups.
+    pub(crate) fn resolved<'a>(&'a self, mut bucket: DiskBucket<'a>) -> Result<DiskBucket<'a>> {
+        if bucket.node.is_none() {
+            bucket.node = Some(self.root_node(bucket.root)?);
+        }
+        Ok(bucket)
+    }
+
     /// The root bucket of this snapshot.
     pub fn root_bucket(&self) -> DiskBucket<'_> {
         DiskBucket { root: DiskRoot::Paged(self.meta.root), sequence: self.meta.root_sequence, node: None }
@@ -140,14 +113,4 @@ impl Snapshot {
         }
         Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"))
     }
-}
-
-/// Decodes a bucket header (and inline page) stored as the value of a bucket element.
-pub fn decode_bucket(value: &[u8], page: PageId) -> Result<DiskBucket<'_>> {
-    let (h, inline) = layout::read::<layout::BucketHeader>(value, page, "bucket header")?;
-    let root = match h.root.get() {
-        0 => DiskRoot::Inline(inline),
-        root => DiskRoot::Paged(root),
-    };
-    Ok(DiskBucket { root, sequence: h.sequence.get(), node: None })
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 /// Takes an exclusive or shared `flock` on `file`, polling every 50 ms, waiting at most
 /// `timeout` (`None` or zero: wait forever). Returns `Ok(false)` if the timeout passed. The lock
 /// lasts until [`unlock`] or until the file is closed.
+#[allow(unsafe_code)] // one flock(2) call
 pub fn lock(file: &File, exclusive: bool, timeout: Option<Duration>) -> io::Result<bool> {
     let op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH } | libc::LOCK_NB;
     let start = Instant::now();
@@ -33,6 +34,7 @@ pub fn lock(file: &File, exclusive: bool, timeout: Option<Duration>) -> io::Resu
 }
 
 /// Releases the lock (closing the file releases it too).
+#[allow(unsafe_code)] // one flock(2) call
 pub fn unlock(file: &File) {
     // SAFETY: flock only reads the descriptor number, which `file` keeps open.
     unsafe {

@@ -1,6 +1,6 @@
 //! Pages: bbolt's on-disk unit, and bounds-checked views of their elements.
 //!
-//! Layout (format doc, sections 3, 5, 6; the structs are in [`crate::layout`]): a 16-byte
+//! Layout (format doc, sections 3, 5, 6; the structs are in [`crate::format::layout`]): a 16-byte
 //! header (`id` u64, `flags` u16, `count` u16, `overflow` u32), then `count` 16-byte element
 //! headers, then keys and values. Integers are little-endian. Nothing read from a page is
 //! trusted: a [`NodeView`] checks once that the header and the whole element-header array fit
@@ -12,7 +12,7 @@ use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::FromBytes;
 
 use crate::error::{Error, PageId, Result};
-use crate::layout;
+use crate::format::layout;
 
 /// Size of the page header.
 pub const PAGE_HEADER_SIZE: usize = size_of::<layout::PageHeader>();
@@ -513,8 +513,8 @@ mod tests {
         write_leaf(&mut buf, 3, 0, elems.iter().copied()).unwrap();
         relink(&mut buf, 12, &[1], |p| Ok(p - (1 << 62) + 200)).unwrap();
         let e = NodeView::new(&buf, 12).unwrap().leaf_elem(1).unwrap();
-        let b = crate::tree::decode_bucket(e.value, 12).unwrap();
-        assert!(matches!(b.root, crate::tree::DiskRoot::Paged(200)) && b.sequence == 4);
+        let b = crate::format::bucket::decode_bucket(e.value, 12).unwrap();
+        assert!(matches!(b.root, crate::format::bucket::DiskRoot::Paged(200)) && b.sequence == 4);
         assert!(relink(&mut buf, 12, &[2], Ok).is_err());
     }
 

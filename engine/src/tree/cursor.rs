@@ -4,8 +4,10 @@
 //! Go tolerates) are stepped over. Depth is limited so a cyclic tree is an error, not a hang.
 
 use crate::error::{Error, Result};
-use crate::page::{LeafElem, NodeView};
-use crate::tree::{DiskBucket, DiskRoot, Snapshot, MAX_DEPTH};
+use crate::format::bucket::{DiskBucket, DiskRoot};
+use crate::format::page::{LeafElem, NodeView};
+use crate::limits::MAX_DEPTH;
+use crate::tree::snapshot::Snapshot;
 
 /// A position in one bucket's committed tree.
 #[derive(Debug, Clone)]

@@ -20,9 +20,9 @@
 use std::collections::BTreeMap;
 
 use crate::error::PageId;
-use crate::freelist::Freelist;
+use crate::format::freelist::Freelist;
 
-/// The outcome of [`crate::spill::Spill::place`]: the commit's pages under their real ids.
+/// The outcome of [`crate::commit::spill::Spill::place`]: the commit's pages under their real ids.
 pub(crate) struct Placed {
     /// The pages to write, by real first page id.
     pub pages: BTreeMap<PageId, Vec<u8>>,
@@ -35,7 +35,7 @@ pub(crate) struct Placed {
 impl Placed {
     /// The real page of `id` (provisional or committed).
     pub fn real(&self, id: PageId) -> crate::error::Result<PageId> {
-        if id < crate::spill::PROVISIONAL {
+        if id < crate::commit::spill::PROVISIONAL {
             return Ok(id);
         }
         self.map

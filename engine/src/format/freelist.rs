@@ -8,15 +8,15 @@
 //! its txid), so a commit that fails before writing restores the list exactly.
 //!
 //! On disk the list is bbolt's: sorted u64 ids after the page header, with the 0xFFFF count
-//! overflow form for 65535 ids or more (read and written as [`crate::layout`] structures).
+//! overflow form for 65535 ids or more (read and written as [`crate::format::layout`] structures).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use zerocopy::FromBytes;
 
 use crate::error::{Error, PageId, Result, TxId};
-use crate::layout::{self, FreelistCount, FreelistId};
-use crate::page::{PageHeader, FREELIST_FLAG, PAGE_HEADER_SIZE};
+use crate::format::layout::{self, FreelistCount, FreelistId};
+use crate::format::page::{PageHeader, FREELIST_FLAG, PAGE_HEADER_SIZE};
 
 /// Free and pending pages.
 #[derive(Debug, Default, Clone)]

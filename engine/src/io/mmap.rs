@@ -18,13 +18,14 @@ use crate::error::{Error, PageId, Result};
 
 /// A read-only mapping of the first `len` bytes of the file's address space.
 #[derive(Debug)]
-pub struct Map {
+pub(crate) struct Map {
     mmap: Option<Mmap>,
 }
 
 impl Map {
     /// Maps `size` bytes of `file` (the mapping may extend past the end of the file, so that the
     /// file can grow without a new map).
+    #[allow(unsafe_code)] // the mmap(2) call
     pub fn new(file: &File, size: u64, populate: bool) -> std::io::Result<Map> {
         if size == 0 {
             return Ok(Map { mmap: None });
@@ -50,6 +51,7 @@ impl Map {
     }
 
     /// The bytes `offset..offset + len`, if they lie inside the mapping.
+    #[allow(unsafe_code)] // a slice of the mapping
     pub fn bytes(&self, offset: u64, len: u64, page: PageId) -> Result<&[u8]> {
         let end = offset.checked_add(len).ok_or_else(|| Error::corrupted(page, "page span overflows"))?;
         let Some(m) = &self.mmap else {
@@ -71,7 +73,7 @@ impl Map {
 
 /// bbolt's mapping size for `needed` bytes: powers of two from 32 KiB to 1 GiB, then 1 GiB steps,
 /// rounded to the page size.
-pub fn mmap_size(needed: u64, page_size: u64) -> u64 {
+pub(crate) fn mmap_size(needed: u64, page_size: u64) -> u64 {
     const MAX_STEP: u64 = 1 << 30;
     let mut size = 1u64 << 15;
     while size < MAX_STEP {

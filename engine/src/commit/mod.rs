@@ -1,0 +1,10 @@
+//! Building a commit: the write transaction's in-memory overlay of changes, the copy-on-write
+//! rebuild of every touched tree (spill, split, merge), placement of the new pages in the file,
+//! and the commit protocol that writes them durably.
+
+pub(crate) mod merge;
+pub(crate) mod place;
+pub(crate) mod spill;
+pub(crate) mod split;
+pub(crate) mod view;
+pub(crate) mod write;

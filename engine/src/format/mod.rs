@@ -1,0 +1,9 @@
+//! The on-disk format: pure functions over bytes. Page headers and nodes, metas, the freelist,
+//! bucket headers and key order, exactly as bbolt's format version 2 lays them out
+//! (`docs/format.md`). Nothing here knows about files, maps or transactions.
+
+pub mod bucket;
+pub mod freelist;
+pub mod layout;
+pub mod meta;
+pub mod page;

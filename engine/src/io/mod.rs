@@ -1,0 +1,6 @@
+//! The file: the memory map readers see, the storage seam every write goes through, and the
+//! advisory lock that keeps two writers apart.
+
+pub mod lock;
+pub(crate) mod mmap;
+pub mod storage;
