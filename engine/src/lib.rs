@@ -44,9 +44,9 @@ mod limits;
 mod options;
 pub mod tree;
 
-pub use db::backup::{compact, compact_file};
 pub use db::batch::BatchFn;
 pub use db::bucket::{Bucket, BucketMut};
+pub use db::compact::{compact, compact_file};
 pub use db::cursor::{Cursor, KeyValue, Range};
 pub use db::cursor_mut::CursorMut;
 pub use db::dump;
@@ -56,8 +56,9 @@ pub use error::{Error, PageId, Result, TxId};
 pub use io::storage::{FileStorage, Storage};
 pub use limits::{DEFAULT_FILL_PERCENT, MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
 pub use options::{Options, DEFAULT_ALLOC_SIZE};
+pub use tree::counters::{Stats, TxStats};
 pub use tree::snapshot::Snapshot;
-pub use tree::stats::{BucketStats, Stats, TxStats};
+pub use tree::stats::BucketStats;
 
 /// Values read in a transaction cannot outlive it:
 ///

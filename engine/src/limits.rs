@@ -19,3 +19,5 @@ pub const DEFAULT_FILL_PERCENT: f64 = 0.9;
 
 /// Deepest tree the engine will descend; deeper means a cycle or garbage.
 pub const MAX_DEPTH: usize = 64;
+/// Shortest database file: Go refuses files shorter than this, whatever their page size.
+pub const MIN_FILE_SIZE: u64 = 4096;

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 
 use zerocopy::FromBytes;
 
-use crate::commit::spill::PROVISIONAL;
+use crate::commit::place::PROVISIONAL;
 use crate::error::{Error, PageId, Result};
 use crate::format::layout::BucketHeader;
 use crate::format::page::{compare_keys, LeafElem, NodeView, BUCKET_LEAF_FLAG};

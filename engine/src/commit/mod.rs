@@ -4,6 +4,7 @@
 
 pub(crate) mod merge;
 pub(crate) mod place;
+pub(crate) mod protocol;
 pub(crate) mod spill;
 pub(crate) mod split;
 pub(crate) mod view;

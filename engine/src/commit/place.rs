@@ -22,6 +22,12 @@ use std::collections::BTreeMap;
 use crate::error::PageId;
 use crate::format::freelist::Freelist;
 
+/// Provisional page ids start here: a commit builds its nodes under ids from `PROVISIONAL` up
+/// and gives them real pages only when all are built ([`crate::commit::spill::Spill::place`]). No real page id comes
+/// near it (a file would need 2^62 pages), and committed references at or above it are refused
+/// as damage, so a provisional id is never mistaken for a committed one.
+pub(crate) const PROVISIONAL: PageId = 1 << 62;
+
 /// The outcome of [`crate::commit::spill::Spill::place`]: the commit's pages under their real ids.
 pub(crate) struct Placed {
     /// The pages to write, by real first page id.
@@ -35,7 +41,7 @@ pub(crate) struct Placed {
 impl Placed {
     /// The real page of `id` (provisional or committed).
     pub fn real(&self, id: PageId) -> crate::error::Result<PageId> {
-        if id < crate::commit::spill::PROVISIONAL {
+        if id < PROVISIONAL {
             return Ok(id);
         }
         self.map

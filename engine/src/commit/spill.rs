@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 
 use crate::commit::merge::{bucket_root, committed_ref, count_before, merge_leaf};
+use crate::commit::place::PROVISIONAL;
 use crate::commit::view::{BucketId, BucketW, Change, Origin, View};
 use crate::error::{Error, PageId, Result, TxId};
 use crate::format::bucket::BUCKET_HEADER_SIZE;
@@ -111,16 +112,10 @@ pub(crate) struct Spill<'s> {
     allocated: Vec<(PageId, u64, bool)>,
     old_hwm: PageId,
     /// Work counters of this commit.
-    pub stats: crate::tree::stats::TxStats,
+    pub stats: crate::tree::counters::TxStats,
     /// Committed pages freed by this commit (a page freed twice means a damaged tree).
     freed: std::collections::HashSet<PageId>,
 }
-
-/// Provisional page ids start here: a commit builds its nodes under ids from `PROVISIONAL` up
-/// and gives them real pages only when all are built ([`Spill::place`]). No real page id comes
-/// near it (a file would need 2^62 pages), and committed references at or above it are refused
-/// as damage, so a provisional id is never mistaken for a committed one.
-pub(crate) const PROVISIONAL: PageId = 1 << 62;
 
 /// A node serialised under a provisional id.
 struct DirtyNode {
@@ -254,7 +249,7 @@ impl<'s> Spill<'s> {
     }
 
     fn span_of(&self, id: PageId) -> Result<u64> {
-        crate::commit::write::page_span(self.snap, id)
+        self.snap.page_span(id)
     }
 
     fn write_node(&mut self, node: &Node<'_>) -> Result<PageId> {

@@ -8,7 +8,6 @@ use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use crate::commit::view::{root_page, BucketId, BucketW, Change, DiskMemo, Item, Origin, OverlayKey, Src, View};
-use crate::db::bucket::Bucket;
 use crate::error::{Error, PageId, Result, TxId};
 use crate::format::bucket::{decode_bucket, DiskRoot};
 use crate::format::freelist::Freelist;
@@ -62,10 +61,6 @@ impl WriteTx {
 
     pub(crate) fn view(&self) -> View<'_> {
         View { snap: &self.snap, arena: &self.arena }
-    }
-
-    pub(crate) fn bucket_view(&self, id: BucketId) -> Bucket<'_> {
-        Bucket { view: self.view(), src: Src::Write(&self.arena[id]) }
     }
 
     /// What `key` holds in bucket `id`: `Some(true)` a bucket, `Some(false)` a value.
@@ -316,25 +311,20 @@ fn collect_tree(
     let mut seen = std::collections::HashSet::new();
     if let DiskRoot::Paged(id) = root {
         seen.insert(id);
-        out.push((id, page_span(view.snap, id)?));
+        out.push((id, view.snap.page_span(id)?));
     }
     visit(root_node, out, &mut stack, 0)?;
     while let Some((id, level)) = stack.pop() {
         if !seen.insert(id) {
             return Err(Error::corrupted(id, "page reached twice (damaged tree)"));
         }
-        out.push((id, page_span(view.snap, id)?));
+        out.push((id, view.snap.page_span(id)?));
         visit(view.snap.node(id)?, out, &mut stack, level)?;
     }
     Ok(())
 }
 
 /// Number of pages page `id` spans (1 + overflow).
-pub(crate) fn page_span(snap: &Snapshot, id: PageId) -> Result<u64> {
-    let b = snap.page_bytes(id)?;
-    Ok(b.len() as u64 / snap.page_size())
-}
-
 /// The flags of `key`'s element in the committed tree `root` (`None`: no such key), from the
 /// bucket's memo when its last lookup was this key.
 fn committed_flags(snap: &Snapshot, root: Option<DiskRoot<'_>>, memo: &DiskMemo, key: &[u8]) -> Result<Option<u32>> {

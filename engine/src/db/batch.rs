@@ -1,4 +1,4 @@
-//! Group commit: concurrent [`DB::batch`] calls share one write transaction and one fsync.
+//! Group commit: concurrent [`crate::DB::batch`] calls share one write transaction and one fsync.
 //!
 //! The first caller to find no open batch becomes its leader: it waits until the batch holds
 //! `max_batch_size` calls or `max_batch_delay` has passed, closes it to newcomers, and runs every
@@ -11,11 +11,11 @@ use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-use crate::db::handle::DB;
+use crate::db::core::Core;
 use crate::db::tx::Tx;
 use crate::error::{Error, Result};
 
-/// A function submitted to [`DB::batch`]. If it panics, the panic is raised again in the thread
+/// A function submitted to [`crate::DB::batch`]. If it panics, the panic is raised again in the thread
 /// that called `batch` with it, and the rest of the batch commits without it.
 pub type BatchFn = Box<dyn Fn(&mut Tx<'_>) -> Result<()> + Send>;
 
@@ -46,29 +46,19 @@ pub(crate) struct Batcher {
     current: Mutex<Option<Shared>>,
 }
 
-impl DB {
-    /// Runs `f` in a write transaction shared with other concurrent `batch` calls, so that many
-    /// small writes from many threads cost one commit (`Options::max_batch_size` calls, default
-    /// 1000, or `max_batch_delay`, default 10 ms, whichever comes first).
-    ///
-    /// `f` may run more than once: if another call in the same batch fails, the batch is run
-    /// again without it. Only the failing call gets its error.
-    ///
-    /// # Errors
-    /// `f`'s own error, or the commit's error.
-    pub fn batch<F>(&self, f: F) -> Result<()>
-    where
-        F: Fn(&mut Tx<'_>) -> Result<()> + Send + 'static,
-    {
+impl Batcher {
+    /// Runs `f` in the batch being filled, leading it if there is none (see
+    /// [`crate::DB::batch`]).
+    pub(crate) fn run(&self, core: &Core, f: BatchFn) -> Result<()> {
         let (tx, rx) = channel();
-        let call = Call { f: Box::new(f), done: tx };
+        let call = Call { f, done: tx };
         let (batch, leader) = {
-            let mut slot = self.batcher.current.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slot = self.current.lock().unwrap_or_else(|e| e.into_inner());
             match slot.as_ref() {
                 Some(b) => {
                     let mut p = b.0.lock().unwrap_or_else(|e| e.into_inner());
                     p.calls.push(call);
-                    if p.calls.len() >= self.options().max_batch_size.max(1) {
+                    if p.calls.len() >= core.opts.max_batch_size.max(1) {
                         b.1.notify_all();
                     }
                     (b.clone(), false)
@@ -81,7 +71,7 @@ impl DB {
             }
         };
         if leader {
-            self.lead(&batch);
+            self.lead(core, &batch);
         }
         match rx.recv() {
             Ok(Outcome::Done(r)) => r,
@@ -91,9 +81,9 @@ impl DB {
         }
     }
 
-    fn lead(&self, batch: &Shared) {
-        let deadline = Instant::now() + self.options().max_batch_delay;
-        let max = self.options().max_batch_size.max(1);
+    fn lead(&self, core: &Core, batch: &Shared) {
+        let deadline = Instant::now() + core.opts.max_batch_delay;
+        let max = core.opts.max_batch_size.max(1);
         {
             let mut p = batch.0.lock().unwrap_or_else(|e| e.into_inner());
             loop {
@@ -106,7 +96,7 @@ impl DB {
         }
         // Close the batch to newcomers, then take its calls.
         {
-            let mut slot = self.batcher.current.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slot = self.current.lock().unwrap_or_else(|e| e.into_inner());
             if slot.as_ref().is_some_and(|b| Arc::ptr_eq(b, batch)) {
                 *slot = None;
             }
@@ -117,7 +107,7 @@ impl DB {
         };
         while !calls.is_empty() {
             let mut failed: Option<(usize, Outcome)> = None;
-            let r = self.update(|tx| {
+            let r = update(core, |tx| {
                 for (i, c) in calls.iter().enumerate() {
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (c.f)(tx)));
                     let outcome = match r {
@@ -150,6 +140,18 @@ impl DB {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Runs `f` in a write transaction on `core` and commits it if `f` returns `Ok`.
+fn update(core: &Core, f: impl FnOnce(&mut Tx<'_>) -> Result<()>) -> Result<()> {
+    let mut tx = Tx::new_write(core, core.begin_write()?);
+    match f(&mut tx) {
+        Ok(()) => tx.commit(),
+        Err(e) => {
+            tx.rollback();
+            Err(e)
         }
     }
 }

@@ -151,7 +151,7 @@ pub struct BucketMut<'t> {
 impl BucketMut<'_> {
     /// A read view of this bucket (for iteration and lookups).
     pub fn as_bucket(&self) -> Bucket<'_> {
-        self.w.bucket_view(self.id)
+        Bucket { view: self.w.view(), src: Src::Write(&self.w.arena[self.id]) }
     }
 
     /// The value stored under `key` (see [`Bucket::get`]).

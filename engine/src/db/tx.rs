@@ -1,26 +1,27 @@
-//! Transactions: a consistent snapshot to read, and for the single writer, the commit protocol.
+//! Transactions: a consistent snapshot to read, and for the single writer, changes to commit.
 //!
 //! A read transaction pins one meta and the map generation that holds it; everything it
-//! returns borrows from it. A write transaction records changes in memory and, at commit,
-//! (1) rebuilds every touched tree copy-on-write, (2) places the new pages and the freelist's in
-//! the file (free runs first, then above the high-water mark), (3) grows the file if needed,
-//! (4) writes all pages and fdatasyncs, (5) writes the meta page `txid % 2` and fdatasyncs
-//! again. A crash before (5) completes leaves the previous meta in charge, whose pages
-//! were never overwritten. Dropping a transaction without committing rolls it back.
+//! returns borrows from it. A write transaction records changes in memory; [`Tx::commit`] runs
+//! the commit protocol ([`crate::commit::protocol`]), publishes the new snapshot, and only then
+//! lets the next writer in. Dropping a transaction without committing rolls it back.
 
-use crate::commit::spill::Spill;
+use std::io::Write;
+use std::path::Path;
+
+use crate::commit::protocol::{self, Failure};
 use crate::commit::view::{BucketId, Src, View};
-use crate::commit::write::{page_span, WriteTx};
+use crate::commit::write::WriteTx;
+use crate::db::backup;
 use crate::db::bucket::{Bucket, BucketMut};
+use crate::db::core::Core;
 use crate::db::cursor::Cursor;
-use crate::db::handle::DB;
-use crate::error::{Error, PageId, Result, TxId};
-use crate::format::meta::{Meta, NO_FREELIST};
+use crate::error::{Error, Result, TxId};
+use crate::format::meta::Meta;
 use crate::tree::snapshot::Snapshot;
 
 /// A read or write transaction. Ends with [`Tx::commit`], [`Tx::rollback`], or drop (rollback).
 pub struct Tx<'db> {
-    db: &'db DB,
+    core: &'db Core,
     snap: Snapshot,
     /// Whether this transaction is still registered as a reader.
     reading: bool,
@@ -34,15 +35,11 @@ impl std::fmt::Debug for Tx<'_> {
 }
 
 impl<'db> Tx<'db> {
-    pub(crate) fn new_read(db: &'db DB, snap: Snapshot) -> Self {
-        Tx { db, snap, reading: true, write: None }
+    pub(crate) fn new_read(core: &'db Core, snap: Snapshot) -> Self {
+        Tx { core, snap, reading: true, write: None }
     }
-    pub(crate) fn new_write(db: &'db DB, w: WriteTx) -> Self {
-        Tx { db, snap: w.snap.clone(), reading: false, write: Some(Box::new(w)) }
-    }
-
-    pub(crate) fn db(&self) -> &'db DB {
-        self.db
+    pub(crate) fn new_write(core: &'db Core, w: WriteTx) -> Self {
+        Tx { core, snap: w.snap.clone(), reading: false, write: Some(Box::new(w)) }
     }
 
     /// The working state of a write transaction (for tests).
@@ -229,11 +226,11 @@ impl<'db> Tx<'db> {
 
     fn finish(&mut self) {
         if std::mem::take(&mut self.reading) {
-            self.db.end_read(self.snap.meta.txid);
+            self.core.end_read(self.snap.meta.txid);
         }
         if let Some(mut w) = self.write.take() {
             w.writer.freelist.rollback_pending(w.txid);
-            self.db.end_write(w.writer);
+            self.core.end_write(w.writer);
         }
     }
 
@@ -248,30 +245,86 @@ impl<'db> Tx<'db> {
             self.finish();
             return Err(Error::TxNotWritable);
         };
-        let result = commit(self.db, &mut w);
-        match result {
-            Ok((snap, on_commit)) => {
-                // Check while still the writer: no later commit can reuse a page of `snap` yet.
-                let problems =
-                    if self.db.options().strict_mode { crate::tree::check::check(&snap) } else { Ok(Vec::new()) };
-                drop(snap);
-                let writer = w.writer;
-                self.db.end_write(writer);
-                for f in on_commit {
-                    f();
-                }
-                let problems = problems?;
-                if !problems.is_empty() {
-                    return Err(Error::CheckFailed(problems));
-                }
-                Ok(())
+        let committed = match protocol::commit(&mut w, &self.core.target()) {
+            Ok(c) => c,
+            Err(failure) => {
+                let e = match failure {
+                    Failure::Refused(e) => e,
+                    Failure::Io(e) => {
+                        self.core.poison();
+                        e
+                    }
+                };
+                self.core.end_write(w.writer);
+                return Err(e);
             }
+        };
+        let snap = match self.core.publish(&committed) {
+            Ok(snap) => snap,
             Err(e) => {
-                let writer = w.writer;
-                self.db.end_write(writer);
-                Err(e)
+                self.core.end_write(w.writer);
+                return Err(e);
             }
+        };
+        // Check while still the writer: no later commit can reuse a page of `snap` yet.
+        let problems = if self.core.opts.strict_mode { crate::tree::check::check(&snap) } else { Ok(Vec::new()) };
+        drop(snap);
+        let on_commit = std::mem::take(&mut w.on_commit);
+        self.core.end_write(w.writer);
+        for f in on_commit {
+            f();
         }
+        let problems = problems?;
+        if !problems.is_empty() {
+            return Err(Error::CheckFailed(problems));
+        }
+        Ok(())
+    }
+
+    /// Writes a consistent copy of this transaction's snapshot to `w` and returns the number of
+    /// bytes written: [`Tx::size`], padded with zeros to 4096 bytes for tiny page sizes (Go
+    /// refuses shorter files). Writers go on meanwhile; see [`crate::db::backup`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] if reading the database or writing to `w` fails.
+    ///
+    /// # Example
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("rivet-doc-write-to-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// use rivet_engine::{Options, DB};
+    /// let db = DB::open(dir.join("live.db"), Options::default())?;
+    /// db.update(|tx| tx.create_bucket(b"b")?.put(b"k", b"v"))?;
+    /// let mut copy = Vec::new();
+    /// let n = db.view(|tx| tx.write_to(&mut copy))?;
+    /// assert_eq!(n as usize, copy.len());
+    /// # Ok::<(), rivet_engine::Error>(())
+    /// ```
+    pub fn write_to<W: Write + ?Sized>(&self, w: &mut W) -> Result<u64> {
+        backup::write_snapshot(&self.core.file, self.core.path(), self.meta(), w)
+    }
+
+    /// Writes a consistent copy of this snapshot to a new file at `path` and syncs it (and its
+    /// directory entry). Returns the bytes written, as [`Tx::write_to`].
+    ///
+    /// # Errors
+    /// [`Error::Io`], including when `path` already exists.
+    ///
+    /// # Example
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("rivet-doc-copy-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let _ = std::fs::remove_file(dir.join("copy.db"));
+    /// use rivet_engine::{Options, DB};
+    /// let db = DB::open(dir.join("live.db"), Options::default())?;
+    /// db.update(|tx| tx.create_bucket_if_not_exists(b"b")?.put(b"k", b"v"))?;
+    /// db.view(|tx| tx.copy_file(dir.join("copy.db")))?;
+    /// let copy = DB::open(dir.join("copy.db"), Options::default().read_only(true))?;
+    /// assert_eq!(copy.view(|tx| tx.bucket(b"b")?.get(b"k").map(|v| v.is_some()))?, true);
+    /// # Ok::<(), rivet_engine::Error>(())
+    /// ```
+    pub fn copy_file(&self, path: impl AsRef<Path>) -> Result<u64> {
+        backup::to_new_file(path.as_ref(), |w| self.write_to(w))
     }
 }
 
@@ -289,74 +342,3 @@ fn resolve(w: &mut WriteTx, path: &[&[u8]]) -> Result<BucketId> {
     }
     Ok(id)
 }
-
-type OnCommit = Vec<Box<dyn FnOnce() + Send>>;
-
-/// The commit protocol. On error before any byte is written, the freelist is restored; on an
-/// I/O error after, the database is poisoned.
-fn commit(db: &DB, w: &mut WriteTx) -> Result<(Snapshot, OnCommit)> {
-    let opts = db.options();
-    let page_size = w.snap.page_size();
-    let WriteTx { snap, arena, writer, txid, relocated, on_commit, .. } = w;
-    let txid = *txid;
-    let view = View { snap, arena };
-    let mut sp = Spill::new(snap, &mut writer.freelist, txid);
-    let spill_started = std::time::Instant::now();
-
-    let prepared = (|| -> Result<(Meta, DirtyPages)> {
-        let root = match sp.commit_bucket(&view, relocated, 0)? {
-            Some(v) => match crate::format::bucket::decode_bucket(&v, 0)?.root {
-                crate::format::bucket::DiskRoot::Paged(root) => root,
-                crate::format::bucket::DiskRoot::Inline(_) => {
-                    return Err(Error::corrupted(0, "the root bucket cannot be inline"))
-                }
-            },
-            None => snap.meta.root,
-        };
-        if snap.meta.freelist != NO_FREELIST {
-            let n = page_span(snap, snap.meta.freelist)?;
-            sp.free(snap.meta.freelist, n)?;
-        }
-        // The freelist's pages go last, in the same placement as the nodes. Placement only
-        // takes ids out of the list, so its size now bounds the size it will be written at.
-        let freelist_pages =
-            if opts.no_freelist_sync { 0 } else { (sp.freelist.encoded_size() as u64 / page_size) + 1 };
-        let mut placed = sp.place(freelist_pages)?;
-        let root = placed.real(root)?;
-        let freelist = match placed.extra_at {
-            Some(id) => {
-                let mut buf = vec![0u8; (freelist_pages * page_size) as usize];
-                sp.freelist.encode(&mut buf, id, (freelist_pages - 1) as u32)?;
-                placed.pages.insert(id, buf);
-                sp.stats.page_count += freelist_pages;
-                sp.stats.page_alloc += freelist_pages * page_size;
-                id
-            }
-            None => NO_FREELIST,
-        };
-        let needed = sp.hwm.saturating_mul(page_size);
-        // Only growth is refused: a commit that frees space must stay possible above the limit.
-        if opts.max_size > 0 && needed > opts.max_size && sp.hwm > snap.meta.pgid {
-            return Err(Error::MaxSizeReached { needed, max: opts.max_size });
-        }
-        Ok((Meta { root, freelist, pgid: sp.hwm, txid, checksum: 0, ..snap.meta }, placed.pages))
-    })();
-    let (meta, dirty) = match prepared {
-        Ok(m) => m,
-        Err(e) => {
-            sp.undo();
-            return Err(e);
-        }
-    };
-    let mut stats = sp.stats;
-    stats.spill_time = spill_started.elapsed();
-    stats.commits = 1;
-    drop(sp);
-    let new_map = db.write_commit(writer, &dirty, &meta, &mut stats)?;
-    db.add_tx_stats(&stats);
-    let new_snap = Snapshot { meta, map: new_map, counters: db.counters() };
-    Ok((new_snap, std::mem::take(on_commit)))
-}
-
-/// Page ids and buffers to write, by first page.
-pub(crate) type DirtyPages = std::collections::BTreeMap<PageId, Vec<u8>>;

@@ -206,7 +206,7 @@ fn stored_free(snap: &Snapshot) -> Result<Option<(Vec<PageId>, u64)>> {
     if snap.meta.freelist == NO_FREELIST {
         return Ok(None);
     }
-    let bytes = crate::db::handle::freelist_bytes(snap)?;
+    let bytes = snap.freelist_bytes()?;
     let ids = crate::format::freelist::Freelist::decode_ids(bytes, snap.meta.freelist)?;
     Ok(Some((ids, bytes.len() as u64 / snap.page_size())))
 }

@@ -2,6 +2,7 @@
 //! tree, the consistency check and page statistics. Read-only; nothing here writes.
 
 pub mod check;
+pub mod counters;
 pub(crate) mod cursor;
 pub mod snapshot;
 pub mod stats;

@@ -20,7 +20,7 @@ pub struct Snapshot {
     pub meta: Meta,
     /// The mapping (shared with other transactions of the same generation).
     pub(crate) map: Arc<Map>,
-    pub(crate) counters: Arc<crate::tree::stats::Counters>,
+    pub(crate) counters: Arc<crate::tree::counters::Counters>,
 }
 
 impl Snapshot {
@@ -53,6 +53,31 @@ impl Snapshot {
             return Err(Error::corrupted(id, format!("{} overflow pages run past the high-water mark", h.overflow)));
         }
         Ok((self.map.bytes(id * ps, span * ps, id)?, h))
+    }
+
+    /// How many pages page `id` spans (1 + its overflow), checked as [`Snapshot::page_bytes`].
+    pub fn page_span(&self, id: PageId) -> Result<u64> {
+        Ok(self.page_bytes(id)?.len() as u64 / self.page_size())
+    }
+
+    /// The bytes of the freelist page this snapshot's meta names, with its overflow pages.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] if the meta names no page below the high-water mark (the file
+    /// has no stored freelist), or its overflow runs past the mark.
+    pub fn freelist_bytes(&self) -> Result<&[u8]> {
+        let id = self.meta.freelist;
+        if id < 2 || id >= self.meta.pgid {
+            return Err(Error::corrupted(id, format!("freelist page outside 2..{}", self.meta.pgid)));
+        }
+        let ps = self.page_size();
+        let head = self.map.bytes(id * ps, 16, id)?;
+        let h = PageHeader::read(head, id)?;
+        let span = 1 + u64::from(h.overflow);
+        if id + span > self.meta.pgid {
+            return Err(Error::corrupted(id, "freelist overflow runs past the high-water mark"));
+        }
+        self.map.bytes(id * ps, span * ps, id)
     }
 
     /// The branch or leaf node stored at page `id`.
