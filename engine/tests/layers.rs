@@ -128,7 +128,7 @@ fn references(
                 None => (path.trim(), ""),
             };
             let heads: Vec<String> = if group.is_empty() {
-                vec![head.split(|c: char| c == ' ' || c == ',' || c == '}').next().unwrap_or("").to_string()]
+                vec![head.split([' ', ',', '}']).next().unwrap_or("").to_string()]
             } else {
                 group.split(',').map(|g| format!("{head}::{}", g.trim())).collect()
             };
