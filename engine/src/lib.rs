@@ -30,7 +30,7 @@
 //! ```
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 // The layers, lowest first. A module imports only from its own layer and the layers above it
 // in this list (`tests::layers` checks it): the base (errors, limits, options), the on-disk

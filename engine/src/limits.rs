@@ -7,7 +7,7 @@ pub const MAX_KEY_SIZE: usize = 32768;
 pub const MAX_VALUE_SIZE: usize = (1 << 31) - 2;
 /// Deepest nesting of buckets (a top-level bucket is at level 1). Go has no limit, but every
 /// walk of a deeper file would be unbounded recursion; reads refuse trees nested past
-/// [`MAX_DEPTH`] (64) as damaged, so writes stop well before that.
+/// `MAX_DEPTH` (64) as damaged, so writes stop well before that.
 pub const MAX_NESTING: usize = 48;
 /// Default fill target of a split: how full the commit packs the pages it splits a node into
 /// (the last two parts are balanced, so a page overflowing by one element still becomes two

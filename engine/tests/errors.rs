@@ -26,9 +26,7 @@ fn committing_a_read_transaction_is_tx_not_writable() {
 #[test]
 fn a_failed_batch_commit_gives_every_caller_an_error() {
     let d = dir();
-    let mut opts = Options::default().max_size(128 * 1024);
-    opts.max_batch_size = 2;
-    opts.max_batch_delay = Duration::from_secs(5);
+    let opts = Options::default().max_size(128 * 1024).max_batch_size(2).max_batch_delay(Duration::from_secs(5));
     let db = Arc::new(DB::open(d.join("b.db"), opts).unwrap());
     let calls: Vec<_> = (0..2u8)
         .map(|t| {
@@ -59,7 +57,7 @@ fn a_failed_batch_commit_gives_every_caller_an_error() {
 #[test]
 fn a_panicking_batch_function_panics_in_its_own_caller_and_the_rest_commit() {
     let d = dir();
-    let opts = Options { max_batch_size: 2, max_batch_delay: Duration::from_secs(5), ..Options::default() };
+    let opts = Options::default().max_batch_size(2).max_batch_delay(Duration::from_secs(5));
     let db = Arc::new(DB::open(d.join("p.db"), opts).unwrap());
     let good = {
         let db = db.clone();

@@ -41,9 +41,7 @@ impl Recording {
 
 /// Options used by the scenarios (small pages so trees get deep quickly).
 pub fn scenario_options(seed: u64) -> Options {
-    let mut o = Options::default().page_size(if seed.is_multiple_of(2) { 1024 } else { 4096 });
-    o.no_freelist_sync = seed % 5 == 4;
-    o
+    Options::default().page_size(if seed.is_multiple_of(2) { 1024 } else { 4096 }).no_freelist_sync(seed % 5 == 4)
 }
 
 /// Runs `txs` random transactions on a new database at `path`, recording every mutation.

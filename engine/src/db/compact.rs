@@ -12,10 +12,52 @@ use crate::options::Options;
 
 /// Copies everything in `src` into `dst` (which should be empty), committing whenever about
 /// `tx_max_size` bytes of keys and values were written (0: one transaction). Returns the number
-/// of keys copied.
+/// of values copied (the keys that name nested buckets are not counted).
+///
+/// The copy holds the same buckets, nested buckets, sequences, keys and values, in pages packed
+/// full and laid out afresh, without the free pages `src` has collected: usually a smaller file.
+/// `src` is read in one read transaction, so writers of `src` can go on meanwhile (the copy is
+/// of the moment `compact` began). [`compact_file`] does the same from path to path.
 ///
 /// # Errors
-/// Any read or write error; `dst` then holds a prefix of the copy.
+/// Any error of reading `src` ([`Error::Corrupted`] for a damaged page) or of writing to `dst`
+/// ([`Error::DatabaseReadOnly`], [`Error::BucketExists`] if `dst` already has one of the
+/// buckets, [`Error::MaxSizeReached`], [`Error::Io`], ...). What was committed before the error
+/// stays in `dst`: a prefix of the copy.
+///
+/// # Example
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("rivet-doc-compact-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// use rivet_engine::{compact, Error, Options, DB};
+/// let src = DB::open(dir.join("src.db"), Options::default())?;
+/// src.update(|tx| {
+///     let mut b = tx.create_bucket(b"log")?;
+///     for i in 0..5000u32 {
+///         b.put(&i.to_be_bytes(), &[7; 200])?;
+///     }
+///     b.create_bucket(b"meta")?.set_sequence(42)
+/// })?;
+/// src.update(|tx| {
+///     let mut b = tx.bucket_mut(b"log")?;
+///     for i in 100..5000u32 {
+///         b.delete(&i.to_be_bytes())?; // the file keeps its size; the pages become free
+///     }
+///     Ok::<_, Error>(())
+/// })?;
+/// let dst = DB::open(dir.join("dst.db"), Options::default())?;
+/// let copied = compact(&src, &dst, 64 * 1024)?; // commit every 64 KiB of data
+/// assert_eq!(copied, 100);
+/// dst.view(|tx| {
+///     let log = tx.bucket(b"log")?;
+///     assert_eq!(log.get(&7u32.to_be_bytes())?, Some(&[7; 200][..]));
+///     assert_eq!(log.bucket(b"meta")?.sequence(), 42);
+///     Ok::<_, Error>(())
+/// })?;
+/// assert!(dst.info().meta.pgid < src.info().meta.pgid); // fewer pages in use
+/// # Ok::<(), Error>(())
+/// ```
 pub fn compact(src: &DB, dst: &DB, tx_max_size: u64) -> Result<u64> {
     let rtx = src.begin(false)?;
     let mut c = Compactor { dst, wtx: Some(dst.begin(true)?), pending: 0, max: tx_max_size, keys: 0 };
@@ -28,7 +70,45 @@ pub fn compact(src: &DB, dst: &DB, tx_max_size: u64) -> Result<u64> {
 }
 
 /// Opens `src_path` read-only, creates `dst_path` with the same page size, and compacts into
-/// it. Returns `(source size, destination size)` in bytes.
+/// it (see [`compact`]). Returns `(source size, destination size)` in bytes: the sizes of the
+/// two files on disk once done, the destination trimmed to its data when it is closed.
+///
+/// `src_path` is opened with a shared lock, so others can go on reading it but none can write it
+/// meanwhile, and opening it waits as long as a writer has it open: close a read-write handle
+/// of it in this process first (or use [`compact`] with that handle).
+///
+/// # Errors
+/// [`Error::Io`] with the kind [`AlreadyExists`](std::io::ErrorKind::AlreadyExists) if
+/// `dst_path` exists (it is never overwritten); any error of [`DB::open`] for either file (the
+/// source must be an existing database); any error of [`compact`], after which `dst_path`
+/// holds a prefix of the copy.
+///
+/// # Example
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("rivet-doc-compact-file-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// use rivet_engine::{compact_file, Error, Options, DB};
+/// let db = DB::open(dir.join("big.db"), Options::default())?;
+/// db.update(|tx| {
+///     let mut b = tx.create_bucket(b"b")?;
+///     for i in 0..20_000u32 {
+///         b.put(&i.to_be_bytes(), &[1; 100])?;
+///     }
+///     Ok::<_, Error>(())
+/// })?;
+/// db.update(|tx| tx.delete_bucket(b"b"))?;
+/// db.update(|tx| tx.create_bucket(b"small")?.put(b"k", b"v"))?;
+/// db.close()?;
+/// let (before, after) = compact_file(dir.join("big.db"), dir.join("small.db"), 0)?;
+/// assert!(after < before, "{after} < {before}");
+/// assert_eq!(after, std::fs::metadata(dir.join("small.db")).unwrap().len());
+/// let small = DB::open(dir.join("small.db"), Options::default().read_only(true))?;
+/// assert_eq!(small.view(|tx| tx.bucket(b"small")?.get(b"k").map(|v| v.is_some()))?, true);
+/// // The destination must not exist.
+/// assert!(compact_file(dir.join("big.db"), dir.join("small.db"), 0).is_err());
+/// # Ok::<(), Error>(())
+/// ```
 pub fn compact_file(src_path: impl AsRef<Path>, dst_path: impl AsRef<Path>, tx_max_size: u64) -> Result<(u64, u64)> {
     let src = DB::open(src_path.as_ref(), Options::default().read_only(true))?;
     if dst_path.as_ref().exists() {
@@ -40,6 +120,8 @@ pub fn compact_file(src_path: impl AsRef<Path>, dst_path: impl AsRef<Path>, tx_m
     }
     let dst = DB::open(dst_path.as_ref(), Options::default().page_size(src.info().page_size))?;
     compact(&src, &dst, tx_max_size)?;
+    // Closing cuts the copy back to its data: the size reported is the size it keeps.
+    dst.close()?;
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     Ok((size(src_path.as_ref()), size(dst_path.as_ref())))
 }

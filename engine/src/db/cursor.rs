@@ -21,7 +21,13 @@ fn kv<'a>((k, item): (&'a [u8], Item<'a>)) -> KeyValue<'a> {
     (k, item.value())
 }
 
-/// A movable position in a bucket.
+/// A movable position in a bucket, from [`Bucket::cursor`](crate::Bucket::cursor) (an example is
+/// there), [`BucketMut::cursor`](crate::BucketMut::cursor) or [`crate::Tx::cursor`].
+///
+/// Every move returns the item it lands on, or `None` when there is none (an empty bucket, a
+/// step past either end, a seek past the last key). After running off one end (a seek past the
+/// last key included), a step in the other direction comes back to the item at that end; a
+/// cursor not yet placed by `first`, `last` or `seek` returns `None` from `next` and `prev`.
 #[derive(Debug, Clone)]
 pub struct Cursor<'a> {
     view: View<'a>,
@@ -72,7 +78,10 @@ impl<'a> Cursor<'a> {
         Ok(r.map(kv))
     }
 
-    /// Moves to the first item.
+    /// Moves to the first item; `None` if the bucket is empty.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`](crate::Error::Corrupted) if a page on the way is damaged.
     pub fn first(&mut self) -> Result<Option<KeyValue<'a>>> {
         match &mut self.disk {
             Some(c) => {
@@ -83,7 +92,10 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Moves to the last item.
+    /// Moves to the last item; `None` if the bucket is empty.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`](crate::Error::Corrupted) if a page on the way is damaged.
     pub fn last(&mut self) -> Result<Option<KeyValue<'a>>> {
         match &mut self.disk {
             Some(c) => {
@@ -94,7 +106,10 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Moves to the first item whose key is `>= key`.
+    /// Moves to the first item whose key is `>= key`; `None` if every key is smaller.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`](crate::Error::Corrupted) if a page on the way is damaged.
     pub fn seek(&mut self, key: &[u8]) -> Result<Option<KeyValue<'a>>> {
         match &mut self.disk {
             Some(c) => {
@@ -106,6 +121,9 @@ impl<'a> Cursor<'a> {
     }
 
     /// Moves to the next item; `None` past the end.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`](crate::Error::Corrupted) if a page on the way is damaged.
     #[allow(clippy::should_implement_trait)] // bbolt's name; a cursor also moves backwards
     pub fn next(&mut self) -> Result<Option<KeyValue<'a>>> {
         match &mut self.disk {
@@ -123,6 +141,9 @@ impl<'a> Cursor<'a> {
     }
 
     /// Moves to the previous item; `None` before the start.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`](crate::Error::Corrupted) if a page on the way is damaged.
     pub fn prev(&mut self) -> Result<Option<KeyValue<'a>>> {
         match &mut self.disk {
             Some(c) => {

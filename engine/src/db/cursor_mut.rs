@@ -10,7 +10,42 @@ use crate::commit::write::WriteTx;
 use crate::db::cursor::KeyValue;
 use crate::error::{Error, Result};
 
-/// A cursor over a bucket of a write transaction, with `delete`.
+/// A cursor over a bucket of a write transaction, with `delete`: from
+/// [`BucketMut::cursor_mut`](crate::BucketMut::cursor_mut). It moves as a [`crate::Cursor`]
+/// does, over the bucket as this transaction has changed it.
+///
+/// # Example
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("rivet-doc-cursor-mut-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// use rivet_engine::{Error, Options, DB};
+/// let db = DB::open(dir.join("cursor_mut.db"), Options::default())?;
+/// db.update(|tx| {
+///     let mut b = tx.create_bucket(b"sessions")?;
+///     for (id, state) in [("s1", "live"), ("s2", "expired"), ("s3", "expired"), ("s4", "live")] {
+///         b.put(id.as_bytes(), state.as_bytes())?;
+///     }
+///     // Delete the expired sessions in one walk: after a delete, `next` goes on with the
+///     // key that followed the deleted one.
+///     let mut c = b.cursor_mut();
+///     let mut item = c.first()?.map(|(_, v)| v == Some(&b"expired"[..]));
+///     while let Some(expired) = item {
+///         if expired {
+///             c.delete()?;
+///         }
+///         item = c.next()?.map(|(_, v)| v == Some(&b"expired"[..]));
+///     }
+///     // A read cursor in the same transaction sees the deletions.
+///     assert_eq!(b.cursor().last()?.map(|(k, _)| k), Some(&b"s4"[..]));
+///     Ok::<_, Error>(())
+/// })?;
+/// let left = db.view(|tx| {
+///     tx.bucket(b"sessions")?.iter().map(|item| item.map(|(k, _)| k.to_vec())).collect::<Result<Vec<_>, _>>()
+/// })?;
+/// assert_eq!(left, [b"s1".to_vec(), b"s4".to_vec()]);
+/// # Ok::<(), Error>(())
+/// ```
 #[derive(Debug)]
 pub struct CursorMut<'t> {
     w: &'t mut WriteTx,
@@ -39,19 +74,32 @@ impl<'t> CursorMut<'t> {
         Ok(r.map(|(k, item)| (k, item.value())))
     }
 
-    /// Moves to the first item.
+    /// Moves to the first item; `None` if the bucket is empty.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] if a committed page on the way is damaged.
     pub fn first(&mut self) -> Result<Option<KeyValue<'_>>> {
         self.go(Bound::Unbounded, true)
     }
-    /// Moves to the last item.
+    /// Moves to the last item; `None` if the bucket is empty.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] if a committed page on the way is damaged.
     pub fn last(&mut self) -> Result<Option<KeyValue<'_>>> {
         self.go(Bound::Unbounded, false)
     }
-    /// Moves to the first item whose key is `>= key`.
+    /// Moves to the first item whose key is `>= key`; `None` if every key is smaller.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] if a committed page on the way is damaged.
     pub fn seek(&mut self, key: &[u8]) -> Result<Option<KeyValue<'_>>> {
         self.go(Bound::Included(key), true)
     }
-    /// Moves to the next item.
+    /// Moves to the next item (after [`CursorMut::delete`], the one after the deleted key);
+    /// `None` past the end.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] if a committed page on the way is damaged.
     #[allow(clippy::should_implement_trait)] // bbolt's name; a cursor also moves backwards
     pub fn next(&mut self) -> Result<Option<KeyValue<'_>>> {
         match (self.off_end, self.key.clone()) {
@@ -61,7 +109,11 @@ impl<'t> CursorMut<'t> {
             (None, None) => Ok(None),
         }
     }
-    /// Moves to the previous item.
+    /// Moves to the previous item (after [`CursorMut::delete`], the one before the deleted
+    /// key); `None` before the start.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] if a committed page on the way is damaged.
     pub fn prev(&mut self) -> Result<Option<KeyValue<'_>>> {
         match (self.off_end, self.key.clone()) {
             (Some(false), _) => Ok(None),
@@ -76,7 +128,9 @@ impl<'t> CursorMut<'t> {
     /// from there.
     ///
     /// # Errors
-    /// [`Error::IncompatibleValue`] on a bucket; [`Error::KeyRequired`] if the cursor is on no item.
+    /// [`Error::IncompatibleValue`] on a nested bucket; [`Error::KeyRequired`] if the cursor is
+    /// on no item (not placed yet, or past either end); [`Error::Corrupted`] if a committed
+    /// page on the way is damaged.
     pub fn delete(&mut self) -> Result<()> {
         let Some(k) = self.key.clone().filter(|_| self.off_end.is_none()) else {
             return Err(Error::KeyRequired);

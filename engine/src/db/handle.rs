@@ -46,8 +46,11 @@ impl DB {
     /// # Errors
     /// [`Error::Timeout`] if another process holds the lock past [`Options::timeout`];
     /// [`Error::Invalid`], [`Error::VersionMismatch`] or [`Error::Checksum`] for a file that is
-    /// not a usable database; [`Error::Corrupted`] if its freelist is damaged; [`Error::Io`]
-    /// for operating-system errors.
+    /// not a usable database (and [`Error::Invalid`] for an empty file opened read-only, or a
+    /// new file with an impossible [`Options::page_size`]); [`Error::Corrupted`] if its
+    /// freelist is damaged (or, for a file without a stored freelist, a tree walked to rebuild
+    /// it); [`Error::Io`] for operating-system errors, a missing file opened read-only
+    /// included.
     ///
     /// # Example
     /// ```
@@ -214,8 +217,12 @@ impl DB {
     /// again without it. Only the failing call gets its error.
     ///
     /// # Errors
-    /// `f`'s own error, or the commit's error ([`Error::BatchFailed`] for the calls after the
-    /// first when the shared commit fails).
+    /// `f`'s own error (the others in the batch then commit without it). When the shared
+    /// transaction cannot begin or commit, one call gets that error (any of [`DB::begin`]'s or
+    /// [`Tx::commit`]'s: [`Error::DatabaseReadOnly`], [`Error::Poisoned`],
+    /// [`Error::MaxSizeReached`], [`Error::Io`], ...) and every other call of the batch gets
+    /// [`Error::BatchFailed`] with its message. If `f` panics, the panic is raised again in the
+    /// thread that called `batch`.
     ///
     /// # Example
     /// ```

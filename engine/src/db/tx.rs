@@ -102,16 +102,21 @@ impl<'db> Tx<'db> {
     /// The top-level bucket `name`.
     ///
     /// # Errors
-    /// [`Error::BucketNotFound`], or [`Error::IncompatibleValue`] for a plain key.
+    /// [`Error::BucketNotFound`]; [`Error::IncompatibleValue`] for a plain key (only a damaged
+    /// or foreign file has one at the top level); [`Error::Corrupted`] if a page on the way, or
+    /// the bucket's header or root page, is damaged.
     pub fn bucket(&self, name: &[u8]) -> Result<Bucket<'_>> {
         self.root().bucket(name)
     }
 
-    /// Walks a path of nested buckets from the root.
+    /// Walks a path of nested buckets from the root: `tx.bucket_path(&[b"a", b"b"])` is
+    /// `tx.bucket(b"a")?.bucket(b"b")`. An example is at [`Bucket::bucket`].
     ///
     /// # Errors
     /// [`Error::BucketNameRequired`] for an empty path (the root bucket holds only buckets;
-    /// use [`Tx::root`] to read it), [`Error::BucketNotFound`], [`Error::IncompatibleValue`].
+    /// use [`Tx::root`] to read it); [`Error::BucketNotFound`] if a bucket of the path is
+    /// missing; [`Error::IncompatibleValue`] if a name of the path holds a value;
+    /// [`Error::Corrupted`] if a page on the way is damaged.
     pub fn bucket_path(&self, path: &[&[u8]]) -> Result<Bucket<'_>> {
         if path.is_empty() {
             return Err(Error::BucketNameRequired);
@@ -123,12 +128,18 @@ impl<'db> Tx<'db> {
         Ok(b)
     }
 
-    /// A cursor over the top-level buckets.
+    /// A cursor over the top-level buckets (their values are all `None`); see
+    /// [`Bucket::cursor`].
     pub fn cursor(&self) -> Cursor<'_> {
         self.root().cursor()
     }
 
-    /// Calls `f` with each top-level bucket's name and view.
+    /// Calls `f` with each top-level bucket's name and view, in name order; stops at the first
+    /// error, which it returns.
+    ///
+    /// # Errors
+    /// The first error `f` returns; [`Error::Corrupted`] if a page of the root bucket or a
+    /// bucket's header is damaged.
     pub fn for_each_bucket<F>(&self, mut f: F) -> Result<()>
     where
         F: FnMut(&[u8], Bucket<'_>) -> Result<()>,
@@ -150,18 +161,22 @@ impl<'db> Tx<'db> {
     /// The top-level bucket `name`, for writing.
     ///
     /// # Errors
-    /// [`Error::TxNotWritable`], [`Error::BucketNotFound`], [`Error::IncompatibleValue`].
+    /// [`Error::TxNotWritable`] in a read transaction; [`Error::BucketNotFound`];
+    /// [`Error::IncompatibleValue`] for a plain key; [`Error::Corrupted`] if a page on the way,
+    /// or the bucket's header, is damaged.
     pub fn bucket_mut(&mut self, name: &[u8]) -> Result<BucketMut<'_>> {
         let w = self.w()?;
         let id = w.child(0, name)?;
         Ok(BucketMut { w, id })
     }
 
-    /// Walks a path of nested buckets from the root, for writing.
+    /// Walks a path of nested buckets from the root, for writing (see [`Tx::bucket_path`]).
     ///
     /// # Errors
     /// [`Error::BucketNameRequired`] for an empty path: the root bucket holds only buckets, so
-    /// it is never handed out for writing.
+    /// it is never handed out for writing; [`Error::TxNotWritable`] in a read transaction;
+    /// [`Error::BucketNotFound`], [`Error::IncompatibleValue`] and [`Error::Corrupted`] as
+    /// [`Tx::bucket_path`].
     pub fn bucket_path_mut(&mut self, path: &[&[u8]]) -> Result<BucketMut<'_>> {
         if path.is_empty() {
             return Err(Error::BucketNameRequired);
@@ -174,7 +189,11 @@ impl<'db> Tx<'db> {
     /// Creates the top-level bucket `name`.
     ///
     /// # Errors
-    /// [`Error::TxNotWritable`], [`Error::BucketExists`], [`Error::BucketNameRequired`], ...
+    /// [`Error::TxNotWritable`] in a read transaction; [`Error::BucketExists`];
+    /// [`Error::BucketNameRequired`] for an empty name; [`Error::KeyTooLarge`] for a name longer
+    /// than [`MAX_KEY_SIZE`](crate::MAX_KEY_SIZE); [`Error::IncompatibleValue`] if `name` holds
+    /// a plain value (only in a damaged or foreign file); [`Error::Corrupted`] if a page of the
+    /// root bucket is damaged.
     pub fn create_bucket(&mut self, name: &[u8]) -> Result<BucketMut<'_>> {
         let w = self.w()?;
         let id = w.create_child(0, name, false)?;
@@ -182,23 +201,66 @@ impl<'db> Tx<'db> {
     }
 
     /// Creates the top-level bucket `name` unless it exists, and returns it.
+    ///
+    /// # Errors
+    /// As [`Tx::create_bucket`], except that an existing bucket is not an error.
     pub fn create_bucket_if_not_exists(&mut self, name: &[u8]) -> Result<BucketMut<'_>> {
         let w = self.w()?;
         let id = w.create_child(0, name, true)?;
         Ok(BucketMut { w, id })
     }
 
-    /// Deletes the top-level bucket `name` with everything in it.
+    /// Deletes the top-level bucket `name` with everything in it; its pages are freed at commit.
+    ///
+    /// # Errors
+    /// [`Error::TxNotWritable`] in a read transaction; [`Error::BucketNotFound`];
+    /// [`Error::BucketNameRequired`] for an empty name; [`Error::IncompatibleValue`] for a
+    /// plain key; [`Error::Corrupted`] if a page of the bucket is damaged.
     pub fn delete_bucket(&mut self, name: &[u8]) -> Result<()> {
         self.root_mut()?.delete_bucket(name)
     }
 
     /// Moves the bucket `name` from the bucket at path `src` to the bucket at path `dst`
     /// (an empty path is the root), keeping its content and sequence (bbolt 1.4 `MoveBucket`).
+    /// Nothing is copied: the bucket's pages stay where they are.
     ///
     /// # Errors
-    /// [`Error::BucketNotFound`], [`Error::BucketExists`] at the destination,
-    /// [`Error::InvalidMove`] for a move into itself.
+    /// [`Error::TxNotWritable`] in a read transaction; [`Error::BucketNotFound`] if `name` or a
+    /// bucket of either path is missing; [`Error::IncompatibleValue`] if one of them holds a
+    /// value; [`Error::BucketExists`] if the destination already has a bucket `name` (and
+    /// [`Error::IncompatibleValue`] if it has a value there); [`Error::InvalidMove`] for a move
+    /// within the same bucket or into the moved bucket itself or one of its descendants;
+    /// [`Error::NestingTooDeep`] past [`MAX_NESTING`](crate::MAX_NESTING) levels;
+    /// [`Error::Corrupted`] if a page on the way is damaged. Nothing is moved when it fails.
+    ///
+    /// # Example
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("rivet-doc-move-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// use rivet_engine::{Error, Options, DB};
+    /// let db = DB::open(dir.join("move.db"), Options::default())?;
+    /// db.update(|tx| {
+    ///     tx.create_bucket(b"inbox")?.create_bucket(b"msg-7")?.put(b"subject", b"hello")?;
+    ///     tx.create_bucket(b"archive")?;
+    ///     // inbox/msg-7 becomes archive/msg-7, content and all.
+    ///     tx.move_bucket(b"msg-7", &[b"inbox"], &[b"archive"])?;
+    ///     // And archive itself goes under a new top-level bucket: 2024/archive.
+    ///     tx.create_bucket(b"2024")?;
+    ///     tx.move_bucket(b"archive", &[], &[b"2024"])?;
+    ///     // A bucket cannot go into itself.
+    ///     assert!(matches!(tx.move_bucket(b"2024", &[], &[b"2024", b"archive"]), Err(Error::InvalidMove(_))));
+    ///     Ok::<_, Error>(())
+    /// })?;
+    /// db.view(|tx| {
+    ///     let msg = tx.bucket_path(&[b"2024", b"archive", b"msg-7"])?;
+    ///     assert_eq!(msg.get(b"subject")?, Some(&b"hello"[..]));
+    ///     assert!(!tx.bucket(b"inbox")?.has_bucket(b"msg-7")?);
+    ///     assert!(matches!(tx.bucket(b"archive"), Err(Error::BucketNotFound)));
+    ///     Ok::<_, Error>(())
+    /// })?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn move_bucket(&mut self, name: &[u8], src: &[&[u8]], dst: &[&[u8]]) -> Result<()> {
         let w = self.w()?;
         let s = resolve(w, src)?;
@@ -206,7 +268,10 @@ impl<'db> Tx<'db> {
         w.move_child(s, name, d)
     }
 
-    /// Registers `f` to run after a successful commit.
+    /// Registers `f` to run after a successful commit, in the committing thread, once the
+    /// commit is durable and the next writer can start. Nothing runs if the transaction is
+    /// rolled back or [`Tx::commit`] fails with anything but [`Error::CheckFailed`]; in a read
+    /// transaction `f` is dropped unrun.
     pub fn on_commit<F: FnOnce() + Send + 'static>(&mut self, f: F) {
         if let Some(w) = self.write.as_deref_mut() {
             w.on_commit.push(Box::new(f));
@@ -214,7 +279,36 @@ impl<'db> Tx<'db> {
     }
 
     /// Runs the consistency check on this transaction's snapshot (committed state only) and
-    /// returns every problem found (empty: consistent).
+    /// returns every problem found (empty: consistent), as bbolt's `tx.Check` does, and more:
+    /// each page below the high-water mark is used once (by a tree, the freelist or a meta) or
+    /// listed free, never both, and none is listed free twice; each tree page is a branch or
+    /// leaf that carries its own id; keys ascend strictly within and across the pages of a
+    /// bucket, and each branch key is the first key below it. It reads every page of the
+    /// database. `rivet check` runs it from the command line.
+    ///
+    /// # Errors
+    /// None in this version: damage, including damage that stops a part of the walk, is
+    /// reported as entries of the list. (The `Result` leaves room for a check that cannot go
+    /// on at all.)
+    ///
+    /// # Example
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("rivet-doc-check-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// use rivet_engine::{Error, Options, DB};
+    /// let db = DB::open(dir.join("check.db"), Options::default())?;
+    /// db.update(|tx| {
+    ///     let mut b = tx.create_bucket(b"b")?;
+    ///     for i in 0..1000u32 {
+    ///         b.put(&i.to_be_bytes(), b"some value")?;
+    ///     }
+    ///     Ok::<_, Error>(())
+    /// })?;
+    /// let problems = db.view(|tx| tx.check())?;
+    /// assert!(problems.is_empty(), "{problems:?}");
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn check(&self) -> Result<Vec<String>> {
         crate::tree::check::check(self.snap())
     }
@@ -238,8 +332,12 @@ impl<'db> Tx<'db> {
     ///
     /// # Errors
     /// [`Error::TxNotWritable`] for a read transaction (as bbolt; it is ended all the same);
-    /// [`Error::MaxSizeReached`] (nothing written); [`Error::Io`] (the handle is then poisoned:
-    /// reopen the database); [`Error::CheckFailed`] in strict mode (the commit is durable).
+    /// [`Error::MaxSizeReached`] past [`Options::max_size`](crate::Options::max_size) (nothing
+    /// written); [`Error::Corrupted`] if a committed page the commit must rewrite is damaged
+    /// (nothing written); [`Error::Io`] if growing, writing, syncing or mapping the file fails
+    /// (the handle is then poisoned: reopen the database, which opens at the last commit that
+    /// reached the disk); [`Error::CheckFailed`] in [strict mode](crate::Options::strict_mode)
+    /// (the commit is durable).
     pub fn commit(mut self) -> Result<()> {
         let Some(mut w) = self.write.take() else {
             self.finish();
@@ -283,7 +381,8 @@ impl<'db> Tx<'db> {
 
     /// Writes a consistent copy of this transaction's snapshot to `w` and returns the number of
     /// bytes written: [`Tx::size`], padded with zeros to 4096 bytes for tiny page sizes (Go
-    /// refuses shorter files). Writers go on meanwhile; see [`crate::db::backup`].
+    /// refuses shorter files). Writers go on meanwhile: the pages are read from the file, not
+    /// the map, and the pages of this snapshot cannot change while the transaction is open.
     ///
     /// # Errors
     /// [`Error::Io`] if reading the database or writing to `w` fails.

@@ -29,7 +29,12 @@ pub struct DiskBucket<'a> {
     pub(crate) node: Option<NodeView<'a>>,
 }
 
-/// Decodes a bucket header (and inline page) stored as the value of a bucket element.
+/// Decodes a bucket header (and inline page) stored as the value of a bucket element found in
+/// page `page`.
+///
+/// # Errors
+/// [`Error::Corrupted`](crate::Error::Corrupted) naming `page` if `value` is shorter than a
+/// bucket header. The inline page image, if any, is not checked here.
 pub fn decode_bucket(value: &[u8], page: PageId) -> Result<DiskBucket<'_>> {
     let (h, inline) = layout::read::<layout::BucketHeader>(value, page, "bucket header")?;
     let root = match h.root.get() {

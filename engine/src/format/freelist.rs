@@ -191,6 +191,9 @@ impl Freelist {
 
     /// Encodes the list into `buf` (zeroed, at least [`Freelist::encoded_size`] bytes) as page
     /// `id` spanning `overflow` extra pages.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] naming `id` if `buf` is too short for the list.
     pub fn encode(&self, buf: &mut [u8], id: PageId, overflow: u32) -> Result<()> {
         let ids = self.all_ids();
         let n = ids.len();
@@ -216,6 +219,10 @@ impl Freelist {
     /// Decodes the ids stored in a freelist page (`bytes` spans the page and its overflow).
     /// The ids are returned as stored; callers decide what to do with ids outside `2..hwm`
     /// (Go does not check them: the writer ignores them, `check` reports them).
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] naming `pgid` if the page is not a freelist page, or is too short
+    /// for its header or for the number of ids it claims.
     pub fn decode_ids(bytes: &[u8], pgid: PageId) -> Result<Vec<PageId>> {
         let (h, rest) = layout::read::<layout::PageHeader>(bytes, pgid, "freelist page header")?;
         let h = PageHeader::from_disk(h);

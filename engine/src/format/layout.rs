@@ -5,7 +5,7 @@
 //! a valid one, wherever it starts: a bucket header stored as a leaf value may begin at any byte.
 //! Reads go through zerocopy's checked conversions (`ref_from_prefix`, `read_from_prefix`,
 //! `ref_from_prefix_with_elems`), so a slice too short for the structure is an error, never a
-//! structure padded with zeros; [`read`] turns that error into [`Error::Corrupted`] naming the
+//! structure padded with zeros; `read` turns that error into [`Error::Corrupted`] naming the
 //! page. Writes go through the same structs (`mut_from_prefix`, or a value turned into bytes
 //! with `as_bytes`). zerocopy's derives prove the layouts sound: no `unsafe` here.
 //!

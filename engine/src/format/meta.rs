@@ -60,8 +60,11 @@ pub struct Meta {
 }
 
 impl Meta {
-    /// Decodes the meta in page `id` (`page` starts at the page header); [`Error::Corrupted`]
-    /// if `page` is too short to hold it. Nothing is validated: see [`Meta::validate`].
+    /// Decodes the meta in page `id` (`page` starts at the page header). Nothing is validated:
+    /// see [`Meta::validate`].
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] naming `id` if `page` is too short to hold a meta.
     pub fn decode(page: &[u8], id: PageId) -> Result<Meta> {
         let (p, _) = layout::read::<layout::MetaPage>(page, id, "meta page")?;
         let f = &p.meta.fields;
@@ -117,6 +120,12 @@ impl Meta {
     }
 
     /// Checks magic, version and checksum, as Go's `meta.validate` does.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a wrong magic number (saying so when it is bbolt's magic written
+    /// on a big-endian host); [`Error::VersionMismatch`] for another format version;
+    /// [`Error::Checksum`] if a non-zero stored checksum differs from the computed one (a zero
+    /// checksum is accepted, as Go accepts it).
     pub fn validate(&self) -> Result<()> {
         if self.magic != MAGIC {
             if self.magic == MAGIC.swap_bytes() {

@@ -44,14 +44,19 @@ pub struct PageHeader {
 }
 
 impl PageHeader {
-    /// Reads the header at the start of `b`; [`Error::Corrupted`] naming `page` if `b` is
-    /// shorter than a header.
+    /// Reads the header at the start of `b`, which holds page `page`.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] naming `page` if `b` is shorter than a header.
     #[inline]
     pub fn read(b: &[u8], page: PageId) -> Result<PageHeader> {
         let (h, _) = layout::read::<layout::PageHeader>(b, page, "page header")?;
         Ok(PageHeader::from_disk(h))
     }
-    /// Writes the header at the start of `b` ([`Error::Corrupted`] if `b` cannot hold it).
+    /// Writes the header at the start of `b`.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] naming the header's page if `b` is shorter than a header.
     pub fn write(&self, b: &mut [u8]) -> Result<()> {
         let (h, _) = layout::write::<layout::PageHeader>(b, self.id, "page header")?;
         *h = self.to_disk();
@@ -158,6 +163,10 @@ pub struct NodeView<'a> {
 impl<'a> NodeView<'a> {
     /// Checks the header of `bytes` and that its element headers fit, and wraps it. Keys and
     /// values are checked on access.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] naming `pgid` if `bytes` is shorter than a page header, is neither
+    /// a branch nor a leaf, or is too short for the element headers its count promises.
     pub fn new(bytes: &'a [u8], pgid: PageId) -> Result<Self> {
         Self::with_header(bytes, pgid, PageHeader::read(bytes, pgid)?)
     }
@@ -207,7 +216,11 @@ impl<'a> NodeView<'a> {
         )
     }
 
-    /// The leaf element `i`. Errors if this is a branch or the element is out of bounds.
+    /// The leaf element `i`.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] naming the page if this is a branch, if there is no element `i`, or
+    /// if the element's key and value do not lie within the node's bytes.
     #[inline]
     pub fn leaf_elem(&self, i: usize) -> Result<LeafElem<'a>> {
         let Some(e) = self.leaves.get(i) else {
@@ -219,7 +232,11 @@ impl<'a> NodeView<'a> {
         Ok(LeafElem { flags: e.flags.get(), key, value })
     }
 
-    /// The branch element `i`. Errors if this is a leaf or the element is out of bounds.
+    /// The branch element `i`.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] naming the page if this is a leaf, if there is no element `i`, or
+    /// if the element's key does not lie within the node's bytes.
     #[inline]
     pub fn branch_elem(&self, i: usize) -> Result<BranchElem<'a>> {
         let Some(e) = self.branches.get(i) else {
@@ -230,6 +247,9 @@ impl<'a> NodeView<'a> {
     }
 
     /// The child page of branch element `i` (its key is not read).
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] naming the page if this is a leaf or there is no element `i`.
     #[inline]
     pub fn child(&self, i: usize) -> Result<PageId> {
         match self.branches.get(i) {
@@ -244,6 +264,9 @@ impl<'a> NodeView<'a> {
     }
 
     /// The key of element `i`, for either node type.
+    ///
+    /// # Errors
+    /// As [`NodeView::leaf_elem`] or [`NodeView::branch_elem`].
     pub fn key(&self, i: usize) -> Result<&'a [u8]> {
         if self.leaf {
             Ok(self.leaf_elem(i)?.key)
@@ -255,6 +278,10 @@ impl<'a> NodeView<'a> {
     /// Binary search: the index of the first element whose key is >= `key` (may be `len()`),
     /// and whether that element's key equals `key`. Only the keys' own spans are checked here
     /// (a value's span is checked when its element is read).
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] naming the page if a key the search compares lies outside the
+    /// node's bytes.
     #[inline]
     pub fn search(&self, key: &[u8]) -> Result<(usize, bool)> {
         if self.leaf {
@@ -292,6 +319,9 @@ impl<'a> NodeView<'a> {
 
     /// For a branch: the index of the child to descend into for `key` (the last element whose
     /// key is <= `key`, or 0).
+    ///
+    /// # Errors
+    /// As [`NodeView::search`].
     pub fn child_index(&self, key: &[u8]) -> Result<usize> {
         let (i, exact) = self.search(key)?;
         Ok(if exact { i } else { i.saturating_sub(1) })
@@ -361,6 +391,11 @@ fn count_field(id: PageId, count: usize) -> Result<u16> {
 
 /// Writes a leaf node into `buf` (already zeroed, at least [`node_size`] bytes), Go's element
 /// order: element headers first, then each key followed by its value.
+///
+/// # Errors
+/// [`Error::Corrupted`] naming `id` if `buf` is too short for the elements, if there are more
+/// than 65535 of them, or if a position or size does not fit the 32-bit fields of an element
+/// header.
 pub fn write_leaf<'e, I>(buf: &mut [u8], id: PageId, overflow: u32, elems: I) -> Result<()>
 where
     I: ExactSizeIterator<Item = LeafElem<'e>>,
@@ -388,6 +423,9 @@ where
 }
 
 /// Writes a branch node into `buf` (already zeroed, at least [`node_size`] bytes).
+///
+/// # Errors
+/// As [`write_leaf`].
 pub fn write_branch<'e, I>(buf: &mut [u8], id: PageId, overflow: u32, elems: I) -> Result<()>
 where
     I: ExactSizeIterator<Item = BranchElem<'e>>,

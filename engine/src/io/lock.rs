@@ -10,6 +10,13 @@ use std::time::{Duration, Instant};
 /// Takes an exclusive or shared `flock` on `file`, polling every 50 ms, waiting at most
 /// `timeout` (`None` or zero: wait forever). Returns `Ok(false)` if the timeout passed. The lock
 /// lasts until [`unlock`] or until the file is closed.
+///
+/// `flock` locks belong to the open file, not the process: a second handle opened on the same
+/// path in this process waits for the first like another process would.
+///
+/// # Errors
+/// The operating system's error from `flock(2)` other than "would block" and "interrupted"
+/// (for instance `ENOLCK`, or `EBADF`), returned at once.
 #[allow(unsafe_code)] // one flock(2) call
 pub fn lock(file: &File, exclusive: bool, timeout: Option<Duration>) -> io::Result<bool> {
     let op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH } | libc::LOCK_NB;

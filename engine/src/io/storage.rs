@@ -33,13 +33,31 @@ use std::os::unix::io::AsRawFd;
 #[allow(clippy::len_without_is_empty)]
 pub unsafe trait Storage: Send + Sync + std::fmt::Debug {
     /// Writes all of `buf` at byte offset `offset`.
+    ///
+    /// # Errors
+    /// Any I/O error, after writing any part of `buf` or none. During a commit the engine
+    /// turns it into [`Error::Io`](crate::Error::Io) and poisons the handle; while creating a
+    /// new file, opening fails.
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
     /// Makes every earlier write durable (fdatasync on Linux).
+    ///
+    /// # Errors
+    /// Any I/O error; the engine then no longer knows what is on disk. During a commit it
+    /// turns the error into [`Error::Io`](crate::Error::Io) and poisons the handle; from
+    /// [`DB::sync`](crate::DB::sync) it returns the error.
     #[allow(unsafe_code)] // one fdatasync(2) call
     fn sync(&self) -> io::Result<()>;
     /// Sets the file length (grows with zeros or truncates).
+    ///
+    /// # Errors
+    /// Any I/O error. A commit that grows the file then fails with
+    /// [`Error::Io`](crate::Error::Io) and poisons the handle; a failed trim at
+    /// [`DB::close`](crate::DB::close) is returned and leaves a longer, valid file.
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// The current file length.
+    ///
+    /// # Errors
+    /// Any I/O error; opening the database then fails with [`Error::Io`](crate::Error::Io).
     fn len(&self) -> io::Result<u64>;
 }
 
