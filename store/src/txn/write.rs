@@ -145,9 +145,52 @@ impl<'db> WriteTx<'db> {
     /// ever written into the record.
     ///
     /// # Errors
-    /// [`Error::DuplicateKey`] if a record has the key; [`Error::UniqueViolation`];
-    /// [`Error::SequenceOverflow`]; [`Error::Encode`]; [`Error::SchemaMismatch`];
-    /// engine errors. Nothing is written on error (the auto key field may have been set).
+    /// The errors before the last bullet are found before anything is written: the insert
+    /// does nothing (the auto key field may have been set) and the transaction goes on.
+    /// - [`Error::DuplicateKey`] if a record of `T` has the key already;
+    /// - [`Error::UniqueViolation`] if a unique index of `T` holds one of the record's values
+    ///   already;
+    /// - [`Error::SequenceOverflow`] if the next autoincrement value does not fit the key's
+    ///   type;
+    /// - [`Error::Encode`] if the codec refuses the record; [`Error::Engine`] with
+    ///   [`KeyTooLarge`](rivet_engine::Error::KeyTooLarge) or
+    ///   [`ValueTooLarge`](rivet_engine::Error::ValueTooLarge) for a key, an index entry or a
+    ///   value over the engine's limits;
+    /// - as every write: [`Error::Aborted`] if an earlier error aborted the transaction;
+    ///   [`Error::SchemaMismatch`] if the file cannot be read as `T`, and the errors of
+    ///   registering `T` on its first write in the transaction ([`Error::UniqueCollision`],
+    ///   [`Error::Decode`], [`Error::Upgrade`]: see [the crate docs](crate#errors)), which abort
+    ///   the transaction; [`Error::Engine`] for an engine failure while writing (which aborts
+    ///   it too).
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Error, Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// struct Ticket { #[key(auto)] id: u64, title: String }
+    ///
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// struct Tag { #[key] name: String, color: String }
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("tickets.db"))?;
+    /// store.write(|tx| {
+    ///     let mut t = Ticket { id: 0, title: "crash on open".into() };
+    ///     assert_eq!(tx.insert(&mut t)?, 1); // assigned from the sequence...
+    ///     assert_eq!(t.id, 1); // ...and written into the record
+    ///     assert_eq!(tx.insert(&mut Ticket { id: 0, title: "slow scan".into() })?, 2);
+    ///
+    ///     // A key of its own: inserting it twice is refused, and the transaction goes on.
+    ///     tx.insert(&mut Tag { name: "bug".into(), color: "red".into() })?;
+    ///     let again = tx.insert(&mut Tag { name: "bug".into(), color: "blue".into() });
+    ///     assert!(matches!(again, Err(Error::DuplicateKey { .. })));
+    ///     Ok(())
+    /// })?;
+    /// let color = store.read(|tx| tx.get::<Tag>("bug"))?.map(|t| t.color);
+    /// assert_eq!(color.as_deref(), Some("red"));
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn insert<T: Record>(&mut self, record: &mut T) -> Result<T::Key> {
         self.check_open()?;
         self.register::<T>()?;
@@ -168,12 +211,47 @@ impl<'db> WriteTx<'db> {
     /// an auto key of 0 is unassigned (keys start at 1), so `upsert` refuses it; use
     /// [`WriteTx::insert`] to have one assigned.
     ///
-    /// # Errors
-    /// [`Error::Unassigned`] for an auto key of 0; [`Error::UniqueViolation`]; [`Error::Encode`];
-    /// [`Error::Decode`] if the record it replaces does not decode (its index entries would be
-    /// unknown); [`Error::SchemaMismatch`]; engine errors. Nothing is written on error.
-    ///
     /// Returns the record it replaced, if any.
+    ///
+    /// # Errors
+    /// The errors before the last bullet are found before anything is written: the upsert
+    /// does nothing and the transaction goes on.
+    /// - [`Error::Unassigned`] if the record's auto key is 0;
+    /// - [`Error::UniqueViolation`] if a unique index of `T` holds one of the record's values
+    ///   for another record;
+    /// - [`Error::Decode`] or [`Error::Upgrade`] if the record it replaces cannot be read (its
+    ///   index entries, and the record to return, would be unknown);
+    /// - [`Error::Encode`] if the codec refuses the record; [`Error::Engine`] with
+    ///   [`KeyTooLarge`](rivet_engine::Error::KeyTooLarge) or
+    ///   [`ValueTooLarge`](rivet_engine::Error::ValueTooLarge) for a key, an index entry or a
+    ///   value over the engine's limits;
+    /// - as every write: [`Error::Aborted`] if an earlier error aborted the transaction;
+    ///   [`Error::SchemaMismatch`] if the file cannot be read as `T`, and the errors of
+    ///   registering `T` on its first write in the transaction ([`Error::UniqueCollision`],
+    ///   [`Error::Decode`], [`Error::Upgrade`]: see [the crate docs](crate#errors)), which abort
+    ///   the transaction; [`Error::Engine`] for an engine failure while writing (which aborts
+    ///   it too).
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// struct Setting { #[key] name: String, value: String }
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("settings.db"))?;
+    /// store.write(|tx| {
+    ///     let first = tx.upsert(&Setting { name: "theme".into(), value: "light".into() })?;
+    ///     assert!(first.is_none()); // nothing replaced
+    ///     let old = tx.upsert(&Setting { name: "theme".into(), value: "dark".into() })?;
+    ///     assert_eq!(old.map(|s| s.value).as_deref(), Some("light"));
+    ///     Ok(())
+    /// })?;
+    /// let now = store.read(|tx| tx.get::<Setting>("theme"))?;
+    /// assert_eq!(now.map(|s| s.value).as_deref(), Some("dark"));
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn upsert<T: Record>(&mut self, record: &T) -> Result<Option<T>> {
         self.check_open()?;
         let schema = T::schema();
@@ -187,7 +265,8 @@ impl<'db> WriteTx<'db> {
     /// Replaces the record with the same key.
     ///
     /// # Errors
-    /// [`Error::NotFound`] if there is none; otherwise as [`WriteTx::upsert`].
+    /// [`Error::NotFound`] if there is no record with the key (found before anything is
+    /// written; no record has an auto key of 0); otherwise as [`WriteTx::upsert`].
     pub fn update<T: Record>(&mut self, record: &T) -> Result<()> {
         self.check_open()?;
         self.register::<T>()?;
@@ -200,8 +279,23 @@ impl<'db> WriteTx<'db> {
     /// is written (remove the record and insert it under its new key instead).
     ///
     /// # Errors
-    /// [`Error::KeyChanged`]; [`Error::UniqueViolation`]; [`Error::Decode`]; [`Error::Encode`];
-    /// [`Error::SchemaMismatch`]; engine errors. Nothing is written on error.
+    /// The errors before the last bullet are found before anything is written: `modify` does
+    /// nothing and the transaction goes on.
+    /// - [`Error::Decode`] or [`Error::Upgrade`] if the record cannot be read as `T` (`f` is
+    ///   not called);
+    /// - [`Error::KeyChanged`] if `f` changed the record's key fields;
+    /// - [`Error::UniqueViolation`] if a unique index of `T` holds one of the changed values
+    ///   for another record;
+    /// - [`Error::Encode`] if the codec refuses the record; [`Error::Engine`] with
+    ///   [`KeyTooLarge`](rivet_engine::Error::KeyTooLarge) or
+    ///   [`ValueTooLarge`](rivet_engine::Error::ValueTooLarge) for a key, an index entry or a
+    ///   value over the engine's limits;
+    /// - as every write: [`Error::Aborted`] if an earlier error aborted the transaction;
+    ///   [`Error::SchemaMismatch`] if the file cannot be read as `T`, and the errors of
+    ///   registering `T` on its first write in the transaction ([`Error::UniqueCollision`],
+    ///   [`Error::Decode`], [`Error::Upgrade`]: see [the crate docs](crate#errors)), which abort
+    ///   the transaction; [`Error::Engine`] for an engine failure while writing (which aborts
+    ///   it too).
     ///
     /// # Example
     /// ```
@@ -391,8 +485,35 @@ impl<'db> WriteTx<'db> {
     /// Commits: when this returns `Ok`, the transaction is durable.
     ///
     /// # Errors
-    /// [`Error::Aborted`] if an earlier error aborted the transaction (it is rolled back
-    /// instead); engine errors from the commit.
+    /// - [`Error::Aborted`] if an earlier error aborted the transaction: it is rolled back
+    ///   instead, and the error names the cause;
+    /// - [`Error::Engine`] from the engine's commit:
+    ///   [`MaxSizeReached`](rivet_engine::Error::MaxSizeReached) if the file would grow past
+    ///   [`Options::max_size`](crate::Options::max_size) (nothing is written),
+    ///   [`Io`](rivet_engine::Error::Io) if writing or syncing fails (the store is then
+    ///   poisoned: every later write transaction is refused until it is reopened),
+    ///   [`CheckFailed`](rivet_engine::Error::CheckFailed) in the engine's strict mode (the
+    ///   commit is durable; the problems are listed).
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize)]
+    /// struct Entry { #[key(auto)] id: u64, text: String }
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("log.db"))?;
+    /// let mut tx = store.begin_write()?;
+    /// tx.insert(&mut Entry { id: 0, text: "kept".into() })?;
+    /// tx.commit()?;
+    ///
+    /// let mut tx = store.begin_write()?;
+    /// tx.insert(&mut Entry { id: 0, text: "dropped".into() })?;
+    /// tx.rollback(); // or drop it
+    /// assert_eq!(store.read(|tx| tx.count::<Entry>())?, 1);
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn commit(mut self) -> Result<()> {
         if let Some(a) = &self.aborted {
             let e = a.error();

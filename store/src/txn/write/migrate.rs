@@ -15,8 +15,42 @@ impl WriteTx<'_> {
     /// bucket, [`crate::Store::migrate`] does the same in bounded transactions.
     ///
     /// # Errors
-    /// [`Error::UniqueCollision`] (the transaction is aborted), decode and upgrade errors,
-    /// [`Error::SchemaMismatch`], engine errors.
+    /// Every error here aborts the transaction (building and rewriting may be half done).
+    /// - [`Error::Aborted`](crate::Error::Aborted) if an earlier error aborted the transaction;
+    /// - [`Error::SchemaMismatch`](crate::Error::SchemaMismatch) if the file cannot be read as `T`;
+    /// - [`Error::UniqueCollision`](crate::Error::UniqueCollision) if two records share a value of a new unique index;
+    /// - [`Error::Decode`](crate::Error::Decode) or [`Error::Upgrade`](crate::Error::Upgrade) for a record that cannot be read as `T`;
+    /// - [`Error::Engine`](crate::Error::Engine) for an engine failure while reading or writing.
+    ///
+    /// # Example
+    /// ```
+    /// use rivet::Store;
+    ///
+    /// mod v1 {
+    ///     use rivet::Record;
+    ///     use serde::{Deserialize, Serialize};
+    ///     #[derive(Record, Serialize, Deserialize)]
+    ///     #[rivet(bucket = "person")]
+    ///     pub struct Person { #[key] pub id: u64, pub name: String }
+    /// }
+    /// mod v2 {
+    ///     use rivet::Record;
+    ///     use serde::{Deserialize, Serialize};
+    ///     // The same type with a new index, as the next release declares it.
+    ///     #[derive(Record, Serialize, Deserialize)]
+    ///     #[rivet(bucket = "person")]
+    ///     pub struct Person { #[key] pub id: u64, #[index] pub name: String }
+    /// }
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("people.db"))?;
+    /// store.write(|tx| tx.insert(&mut v1::Person { id: 1, name: "Ada".into() }).map(drop))?;
+    /// // Before any write, the new index is not there to query.
+    /// let early = store.read(|tx| tx.index(v2::Person::name).equal("Ada").count());
+    /// assert!(matches!(early, Err(rivet::Error::IndexNotBuilt { .. })));
+    /// store.write(|tx| tx.migrate::<v2::Person>().map(drop))?;
+    /// assert_eq!(store.read(|tx| tx.index(v2::Person::name).equal("Ada").count())?, 1);
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn migrate<T: Record>(&mut self) -> Result<usize> {
         let (n, _) = self.migrate_some::<T>(None, usize::MAX)?;
         Ok(n)

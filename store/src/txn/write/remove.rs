@@ -15,8 +15,35 @@ impl WriteTx<'_> {
     /// `None` if there was none.
     ///
     /// # Errors
-    /// [`Error::Decode`] if the record does not decode; [`Error::SchemaMismatch`]; engine errors.
-    /// Nothing is written on error.
+    /// - [`Error::Decode`](crate::Error::Decode) or [`Error::Upgrade`](crate::Error::Upgrade) if the record cannot be read as `T` (found
+    ///   before anything is written: the removal does nothing and the transaction goes on);
+    /// - as every write: [`Error::Aborted`](crate::Error::Aborted) if an earlier error aborted the transaction;
+    ///   [`Error::SchemaMismatch`](crate::Error::SchemaMismatch) if the file cannot be read as `T`, and the errors of
+    ///   registering `T` on its first write in the transaction ([`Error::UniqueCollision`](crate::Error::UniqueCollision),
+    ///   [`Error::Decode`](crate::Error::Decode), [`Error::Upgrade`](crate::Error::Upgrade): see [the crate docs](crate#errors)), which abort
+    ///   the transaction; [`Error::Engine`](crate::Error::Engine) for an engine failure while writing (which aborts
+    ///   it too).
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// struct Session { #[key] token: String, #[index] user: u64 }
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("sessions.db"))?;
+    /// store.write(|tx| tx.insert(&mut Session { token: "t1".into(), user: 7 }).map(drop))?;
+    /// store.write(|tx| {
+    ///     let gone = tx.remove::<Session>("t1")?;
+    ///     assert_eq!(gone.map(|s| s.user), Some(7));
+    ///     assert!(tx.remove::<Session>("t1")?.is_none()); // nothing left to remove
+    ///     Ok(())
+    /// })?;
+    /// // Its index entry went with it.
+    /// assert_eq!(store.read(|tx| tx.index(Session::user).equal(7).count())?, 0);
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn remove<T: Record>(&mut self, key: impl KeyLike<T::Key>) -> Result<Option<T>> {
         self.check_open()?;
         self.register::<T>()?;
@@ -32,9 +59,16 @@ impl WriteTx<'_> {
     /// leading fields of a composite key), with their index entries; returns how many.
     ///
     /// # Errors
-    /// [`Error::Decode`] if a record with indexes does not decode (its entries would be
-    /// unknown); [`Error::SchemaMismatch`]; engine errors. On error the transaction may have
-    /// removed some of the records: return the error to roll back.
+    /// Records are removed one at a time: after an error the transaction may have removed
+    /// some of them; return the error to roll back.
+    /// - [`Error::Decode`](crate::Error::Decode) or [`Error::Upgrade`](crate::Error::Upgrade) if a record cannot be read as `T` while its
+    ///   index entries (or, for a watched type, the change to deliver) depend on it;
+    /// - as every write: [`Error::Aborted`](crate::Error::Aborted) if an earlier error aborted the transaction;
+    ///   [`Error::SchemaMismatch`](crate::Error::SchemaMismatch) if the file cannot be read as `T`, and the errors of
+    ///   registering `T` on its first write in the transaction ([`Error::UniqueCollision`](crate::Error::UniqueCollision),
+    ///   [`Error::Decode`](crate::Error::Decode), [`Error::Upgrade`](crate::Error::Upgrade): see [the crate docs](crate#errors)), which abort
+    ///   the transaction; [`Error::Engine`](crate::Error::Engine) for an engine failure while writing (which aborts
+    ///   it too).
     ///
     /// # Example
     /// ```
@@ -78,8 +112,17 @@ impl WriteTx<'_> {
     /// returns how many. Every record is decoded once.
     ///
     /// # Errors
-    /// [`Error::Decode`]; [`Error::SchemaMismatch`]; engine errors. On error the transaction
-    /// may have removed some of the records: return the error to roll back.
+    /// - [`Error::Decode`](crate::Error::Decode) or [`Error::Upgrade`](crate::Error::Upgrade) if a record cannot be read as `T` (found while
+    ///   reading, before anything is removed);
+    /// - as every write: [`Error::Aborted`](crate::Error::Aborted) if an earlier error aborted the transaction;
+    ///   [`Error::SchemaMismatch`](crate::Error::SchemaMismatch) if the file cannot be read as `T`, and the errors of
+    ///   registering `T` on its first write in the transaction ([`Error::UniqueCollision`](crate::Error::UniqueCollision),
+    ///   [`Error::Decode`](crate::Error::Decode), [`Error::Upgrade`](crate::Error::Upgrade): see [the crate docs](crate#errors)), which abort
+    ///   the transaction; [`Error::Engine`](crate::Error::Engine) for an engine failure while writing (which aborts
+    ///   it too).
+    ///
+    /// After an error while removing, the transaction may have removed some of the records:
+    /// return the error to roll back.
     pub fn retain<T: Record>(&mut self, mut keep: impl FnMut(&T) -> bool) -> Result<usize> {
         self.check_open()?;
         self.register::<T>()?;
@@ -102,7 +145,14 @@ impl WriteTx<'_> {
     /// record removed).
     ///
     /// # Errors
-    /// [`Error::SchemaMismatch`]; engine errors (which abort the transaction).
+    /// - [`Error::Decode`](crate::Error::Decode) or [`Error::Upgrade`](crate::Error::Upgrade) if `T` is watched and a record cannot be read
+    ///   as `T` (checked before anything is removed);
+    /// - as every write: [`Error::Aborted`](crate::Error::Aborted) if an earlier error aborted the transaction;
+    ///   [`Error::SchemaMismatch`](crate::Error::SchemaMismatch) if the file cannot be read as `T`, and the errors of
+    ///   registering `T` on its first write in the transaction ([`Error::UniqueCollision`](crate::Error::UniqueCollision),
+    ///   [`Error::Decode`](crate::Error::Decode), [`Error::Upgrade`](crate::Error::Upgrade): see [the crate docs](crate#errors)), which abort
+    ///   the transaction; [`Error::Engine`](crate::Error::Engine) for an engine failure while writing (which aborts
+    ///   it too).
     pub fn clear<T: Record>(&mut self) -> Result<usize> {
         self.check_open()?;
         self.register::<T>()?;
