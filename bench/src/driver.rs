@@ -15,7 +15,8 @@ use crate::report::{first_line, fmt_time, machine, print_report, stats, versions
 pub const KV_PHASES: [&str; 7] =
     ["bulk_load", "individual_writes", "batch_writes", "random_reads", "random_reads_2t", "range_scans", "removals"];
 /// Phases of the typed workload, in order.
-pub const TYPED_PHASES: [&str; 5] = ["typed_insert", "typed_get", "typed_range", "typed_index_get", "typed_remove"];
+pub const TYPED_PHASES: [&str; 6] =
+    ["typed_insert", "typed_get", "typed_range", "typed_index_get", "typed_count", "typed_remove"];
 /// Phases of the combined-query workload (Rivet alone: an AND of index equalities against a
 /// filtered scan).
 pub const QUERY_PHASES: [&str; 3] = ["typed_query_load", "typed_and_query", "typed_filter_scan"];

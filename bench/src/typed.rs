@@ -10,13 +10,17 @@
 //! - `typed_get`: N lookups by primary key (random ids), one read transaction;
 //! - `typed_range`: 100,000 scans of 10 records by primary key range `id..id + 10`;
 //! - `typed_index_get`: N lookups through the unique index (random codes);
+//! - `typed_count`: N record counts, each in its own read transaction (`ReadTx::count` reads a
+//!   stored counter; native_db asks redb's table length, also stored; the raw engine reads the
+//!   same counter the store keeps);
 //! - `typed_remove`: half of the records (the even ids), one durable transaction.
 //!
 //! The raw-engine contender writes exactly what the store writes (the record bucket, the
-//! nested `index:code` bucket, keys in the store's key encoding, postcard values), with all
-//! bytes encoded before the clock starts: it is the floor the typed layer is measured against.
-//! Every answer is checked: ids, codes and payloads of records found, ten consecutive ids per
-//! scan, every removal finding its record, and the count afterwards.
+//! nested `index:code` bucket, the record count in `__rivet_counts`, keys in the store's key
+//! encoding, postcard values), with all bytes encoded before the clock starts: it is the floor
+//! the typed layer is measured against. Every answer is checked: ids, codes and payloads of
+//! records found, ten consecutive ids per scan, every count, every removal finding its record,
+//! and the count afterwards (by walking the records, for the raw engine).
 
 use std::path::Path;
 
@@ -109,6 +113,9 @@ trait Typed {
     fn ranges(&self, w: &Workload, starts: &[u64]) -> Result<()>;
     fn index_gets(&self, w: &Workload, ids: &[u64]) -> Result<()>;
     fn remove(&self, ids: &[u64], w: &Workload) -> Result<()>;
+    /// Asks for the record count `times` times, each in its own read transaction, checking
+    /// that every answer is `want`.
+    fn counts(&self, times: usize, want: usize) -> Result<()>;
     fn count(&self) -> Result<usize>;
     /// Whether record `id` is there (found by primary key and by its code).
     fn exists(&self, id: u64) -> Result<(bool, bool)>;
@@ -146,6 +153,7 @@ pub fn run_typed(kind: &str, dir: &Path, n: usize) -> Result<()> {
     phase("typed_get", plan.gets.len(), || db.gets(&w, &plan.gets))?;
     phase("typed_range", plan.scans.len(), || db.ranges(&w, &plan.scans))?;
     phase("typed_index_get", plan.index_gets.len(), || db.index_gets(&w, &plan.index_gets))?;
+    phase("typed_count", n, || db.counts(n, n))?;
     phase("typed_remove", plan.removals.len(), || db.remove(&plan.removals, &w))?;
     let want = n - plan.removals.len();
     let count = db.count()?;
@@ -224,6 +232,15 @@ impl Typed for RivetTyped {
         }
         Ok(tx.commit()?)
     }
+    fn counts(&self, times: usize, want: usize) -> Result<()> {
+        for _ in 0..times {
+            let got = self.store.read(|tx| tx.count::<BenchRecord>())?;
+            if got != want {
+                return fail(format!("count: {got} instead of {want}"));
+            }
+        }
+        Ok(())
+    }
     fn count(&self) -> Result<usize> {
         Ok(self.store.read(|tx| tx.count::<BenchRecord>())?)
     }
@@ -238,6 +255,12 @@ impl Typed for RivetTyped {
 // The raw engine, same bytes
 
 const REC_BUCKET: &[u8] = b"bench_records";
+use rivet::count::COUNTS_BUCKET;
+
+/// A counter as the store keeps it: 8 bytes, big-endian.
+fn decode_count(v: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(v).ok().map(u64::from_be_bytes)
+}
 
 struct RawTyped {
     db: rivet_engine::DB,
@@ -251,7 +274,10 @@ impl RawTyped {
     fn open(dir: &Path, w: &Workload) -> Result<Self> {
         let db = rivet_engine::DB::open(dir.join("rivet-raw.db"), rivet_engine::Options::default())?;
         let index_bucket = rivet::index_bucket_name::<u64>("code");
-        db.update(|tx| tx.create_bucket(REC_BUCKET)?.create_bucket(&index_bucket).map(drop))?;
+        db.update(|tx| {
+            tx.create_bucket(REC_BUCKET)?.create_bucket(&index_bucket)?;
+            tx.create_bucket(COUNTS_BUCKET).map(drop)
+        })?;
         let (mut keys, mut values, mut codes) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..w.n {
             let id = i as u64 + 1;
@@ -276,9 +302,11 @@ impl Typed for RawTyped {
             }
             b.set_sequence(ids.end - 1)?;
             let mut ib = b.bucket_mut(&self.index_bucket)?;
-            for id in ids {
+            for id in ids.clone() {
                 ib.put(&self.codes[self.at(id)], &self.keys[self.at(id)])?;
             }
+            // Ids are inserted in order from 1, so the last one is the count.
+            tx.bucket_mut(COUNTS_BUCKET)?.put(REC_BUCKET, &(ids.end - 1).to_be_bytes())?;
             Ok(())
         })
     }
@@ -339,8 +367,22 @@ impl Typed for RawTyped {
             for &id in ids {
                 ib.delete(&self.codes[self.at(id)])?;
             }
+            let mut counts = tx.bucket_mut(COUNTS_BUCKET)?;
+            let before = counts.get(REC_BUCKET)?.and_then(decode_count).unwrap_or(0);
+            counts.put(REC_BUCKET, &before.saturating_sub(ids.len() as u64).to_be_bytes())?;
             Ok(())
         })
+    }
+    fn counts(&self, times: usize, want: usize) -> Result<()> {
+        for _ in 0..times {
+            let got: Option<u64> = self
+                .db
+                .view(|tx| -> Result<_> { Ok(tx.bucket(COUNTS_BUCKET)?.get(REC_BUCKET)?.and_then(decode_count)) })?;
+            if got != Some(want as u64) {
+                return fail(format!("count: {got:?} instead of {want}"));
+            }
+        }
+        Ok(())
     }
     fn count(&self) -> Result<usize> {
         self.db.view(|tx| {
@@ -432,6 +474,16 @@ impl Typed for NativeTyped {
             tx.remove(r)?;
         }
         Ok(tx.commit()?)
+    }
+    fn counts(&self, times: usize, want: usize) -> Result<()> {
+        for _ in 0..times {
+            let tx = self.db.r_transaction()?;
+            let got = tx.len().primary::<NativeRecord>()?;
+            if got != want as u64 {
+                return fail(format!("count: {got} instead of {want}"));
+            }
+        }
+        Ok(())
     }
     fn count(&self) -> Result<usize> {
         let tx = self.db.r_transaction()?;

@@ -30,6 +30,7 @@
 //! that would hold one value twice refuses with both keys, and the transaction is aborted.
 
 use std::any::TypeId;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
@@ -432,18 +433,23 @@ fn cache() -> &'static Cache {
 pub(crate) fn resolved<T: Record>(entry: Option<&[u8]>) -> Result<&'static Resolved> {
     // Where a bounded build goes on changes with every batch; it is read from the catalog
     // where needed (`building_from`), so resolutions (kept for the life of the process) are
-    // made and cached without it: one per schema change, not one per batch.
-    let normalized = entry.map(without_build_progress);
-    let entry = normalized.as_deref();
+    // made and cached without it: one per schema change, not one per batch. The entry as
+    // stored is looked up first: normalizing is idempotent, so an entry equal to a cached
+    // (normalized) one normalizes to it, and the usual case (no build under way) skips the
+    // normalizing, which every transaction's first use of a type would pay.
     let schema = T::schema();
     let id = TypeId::of::<T>();
-    {
+    let cached = |entry: Option<&[u8]>| {
         let cache = cache().lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(list) = cache.get(&id) {
-            if let Some((_, r)) = list.iter().find(|(e, _)| e.as_deref() == entry) {
-                return Ok(r);
-            }
-        }
+        cache.get(&id).and_then(|list| list.iter().find(|(e, _)| e.as_deref() == entry).map(|(_, r)| *r))
+    };
+    if let Some(r) = cached(entry) {
+        return Ok(r);
+    }
+    let normalized = entry.map(without_build_progress);
+    let entry = normalized.as_deref();
+    if let Some(r) = cached(entry) {
+        return Ok(r);
     }
     let r = resolve(schema, entry).map_err(|reason| Error::SchemaMismatch { bucket: schema.bucket.into(), reason })?;
     let r: &'static Resolved = Box::leak(Box::new(r));
@@ -452,11 +458,12 @@ pub(crate) fn resolved<T: Record>(entry: Option<&[u8]>) -> Result<&'static Resol
     Ok(r)
 }
 
-/// `entry` with every `building` line's `next` key replaced by `-`.
-fn without_build_progress(entry: &[u8]) -> Vec<u8> {
-    let Ok(text) = std::str::from_utf8(entry) else { return entry.to_vec() };
+/// `entry` with every `building` line's `next` key replaced by `-` (borrowed as it is when it
+/// has no such line, which is every transaction's first use of a type outside a bounded build).
+fn without_build_progress(entry: &[u8]) -> Cow<'_, [u8]> {
+    let Ok(text) = std::str::from_utf8(entry) else { return Cow::Borrowed(entry) };
     if !text.contains("\nbuilding ") {
-        return entry.to_vec();
+        return Cow::Borrowed(entry);
     }
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
@@ -473,7 +480,7 @@ fn without_build_progress(entry: &[u8]) -> Vec<u8> {
             _ => out.push_str(line),
         }
     }
-    out.into_bytes()
+    Cow::Owned(out.into_bytes())
 }
 
 /// Where each index of `T` under way goes on, as the catalog says now (the resolution does not
@@ -616,4 +623,31 @@ fn convert_bare(tx: &mut Tx<'_>, name: &[u8], fields: Vec<FieldShape>, entry: &m
     entry.format = FORMAT;
     entry.layouts = vec![StoredLayout { id: 1, version: entry.version, fields }];
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BUILDING: &str = "format = 2\ntype = A\nversion = 1\ncodec = postcard\nkey = id: u64\n\
+                            building age = next 00ab07 (age: u8)\nbuilding name = next - (name: string)\n";
+
+    #[test]
+    fn build_progress_is_dropped_once_and_for_all() {
+        let once = without_build_progress(BUILDING.as_bytes()).into_owned();
+        assert_eq!(
+            String::from_utf8(once.clone()).unwrap(),
+            BUILDING.replace("next 00ab07 ", "next - "),
+            "only the key of where the build goes on is dropped"
+        );
+        // `resolved` looks the stored entry up as it is before normalizing it: that is only
+        // right if a normalized entry normalizes to itself.
+        assert_eq!(without_build_progress(&once), once);
+    }
+
+    #[test]
+    fn an_entry_without_builds_is_borrowed() {
+        let plain = b"format = 2\ntype = A\nversion = 1\ncodec = postcard\nkey = id: u64\n";
+        assert!(matches!(without_build_progress(plain), Cow::Borrowed(b) if b == plain));
+    }
 }

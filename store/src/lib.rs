@@ -62,6 +62,63 @@
 //!   release) is [`Error::SchemaMismatch`] naming the field and both shapes, before anything
 //!   is read or written. See [Changing your types](#changing-your-types).
 //!
+//! ## Errors
+//!
+//! Every call returns [`Error`], one enum to match on. What each call can return, and when, is
+//! listed under its `# Errors`; these causes are shared by many calls:
+//!
+//! - **The type meets the catalog.** The first use of a record type in a transaction compares
+//!   it with the file's catalog entry. A type the file cannot be read as is
+//!   [`Error::SchemaMismatch`] (its [`Mismatch`] says what differs), before anything is read
+//!   or written.
+//! - **Reading a value.** A stored value that does not decode as the type is
+//!   [`Error::Decode`]; a value of an older version that the type's `TryFrom` upgrade refuses
+//!   is [`Error::Upgrade`].
+//! - **The first write of a new or changed type** registers it: it writes the catalog entry,
+//!   drops the indexes the type no longer has and builds the ones the file lacks, reading the
+//!   records to do so (decode and upgrade errors; two records sharing the value of a new
+//!   unique index are [`Error::UniqueCollision`]). A failed registration aborts the
+//!   transaction.
+//! - **An aborted transaction** (a failed registration or index build, or a write that failed
+//!   halfway in the engine) answers every later write, and its commit, with [`Error::Aborted`]
+//!   naming the first error; it can only roll back. Errors found before anything is written
+//!   (a duplicate key, a unique violation, a record that does not encode, ...) leave the
+//!   transaction usable.
+//! - **The engine.** Its failures pass through as [`Error::Engine`], holding the engine's
+//!   [`engine::Error`]: a key or value over the engine's limits
+//!   ([`KeyTooLarge`](engine::Error::KeyTooLarge), [`ValueTooLarge`](engine::Error::ValueTooLarge),
+//!   found before anything is written), a damaged page
+//!   ([`Corrupted`](engine::Error::Corrupted)), an operating-system failure
+//!   ([`Io`](engine::Error::Io)), a commit that would grow the file past
+//!   [`Options::max_size`] ([`MaxSizeReached`](engine::Error::MaxSizeReached)), a write
+//!   transaction on a store opened read-only
+//!   ([`DatabaseReadOnly`](engine::Error::DatabaseReadOnly)), any write after a commit failed
+//!   to reach the disk ([`Poisoned`](engine::Error::Poisoned): reopen the store).
+//! - **Lazy queries** ([`Query`], [`IndexQuery`], [`Find`]) yield their errors as items: the
+//!   first one ends the iteration. Nothing is skipped silently.
+//!
+//! ```
+//! use rivet::{Error, Record, Store};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Record, Serialize, Deserialize, Debug)]
+//! struct Account { #[key] name: String, #[index(unique)] email: String }
+//!
+//! # let dir = tempfile::tempdir().unwrap();
+//! let store = Store::open(dir.path().join("accounts.db"))?;
+//! store.write(|tx| {
+//!     tx.insert(&mut Account { name: "ada".into(), email: "ada@example.com".into() })?;
+//!     // Refused before anything is written; the transaction goes on.
+//!     let again = tx.insert(&mut Account { name: "ada".into(), email: "other@example.com".into() });
+//!     assert!(matches!(again, Err(Error::DuplicateKey { .. })));
+//!     let taken = tx.insert(&mut Account { name: "bob".into(), email: "ada@example.com".into() });
+//!     assert!(matches!(taken, Err(Error::UniqueViolation { ref index, .. }) if index == "email"));
+//!     Ok(())
+//! })?;
+//! assert_eq!(store.read(|tx| tx.count::<Account>())?, 1);
+//! # Ok::<(), rivet::Error>(())
+//! ```
+//!
 //! ## Combined queries
 //!
 //! [`ReadTx::find`] takes a [`Condition`]: equalities, ranges and prefixes on indexes (built
@@ -178,7 +235,7 @@
 //! or constant of the same name on the type would clash with the handle: rename the index with
 //! `#[index(name = "..")]`.)
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 // Lets the derive's `::rivet::...` paths resolve inside this crate's own tests and docs.

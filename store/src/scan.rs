@@ -275,7 +275,8 @@ impl<'a, T: Record> Query<'a, T> {
     /// Counts the records the query selects, without decoding them.
     ///
     /// # Errors
-    /// Engine errors, or the schema check's.
+    /// [`Error::SchemaMismatch`] if the file cannot be read as `T`; [`Error::Engine`] for a
+    /// damaged file.
     pub fn count(self) -> Result<usize> {
         self.walk.count()
     }
@@ -283,7 +284,9 @@ impl<'a, T: Record> Query<'a, T> {
     /// Collects the records.
     ///
     /// # Errors
-    /// The first error the iteration meets.
+    /// The first error the iteration meets: [`Error::SchemaMismatch`] if the file cannot be
+    /// read as `T`; [`Error::Decode`] or [`Error::Upgrade`] for a value that cannot be read as
+    /// `T`; [`Error::Engine`] for a damaged file.
     pub fn to_vec(self) -> Result<Vec<T>> {
         self.collect()
     }
@@ -433,8 +436,31 @@ impl<T: Record, K: Key> IndexView<'_, T, K, Unique> {
     /// The record whose unique index value is `value`.
     ///
     /// # Errors
-    /// Engine errors, [`Error::Decode`], [`Error::Inconsistent`] if the entry names a missing
-    /// record, or the schema check's.
+    /// - [`Error::SchemaMismatch`] if the file cannot be read as `T`, or the handle is not one
+    ///   of `T`'s indexes;
+    /// - [`Error::IndexNotBuilt`] if the file does not have the index built yet;
+    /// - [`Error::Inconsistent`] if the index bucket is missing or the entry names a record
+    ///   that does not exist;
+    /// - [`Error::Decode`] or [`Error::Upgrade`] if the record cannot be read as `T`;
+    /// - [`Error::Engine`] for a damaged file.
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// struct Host { #[key(auto)] id: u64, #[index(unique)] name: String, #[index(unique)] ip: [u8; 4] }
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("hosts.db"))?;
+    /// store.write(|tx| tx.insert(&mut Host { id: 0, name: "db1".into(), ip: [10, 0, 0, 7] }).map(drop))?;
+    /// store.read(|tx| {
+    ///     assert_eq!(tx.index(Host::ip).get([10, 0, 0, 7])?.map(|h| h.name).as_deref(), Some("db1"));
+    ///     assert!(tx.index(Host::name).get("db2")?.is_none());
+    ///     Ok(())
+    /// })?;
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn get(self, value: impl KeyLike<K>) -> Result<Option<T>> {
         // A unique entry's key is exactly the encoded value (prefix-free, so no other entry
         // can start with it): one point lookup finds it, no range walk needed.
@@ -502,10 +528,17 @@ impl<'a, T: Record, K: Key> IndexQuery<'a, T, K> {
         self
     }
 
-    /// Counts the records selected, without loading them.
+    /// Counts the records selected, without loading them (the index entries are trusted:
+    /// [`crate::ReadTx::verify`] checks them).
     ///
     /// # Errors
-    /// Engine errors, or the schema check's.
+    /// - [`Error::SchemaMismatch`] if the file cannot be read as `T`, or the handle is not one
+    ///   of `T`'s indexes;
+    /// - [`Error::IndexNotBuilt`] if the file does not have the index built yet;
+    /// - [`Error::Inconsistent`] if the index bucket is missing;
+    /// - [`Error::NotFound`] if [`IndexQuery::after`] was given a record that is not in the
+    ///   index;
+    /// - [`Error::Engine`] for a damaged file.
     pub fn count(self) -> Result<usize> {
         if let Some(e) = self.pending_after {
             return Err(e);
@@ -516,7 +549,9 @@ impl<'a, T: Record, K: Key> IndexQuery<'a, T, K> {
     /// Collects the records.
     ///
     /// # Errors
-    /// The first error the iteration meets.
+    /// The first error the iteration meets: those of [`IndexQuery::count`];
+    /// [`Error::Inconsistent`] for an entry that is malformed or names a record that does not
+    /// exist; [`Error::Decode`] or [`Error::Upgrade`] for a record that cannot be read as `T`.
     pub fn to_vec(self) -> Result<Vec<T>> {
         self.collect()
     }

@@ -50,18 +50,65 @@ pub struct Store {
 
 impl Store {
     /// Opens (or creates) the database file at `path` with the engine's default options
-    /// (durable commits).
+    /// (durable commits; waiting as long as it takes for another process's lock on the file).
+    /// Nothing is checked against record types here: each type meets the catalog when a
+    /// transaction first uses it.
     ///
     /// # Errors
-    /// The engine's open errors ([`rivet_engine::Error::Timeout`], `Invalid`, `Io`, ...).
+    /// [`Error::Engine`] with:
+    /// - [`Invalid`](rivet_engine::Error::Invalid) if the file is not a bbolt/Rivet database,
+    ///   [`VersionMismatch`](rivet_engine::Error::VersionMismatch) if it is one of another
+    ///   format version, [`Checksum`](rivet_engine::Error::Checksum) if both of its meta pages
+    ///   are damaged;
+    /// - [`Io`](rivet_engine::Error::Io) if the file cannot be created, opened, locked or
+    ///   mapped (a missing directory, no permission).
+    ///
+    /// # Example
+    /// ```
+    /// use rivet::{Record, Store};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Record, Serialize, Deserialize)]
+    /// struct Note { #[key(auto)] id: u64, text: String }
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("notes.db");
+    /// let store = Store::open(&path)?;
+    /// store.write(|tx| tx.insert(&mut Note { id: 0, text: "kept".into() }).map(drop))?;
+    /// store.close()?;
+    ///
+    /// let store = Store::open(&path)?; // the same file, reopened
+    /// assert_eq!(store.read(|tx| tx.count::<Note>())?, 1);
+    ///
+    /// // A file that is not a database is refused.
+    /// std::fs::write(dir.path().join("text.db"), vec![b'x'; 8192]).unwrap();
+    /// let refused = Store::open(dir.path().join("text.db"));
+    /// assert!(matches!(refused, Err(rivet::Error::Engine(rivet::engine::Error::Invalid(_)))));
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         Store::open_with(path, Options::default())
     }
 
-    /// Opens (or creates) the database file at `path` with engine options.
+    /// Opens (or creates) the database file at `path` with engine options: a lock timeout, a
+    /// read-only open, `no_sync`, a maximum size, ... (see [`Options`]).
     ///
     /// # Errors
-    /// As [`Store::open`].
+    /// As [`Store::open`], and [`Error::Engine`] with
+    /// [`Timeout`](rivet_engine::Error::Timeout) if another process holds the file's lock
+    /// longer than [`Options::timeout`].
+    ///
+    /// # Example
+    /// ```
+    /// use rivet::{Options, Store};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("app.db");
+    /// # Store::open(&path)?.close()?;
+    /// let store = Store::open_with(&path, Options::default().read_only(true))?;
+    /// let refused = store.write(|_| Ok(()));
+    /// assert!(matches!(refused, Err(rivet::Error::Engine(rivet::engine::Error::DatabaseReadOnly))));
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Store> {
         Ok(Store { db: DB::open(path, options)?, hub: Arc::default() })
     }
@@ -74,7 +121,8 @@ impl Store {
     /// off the disk.)
     ///
     /// # Errors
-    /// Engine errors creating or opening the file (the temporary directory is not writable).
+    /// [`Error::Engine`] with [`Io`](rivet_engine::Error::Io) if the file cannot be created in
+    /// the temporary directory (it does not exist, or is not writable).
     ///
     /// # Example
     /// ```
@@ -121,7 +169,40 @@ impl Store {
     /// return [`crate::Error::user`], or use [`Store::try_write`].
     ///
     /// # Errors
-    /// `f`'s error, [`crate::Error::Aborted`], or the commit's error.
+    /// - `f`'s error, as it returned it (the transaction is rolled back);
+    /// - [`Error::Aborted`] if `f` returned `Ok` although an error aborted the transaction
+    ///   (it is rolled back; the cause is inside);
+    /// - [`Error::Engine`] if the transaction cannot begin:
+    ///   [`DatabaseReadOnly`](rivet_engine::Error::DatabaseReadOnly) on a store opened
+    ///   read-only, [`Poisoned`](rivet_engine::Error::Poisoned) after a commit failed to reach
+    ///   the disk;
+    /// - the commit's errors (see [`WriteTx::commit`]).
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// struct Stock { #[key] sku: String, units: u32 }
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("stock.db"))?;
+    /// store.write(|tx| {
+    ///     tx.insert(&mut Stock { sku: "loom".into(), units: 3 })?;
+    ///     tx.insert(&mut Stock { sku: "gear".into(), units: 40 })?;
+    ///     Ok(())
+    /// })?;
+    ///
+    /// // An error returned from the closure rolls everything back: "bolt" is not written.
+    /// let failed = store.write(|tx| {
+    ///     tx.insert(&mut Stock { sku: "bolt".into(), units: 1 })?;
+    ///     tx.insert(&mut Stock { sku: "loom".into(), units: 9 })?; // a duplicate key
+    ///     Ok(())
+    /// });
+    /// assert!(matches!(failed, Err(rivet::Error::DuplicateKey { .. })));
+    /// assert_eq!(store.read(|tx| tx.count::<Stock>())?, 2);
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn write<R>(&self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<R>) -> Result<R> {
         self.try_write(f)
     }
@@ -134,7 +215,9 @@ impl Store {
     /// or written out (`Ok::<_, AppError>(..)`).
     ///
     /// # Errors
-    /// `f`'s error; the store's errors (beginning, aborted, commit), converted into `E`.
+    /// `f`'s error, as it returned it (the transaction is rolled back); the errors of
+    /// [`Store::write`] other than `f`'s ([`Error::Aborted`], [`Error::Engine`] beginning or
+    /// committing), converted into `E`.
     ///
     /// # Example
     /// ```
@@ -180,10 +263,36 @@ impl Store {
         }
     }
 
-    /// Runs `f` in a read transaction (a consistent snapshot).
+    /// Runs `f` in a read transaction: a consistent snapshot of the last commit, which
+    /// writers committing meanwhile do not change and never wait for.
     ///
     /// # Errors
-    /// `f`'s error, or the engine's if the transaction cannot begin.
+    /// `f`'s error, as it returned it. (Beginning a read transaction does not fail.)
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// struct City { #[key] name: String, people: u64 }
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("cities.db"))?;
+    /// store.write(|tx| {
+    ///     tx.insert(&mut City { name: "Oslo".into(), people: 709_000 })?;
+    ///     tx.insert(&mut City { name: "Bergen".into(), people: 291_000 })?;
+    ///     Ok(())
+    /// })?;
+    /// let (count, total) = store.read(|tx| {
+    ///     let mut total = 0;
+    ///     for city in tx.scan::<City>() {
+    ///         total += city?.people;
+    ///     }
+    ///     Ok((tx.count::<City>()?, total))
+    /// })?;
+    /// assert_eq!((count, total), (2, 1_000_000));
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn read<R>(&self, f: impl FnOnce(&ReadTx<'_>) -> Result<R>) -> Result<R> {
         self.try_read(f)
     }
@@ -192,7 +301,38 @@ impl Store {
     /// [`Store::try_write`]).
     ///
     /// # Errors
-    /// `f`'s error, or the engine's (converted) if the transaction cannot begin.
+    /// `f`'s error, as it returned it. (Beginning a read transaction does not fail.)
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// struct User { #[key] name: String, admin: bool }
+    ///
+    /// #[derive(Debug)]
+    /// enum AppError {
+    ///     NoSuchUser(String),
+    ///     Store(rivet::Error),
+    /// }
+    /// impl From<rivet::Error> for AppError {
+    ///     fn from(e: rivet::Error) -> Self {
+    ///         AppError::Store(e)
+    ///     }
+    /// }
+    ///
+    /// fn is_admin(store: &Store, name: &str) -> Result<bool, AppError> {
+    ///     store.try_read(|tx| match tx.get::<User>(name)? {
+    ///         Some(u) => Ok(u.admin),
+    ///         None => Err(AppError::NoSuchUser(name.into())),
+    ///     })
+    /// }
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("users.db")).unwrap();
+    /// store.write(|tx| tx.insert(&mut User { name: "ada".into(), admin: true }).map(drop)).unwrap();
+    /// assert!(is_admin(&store, "ada").unwrap());
+    /// assert!(matches!(is_admin(&store, "eve"), Err(AppError::NoSuchUser(_))));
+    /// ```
     pub fn try_read<R, E: From<Error>>(&self, f: impl FnOnce(&ReadTx<'_>) -> Result<R, E>) -> Result<R, E> {
         let tx = self.begin_read()?;
         let r = f(&tx);
@@ -204,17 +344,21 @@ impl Store {
     /// [`WriteTx::commit`] or [`WriteTx::rollback`].
     ///
     /// # Errors
-    /// [`rivet_engine::Error::DatabaseReadOnly`], [`rivet_engine::Error::Poisoned`].
+    /// [`Error::Engine`] with [`DatabaseReadOnly`](rivet_engine::Error::DatabaseReadOnly) on a
+    /// store opened read-only, or [`Poisoned`](rivet_engine::Error::Poisoned) after a commit
+    /// failed to reach the disk (reopen the store).
     pub fn begin_write(&self) -> Result<WriteTx<'_>> {
         let tx = self.db.begin(true)?;
         // Taken after the engine's writer lock: tickets follow the commit order.
         Ok(WriteTx::new(tx, Some(self.hub.ticket())))
     }
 
-    /// Begins a read transaction.
+    /// Begins a read transaction (a consistent snapshot of the last commit); end it with
+    /// [`ReadTx::close`] or by dropping it.
     ///
     /// # Errors
-    /// Engine errors.
+    /// None today: beginning a read transaction does not fail. The `Result` leaves room for
+    /// [`Error::Engine`].
     pub fn begin_read(&self) -> Result<ReadTx<'_>> {
         Ok(ReadTx::new(self.db.begin(false)?))
     }
@@ -250,9 +394,14 @@ impl Store {
     /// ```
     ///
     /// # Errors
-    /// [`crate::Error::UniqueCollision`] if a new unique index cannot be built, decode and
-    /// upgrade errors, [`crate::Error::SchemaMismatch`], engine errors. Transactions committed
-    /// before the error stay committed; the failing one writes nothing.
+    /// Transactions committed before an error stay committed (call again to resume); the
+    /// failing one writes nothing.
+    /// - [`Error::SchemaMismatch`] if the file cannot be read as `T`;
+    /// - [`Error::UniqueCollision`] if two records share a value of a new unique index;
+    /// - [`Error::Decode`] or [`Error::Upgrade`] for a record that cannot be read as `T`;
+    /// - [`Error::Engine`]: as [`Store::write`] beginning and committing (a store opened
+    ///   read-only only fails if there is something to write), and engine failures while
+    ///   reading or writing.
     pub fn migrate<T: Record>(&self, batch: usize, mut progress: impl FnMut(&Migrated)) -> Result<Migrated> {
         let batch = batch.max(1);
         let mut done = Migrated::default();
@@ -318,10 +467,12 @@ impl Store {
         self.hub.subscribe(range.encode_bounds(), capacity)
     }
 
-    /// Closes the store, releasing the file lock (dropping it does the same).
+    /// Closes the store, releasing the file lock (dropping it does the same, ignoring
+    /// errors). Subscriptions ([`Store::watch`]) end once their queued changes are read.
     ///
     /// # Errors
-    /// Engine errors.
+    /// [`Error::Engine`] with [`Io`](rivet_engine::Error::Io) if giving back the file's unused
+    /// tail fails.
     pub fn close(self) -> Result<()> {
         Ok(self.db.close()?)
     }

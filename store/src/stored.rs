@@ -262,8 +262,9 @@ fn index_bucket(ty: &StoredType, records: &rivet_engine::Bucket<'_>, name: &str)
 /// module docs for what can be judged this way).
 ///
 /// # Errors
-/// Engine errors. A missing record bucket is not an error: it is `Problem::IndexBucket`s for
-/// each index, if the entry lists any.
+/// [`Error::Engine`] for a damaged file. What the audit finds wrong is not an error but a
+/// [`Problem`] in the result; a missing record bucket, too, is a `Problem::IndexBucket` for each
+/// index the entry lists.
 pub fn audit_stored(tx: &Tx<'_>, ty: &StoredType) -> Result<StoredAudit> {
     let mut out = StoredAudit::default();
     let records = match tx.bucket(&ty.bucket) {

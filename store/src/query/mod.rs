@@ -186,7 +186,15 @@ impl<'a, T: Record> Find<'a, T> {
     /// trusts them ([`crate::ReadTx::verify`] checks them).
     ///
     /// # Errors
-    /// The first error the walk meets (see [`Find`]).
+    /// The first error the walk meets:
+    /// - [`Error::SchemaMismatch`] if the file cannot be read as `T`, or a condition names an
+    ///   index `T` does not have;
+    /// - [`Error::IndexNotBuilt`] for a condition on an index the file does not have built yet;
+    /// - [`Error::Inconsistent`] if an index bucket is missing, or for an index entry that is
+    ///   malformed or (when a record is read) names a record that does not exist;
+    /// - [`Error::Decode`] or [`Error::Upgrade`] for a record that cannot be read as `T`, when
+    ///   a filter or a range check reads it;
+    /// - [`Error::Engine`] for a damaged file.
     pub fn count(mut self) -> Result<usize> {
         let mut n = 0;
         while let Some(item) = self.step(false) {
@@ -199,7 +207,8 @@ impl<'a, T: Record> Find<'a, T> {
     /// Collects the records.
     ///
     /// # Errors
-    /// The first error the iteration meets (see [`Find`]).
+    /// The first error the iteration meets: those of [`Find::count`], and [`Error::Decode`] or
+    /// [`Error::Upgrade`] for any result that cannot be read as `T`.
     pub fn to_vec(self) -> Result<Vec<T>> {
         self.collect()
     }
@@ -229,8 +238,11 @@ impl<'a, T: Record> Find<'a, T> {
     /// ```
     ///
     /// # Errors
-    /// What the first step would yield: [`Error::IndexNotBuilt`], [`Error::SchemaMismatch`],
-    /// engine errors, [`Error::Inconsistent`] for a malformed index entry.
+    /// What planning meets: [`Error::SchemaMismatch`] if the file cannot be read as `T`, or a
+    /// condition names an index `T` does not have; [`Error::IndexNotBuilt`] for a condition on
+    /// an index the file does not have built yet; [`Error::Inconsistent`] if an index bucket
+    /// is missing, or for a malformed entry of an index range it sorts; [`Error::Engine`] for
+    /// a damaged file.
     pub fn explain(&self) -> Result<String> {
         let mut out = format!("find {} where {}\n", T::schema().type_name, self.condition);
         out.push_str(&format!("order: primary key {}", if self.reverse { "descending" } else { "ascending" }));

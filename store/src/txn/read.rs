@@ -141,11 +141,37 @@ impl<'db> ReadTx<'db> {
         self.resolved::<T>()?.decode(key, value)
     }
 
-    /// The record of type `T` with primary key `key`.
+    /// The record of type `T` with primary key `key`, or `None` if there is none. `key` is the
+    /// key's type or a reference to it, or a borrowed form ([`KeyLike`]: `&str` for a `String`
+    /// key, a byte slice for a `Vec<u8>` key).
     ///
     /// # Errors
-    /// [`Error::Decode`] if the stored value does not decode; [`Error::SchemaMismatch`];
-    /// engine errors.
+    /// - [`Error::SchemaMismatch`] if the file cannot be read as `T`;
+    /// - [`Error::Decode`] if the stored value does not decode as `T`, [`Error::Upgrade`] if it
+    ///   is of an older version whose upgrade refuses it;
+    /// - [`Error::Engine`] for a damaged file.
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize, Debug, PartialEq)]
+    /// struct Seat { #[key] flight: String, #[key] row: u16, #[key] letter: char, passenger: String }
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("seats.db"))?;
+    /// store.write(|tx| {
+    ///     tx.insert(&mut Seat { flight: "SK4035".into(), row: 12, letter: 'C', passenger: "Ada".into() }).map(drop)
+    /// })?;
+    /// store.read(|tx| {
+    ///     // A composite key: a tuple of its fields.
+    ///     let seat = tx.get::<Seat>(("SK4035".to_string(), 12, 'C'))?;
+    ///     assert_eq!(seat.map(|s| s.passenger).as_deref(), Some("Ada"));
+    ///     assert_eq!(tx.get::<Seat>(("SK4035".to_string(), 12, 'D'))?, None);
+    ///     Ok(())
+    /// })?;
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn get<T: Record>(&self, key: impl KeyLike<T::Key>) -> Result<Option<T>> {
         let Some(b) = self.records::<T>()? else {
             return Ok(None);
@@ -159,7 +185,8 @@ impl<'db> ReadTx<'db> {
     /// Whether a record of type `T` has primary key `key` (the value is not decoded).
     ///
     /// # Errors
-    /// [`Error::SchemaMismatch`]; engine errors.
+    /// [`Error::SchemaMismatch`] if the file cannot be read as `T`; [`Error::Engine`] for a
+    /// damaged file.
     pub fn contains<T: Record>(&self, key: impl KeyLike<T::Key>) -> Result<bool> {
         let Some(b) = self.records::<T>()? else {
             return Ok(false);
@@ -175,6 +202,40 @@ impl<'db> ReadTx<'db> {
     /// The records of type `T` whose primary keys fall in `range`: `a..b`, `a..=b`, `a..`,
     /// `..b`, `..`, or a pair of `Bound`s. Endpoints may be prefixes of a composite key:
     /// `(user,)..(user + 1,)`.
+    ///
+    /// The [`Query`] is lazy: it reads as it is iterated, and yields its errors as items (the
+    /// first one ends it): [`Error::SchemaMismatch`] if the file cannot be read as `T`,
+    /// [`Error::Decode`] or [`Error::Upgrade`] for a value that cannot be read as `T`,
+    /// [`Error::Engine`] for a damaged file.
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// struct Reading { #[key] sensor: u32, #[key] at: i64, celsius: f32 }
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("readings.db"))?;
+    /// store.write(|tx| {
+    ///     for (sensor, at, celsius) in [(1, 10, 4.5), (1, 20, 5.0), (1, 30, 5.5), (2, 10, 21.0)] {
+    ///         tx.insert(&mut Reading { sensor, at, celsius })?;
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// store.read(|tx| {
+    ///     // Sensor 1 from time 15 on: whole keys as endpoints.
+    ///     let late: Vec<i64> = tx.range::<Reading>((1, 15)..(2, 0)).map(|r| r.map(|r| r.at)).collect::<Result<_, _>>()?;
+    ///     assert_eq!(late, [20, 30]);
+    ///     // Every reading of sensors 1 and 2: leading fields as endpoints, newest first.
+    ///     let all = tx.range::<Reading>((1,)..=(2,)).rev().to_vec()?;
+    ///     assert_eq!(all.iter().map(|r| (r.sensor, r.at)).collect::<Vec<_>>(), [(2, 10), (1, 30), (1, 20), (1, 10)]);
+    ///     // Counting decodes nothing.
+    ///     assert_eq!(tx.range::<Reading>((1, 0)..(1, 25)).count()?, 2);
+    ///     Ok(())
+    /// })?;
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn range<T: Record>(&self, range: impl KeyRange<T::Key>) -> Query<'_, T> {
         let (source, resolved) = self.source::<T>();
         Query::new(source, range.encode_bounds(), resolved)
@@ -194,7 +255,30 @@ impl<'db> ReadTx<'db> {
     /// ([`Query::count`], [`crate::IndexQuery::count`]) walk keys without decoding values.
     ///
     /// # Errors
-    /// [`Error::SchemaMismatch`]; engine errors.
+    /// [`Error::SchemaMismatch`] if the file cannot be read as `T`; [`Error::Engine`] for a
+    /// damaged file.
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize)]
+    /// struct Job { #[key(auto)] id: u64, done: bool }
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("jobs.db"))?;
+    /// assert_eq!(store.read(|tx| tx.count::<Job>())?, 0); // no records yet: no error
+    /// store.write(|tx| {
+    ///     for _ in 0..3 {
+    ///         tx.insert(&mut Job { id: 0, done: false })?;
+    ///     }
+    ///     tx.remove::<Job>(2)?;
+    ///     assert_eq!(tx.count::<Job>()?, 2); // the transaction's own writes count
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(store.read(|tx| tx.count::<Job>())?, 2);
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn count<T: Record>(&self) -> Result<usize> {
         let Some(records) = self.records::<T>()? else {
             return Ok(0);
@@ -211,13 +295,54 @@ impl<'db> ReadTx<'db> {
     /// largest auto key written explicitly); 0 before any.
     ///
     /// # Errors
-    /// [`Error::SchemaMismatch`]; engine errors.
+    /// [`Error::SchemaMismatch`] if the file cannot be read as `T`; [`Error::Engine`] for a
+    /// damaged file.
     pub fn sequence<T: Record>(&self) -> Result<u64> {
         Ok(self.records::<T>()?.map(|b| b.sequence()).unwrap_or(0))
     }
 
     /// Queries through an index: `tx.index(User::email).get("ada@example.com")`,
     /// `tx.index(User::country).range("A".."M")`, ... (see [`IndexView`]).
+    ///
+    /// The view and its queries report their errors when used (by `get`, `count`, `to_vec`, or
+    /// as the first item): [`Error::SchemaMismatch`] if the file cannot be read as `T` (or the
+    /// handle is not one of `T`'s indexes), [`Error::IndexNotBuilt`] if the file does not have
+    /// the index built yet, [`Error::Inconsistent`] if the index and the records disagree,
+    /// [`Error::Decode`] or [`Error::Upgrade`] for a record that cannot be read as `T`,
+    /// [`Error::Engine`] for a damaged file.
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// #[rivet(index(name = "by_team_score", fields(team, score)))]
+    /// struct Player { #[key] name: String, #[index] team: String, score: u32 }
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("players.db"))?;
+    /// store.write(|tx| {
+    ///     for (name, team, score) in [("ada", "red", 30), ("bo", "blue", 10), ("cy", "red", 20), ("di", "red", 40)] {
+    ///         tx.insert(&mut Player { name: name.into(), team: team.into(), score })?;
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// store.read(|tx| {
+    ///     // Equality on a single-field index: in primary-key order.
+    ///     let red: Vec<String> = tx.index(Player::team).equal("red").map(|p| p.map(|p| p.name)).collect::<Result<_, _>>()?;
+    ///     assert_eq!(red, ["ada", "cy", "di"]);
+    ///     // A composite index: a prefix (the team), then a range within it, best first.
+    ///     let best = tx.index(Player::by_team_score).prefix(("red".to_string(),)).rev().limit(2).to_vec()?;
+    ///     assert_eq!(best.iter().map(|p| p.score).collect::<Vec<_>>(), [40, 30]);
+    ///     let mid = tx.index(Player::by_team_score).range(("red".to_string(), 15)..("red".to_string(), 35)).count()?;
+    ///     assert_eq!(mid, 2);
+    ///     // The primary keys alone, nothing decoded.
+    ///     let keys: Vec<String> = tx.index(Player::team).equal("blue").keys().collect::<Result<_, _>>()?;
+    ///     assert_eq!(keys, ["bo"]);
+    ///     Ok(())
+    /// })?;
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn index<T: Record, K: Key, U>(&self, index: Index<T, K, U>) -> IndexView<'_, T, K, U> {
         let schema = T::schema();
         let Some(ischema) = schema.indexes.get(index.position()).filter(|i| i.name == index.name()) else {
@@ -253,6 +378,13 @@ impl<'db> ReadTx<'db> {
     /// The records of type `T` matching `condition` (conditions on indexes and the primary key,
     /// joined by AND and OR), in primary-key order: see [`crate::query`] and [`Find`].
     ///
+    /// The [`Find`] is lazy and reports its errors when used (by `count`, `to_vec`, `explain`,
+    /// or as the first item): [`Error::SchemaMismatch`] if the file cannot be read as `T`,
+    /// [`Error::IndexNotBuilt`] for a condition on an index the file does not have built yet,
+    /// [`Error::Inconsistent`] if an index and the records disagree, [`Error::Decode`] or
+    /// [`Error::Upgrade`] for a record that cannot be read as `T`, [`Error::Engine`] for a
+    /// damaged file.
+    ///
     /// ```
     /// # use rivet::{Record, Store}; use serde::{Deserialize, Serialize};
     /// #[derive(Record, Serialize, Deserialize, Debug)]
@@ -275,8 +407,10 @@ impl<'db> ReadTx<'db> {
     /// regardless of their number (see [`crate::Problem`] for what it reports).
     ///
     /// # Errors
-    /// [`Error::Decode`] for a record that does not decode; [`Error::SchemaMismatch`]; engine
-    /// errors.
+    /// - [`Error::SchemaMismatch`] if the file cannot be read as `T`;
+    /// - [`Error::Decode`] or [`Error::Upgrade`] for a record that cannot be read as `T` (its
+    ///   index values are unknown, so the audit cannot go on);
+    /// - [`Error::Engine`] for a damaged file.
     ///
     /// # Example
     /// ```

@@ -10,12 +10,15 @@ use crate::catalog::envelope;
 use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::evolve::{self, Builds, Resolved};
-use crate::key::{KeyLike, KeyPrefix, KeyRange};
+use crate::key::KeyLike;
 use crate::record::Record;
 use crate::scratch::{check_key, IndexChange, Scratch};
 
 use super::read::{describe_key, ReadTx};
 use crate::watch::Ticket;
+
+mod migrate;
+mod remove;
 
 /// How a write treats an existing record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,68 +136,6 @@ impl<'db> WriteTx<'db> {
         }
     }
 
-    /// Brings type `T` up to date in the file: registers it (converting an old bucket,
-    /// building new indexes, dropping removed ones) and rewrites every value written by an
-    /// older layout in the type's own. Returns how many values were rewritten. For a large
-    /// bucket, [`crate::Store::migrate`] does the same in bounded transactions.
-    ///
-    /// # Errors
-    /// [`Error::UniqueCollision`] (the transaction is aborted), decode and upgrade errors,
-    /// [`Error::SchemaMismatch`], engine errors.
-    pub fn migrate<T: Record>(&mut self) -> Result<usize> {
-        let (n, _) = self.migrate_some::<T>(None, usize::MAX)?;
-        Ok(n)
-    }
-
-    /// One batch of [`crate::Store::migrate`]'s index builds: registers `T` with bounded
-    /// builds (if it is not), then adds the entries of at most `limit` records to the first
-    /// index being built. Returns how many records were read and whether any index is still
-    /// being built.
-    pub(crate) fn build_some<T: Record>(&mut self, limit: usize) -> Result<(usize, bool)> {
-        self.check_open()?;
-        let schema = T::schema();
-        let mut r = self.read.resolved::<T>()?;
-        if !evolve::bounded_ready(schema, r) {
-            r = self.register_with::<T>(r, Builds::Bounded)?;
-        }
-        let out = crate::build::next_batch::<T>(&mut self.read.tx, r, limit).and_then(|done| match done {
-            None => Ok((0, false)),
-            Some((read, entry)) => {
-                let now = evolve::resolved::<T>(Some(&entry))?;
-                self.read.set_verified::<T>(now);
-                Ok((read, now.building.iter().any(Option::is_some)))
-            }
-        });
-        if let Err(e) = &out {
-            self.aborted = Some(Abort::after::<T>(e));
-        }
-        out
-    }
-
-    /// [`WriteTx::migrate`] of at most `limit` values from key `from`; returns the count and
-    /// where to go on.
-    pub(crate) fn migrate_some<T: Record>(
-        &mut self,
-        from: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<(usize, Option<Vec<u8>>)> {
-        self.check_open()?;
-        let r = self.register::<T>()?;
-        let out = crate::rewrite::rewrite::<T>(&mut self.read.tx, r, from, limit).and_then(|(n, next)| {
-            // At the end of a pass, drop the layouts no value has any more.
-            if next.is_none() {
-                if let Some(entry) = crate::rewrite::prune_layouts::<T>(&mut self.read.tx, r)? {
-                    self.read.set_verified::<T>(evolve::resolved::<T>(Some(&entry))?);
-                }
-            }
-            Ok((n, next))
-        });
-        if let Err(e) = &out {
-            self.aborted = Some(Abort::Failed { bucket: T::schema().bucket.into(), cause: e.to_string() });
-        }
-        out
-    }
-
     /// Inserts a new record. With an autoincrement key (`#[key(auto)]`), the key field is set
     /// to the bucket's next sequence number first (whatever it held); the assigned key is
     /// returned either way.
@@ -204,9 +145,52 @@ impl<'db> WriteTx<'db> {
     /// ever written into the record.
     ///
     /// # Errors
-    /// [`Error::DuplicateKey`] if a record has the key; [`Error::UniqueViolation`];
-    /// [`Error::SequenceOverflow`]; [`Error::Encode`]; [`Error::SchemaMismatch`];
-    /// engine errors. Nothing is written on error (the auto key field may have been set).
+    /// The errors before the last bullet are found before anything is written: the insert
+    /// does nothing (the auto key field may have been set) and the transaction goes on.
+    /// - [`Error::DuplicateKey`] if a record of `T` has the key already;
+    /// - [`Error::UniqueViolation`] if a unique index of `T` holds one of the record's values
+    ///   already;
+    /// - [`Error::SequenceOverflow`] if the next autoincrement value does not fit the key's
+    ///   type;
+    /// - [`Error::Encode`] if the codec refuses the record; [`Error::Engine`] with
+    ///   [`KeyTooLarge`](rivet_engine::Error::KeyTooLarge) or
+    ///   [`ValueTooLarge`](rivet_engine::Error::ValueTooLarge) for a key, an index entry or a
+    ///   value over the engine's limits;
+    /// - as every write: [`Error::Aborted`] if an earlier error aborted the transaction;
+    ///   [`Error::SchemaMismatch`] if the file cannot be read as `T`, and the errors of
+    ///   registering `T` on its first write in the transaction ([`Error::UniqueCollision`],
+    ///   [`Error::Decode`], [`Error::Upgrade`]: see [the crate docs](crate#errors)), which abort
+    ///   the transaction; [`Error::Engine`] for an engine failure while writing (which aborts
+    ///   it too).
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Error, Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// struct Ticket { #[key(auto)] id: u64, title: String }
+    ///
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// struct Tag { #[key] name: String, color: String }
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("tickets.db"))?;
+    /// store.write(|tx| {
+    ///     let mut t = Ticket { id: 0, title: "crash on open".into() };
+    ///     assert_eq!(tx.insert(&mut t)?, 1); // assigned from the sequence...
+    ///     assert_eq!(t.id, 1); // ...and written into the record
+    ///     assert_eq!(tx.insert(&mut Ticket { id: 0, title: "slow scan".into() })?, 2);
+    ///
+    ///     // A key of its own: inserting it twice is refused, and the transaction goes on.
+    ///     tx.insert(&mut Tag { name: "bug".into(), color: "red".into() })?;
+    ///     let again = tx.insert(&mut Tag { name: "bug".into(), color: "blue".into() });
+    ///     assert!(matches!(again, Err(Error::DuplicateKey { .. })));
+    ///     Ok(())
+    /// })?;
+    /// let color = store.read(|tx| tx.get::<Tag>("bug"))?.map(|t| t.color);
+    /// assert_eq!(color.as_deref(), Some("red"));
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn insert<T: Record>(&mut self, record: &mut T) -> Result<T::Key> {
         self.check_open()?;
         self.register::<T>()?;
@@ -227,12 +211,47 @@ impl<'db> WriteTx<'db> {
     /// an auto key of 0 is unassigned (keys start at 1), so `upsert` refuses it; use
     /// [`WriteTx::insert`] to have one assigned.
     ///
-    /// # Errors
-    /// [`Error::Unassigned`] for an auto key of 0; [`Error::UniqueViolation`]; [`Error::Encode`];
-    /// [`Error::Decode`] if the record it replaces does not decode (its index entries would be
-    /// unknown); [`Error::SchemaMismatch`]; engine errors. Nothing is written on error.
-    ///
     /// Returns the record it replaced, if any.
+    ///
+    /// # Errors
+    /// The errors before the last bullet are found before anything is written: the upsert
+    /// does nothing and the transaction goes on.
+    /// - [`Error::Unassigned`] if the record's auto key is 0;
+    /// - [`Error::UniqueViolation`] if a unique index of `T` holds one of the record's values
+    ///   for another record;
+    /// - [`Error::Decode`] or [`Error::Upgrade`] if the record it replaces cannot be read (its
+    ///   index entries, and the record to return, would be unknown);
+    /// - [`Error::Encode`] if the codec refuses the record; [`Error::Engine`] with
+    ///   [`KeyTooLarge`](rivet_engine::Error::KeyTooLarge) or
+    ///   [`ValueTooLarge`](rivet_engine::Error::ValueTooLarge) for a key, an index entry or a
+    ///   value over the engine's limits;
+    /// - as every write: [`Error::Aborted`] if an earlier error aborted the transaction;
+    ///   [`Error::SchemaMismatch`] if the file cannot be read as `T`, and the errors of
+    ///   registering `T` on its first write in the transaction ([`Error::UniqueCollision`],
+    ///   [`Error::Decode`], [`Error::Upgrade`]: see [the crate docs](crate#errors)), which abort
+    ///   the transaction; [`Error::Engine`] for an engine failure while writing (which aborts
+    ///   it too).
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize, Debug)]
+    /// struct Setting { #[key] name: String, value: String }
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("settings.db"))?;
+    /// store.write(|tx| {
+    ///     let first = tx.upsert(&Setting { name: "theme".into(), value: "light".into() })?;
+    ///     assert!(first.is_none()); // nothing replaced
+    ///     let old = tx.upsert(&Setting { name: "theme".into(), value: "dark".into() })?;
+    ///     assert_eq!(old.map(|s| s.value).as_deref(), Some("light"));
+    ///     Ok(())
+    /// })?;
+    /// let now = store.read(|tx| tx.get::<Setting>("theme"))?;
+    /// assert_eq!(now.map(|s| s.value).as_deref(), Some("dark"));
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn upsert<T: Record>(&mut self, record: &T) -> Result<Option<T>> {
         self.check_open()?;
         let schema = T::schema();
@@ -246,149 +265,12 @@ impl<'db> WriteTx<'db> {
     /// Replaces the record with the same key.
     ///
     /// # Errors
-    /// [`Error::NotFound`] if there is none; otherwise as [`WriteTx::upsert`].
+    /// [`Error::NotFound`] if there is no record with the key (found before anything is
+    /// written; no record has an auto key of 0); otherwise as [`WriteTx::upsert`].
     pub fn update<T: Record>(&mut self, record: &T) -> Result<()> {
         self.check_open()?;
         self.register::<T>()?;
         self.write::<T>(record, Mode::Update, false).map(drop)
-    }
-
-    /// Removes the record of type `T` with key `key` and its index entries; returns it, or
-    /// `None` if there was none.
-    ///
-    /// # Errors
-    /// [`Error::Decode`] if the record does not decode; [`Error::SchemaMismatch`]; engine errors.
-    /// Nothing is written on error.
-    pub fn remove<T: Record>(&mut self, key: impl KeyLike<T::Key>) -> Result<Option<T>> {
-        self.check_open()?;
-        self.register::<T>()?;
-        let mut s = std::mem::take(&mut self.scratch);
-        s.clear();
-        key.encode_like(&mut s.key);
-        let r = self.remove_with::<T>(&mut s, true);
-        self.scratch = s;
-        r.map(Option::flatten)
-    }
-
-    /// Removes every record of `T` whose key is in `range` (a range of whole keys, or of
-    /// leading fields of a composite key), with their index entries; returns how many.
-    ///
-    /// # Errors
-    /// [`Error::Decode`] if a record with indexes does not decode (its entries would be
-    /// unknown); [`Error::SchemaMismatch`]; engine errors. On error the transaction may have
-    /// removed some of the records: return the error to roll back.
-    ///
-    /// # Example
-    /// ```
-    /// # use rivet::{Record, Store};
-    /// # use serde::{Deserialize, Serialize};
-    /// #[derive(Record, Serialize, Deserialize)]
-    /// struct Visit { #[key] user: u64, #[key] at: i64, page: String }
-    /// # let dir = tempfile::tempdir().unwrap();
-    /// # let store = Store::open(dir.path().join("v.db"))?;
-    /// store.write(|tx| {
-    ///     for at in 0..10 {
-    ///         tx.insert(&mut Visit { user: at as u64 % 2, at, page: "/".into() })?;
-    ///     }
-    ///     assert_eq!(tx.remove_range::<Visit>((1,)..=(1,))?, 5); // user 1's visits
-    ///     assert_eq!(tx.remove_range::<Visit>((0, 4)..)?, 3); // user 0's from time 4 on
-    ///     Ok(())
-    /// })?;
-    /// assert_eq!(store.read(|tx| tx.count::<Visit>())?, 2);
-    /// # Ok::<(), rivet::Error>(())
-    /// ```
-    pub fn remove_range<T: Record>(&mut self, range: impl KeyRange<T::Key>) -> Result<usize> {
-        self.check_open()?;
-        self.register::<T>()?;
-        let keys = self.keys_in::<T>(range.encode_bounds())?;
-        self.remove_keys::<T>(keys)
-    }
-
-    /// Removes every record of `T` whose key starts with `prefix` (leading fields of a
-    /// composite key: "this user's visits"), with their index entries; returns how many.
-    ///
-    /// # Errors
-    /// As [`WriteTx::remove_range`].
-    pub fn remove_prefix<T: Record>(&mut self, prefix: impl KeyPrefix<T::Key>) -> Result<usize> {
-        self.check_open()?;
-        self.register::<T>()?;
-        let keys = self.keys_in::<T>(crate::key::prefix_bounds(&prefix))?;
-        self.remove_keys::<T>(keys)
-    }
-
-    /// Removes every record of `T` for which `keep` returns `false`, with their index entries;
-    /// returns how many. Every record is decoded once.
-    ///
-    /// # Errors
-    /// [`Error::Decode`]; [`Error::SchemaMismatch`]; engine errors. On error the transaction
-    /// may have removed some of the records: return the error to roll back.
-    pub fn retain<T: Record>(&mut self, mut keep: impl FnMut(&T) -> bool) -> Result<usize> {
-        self.check_open()?;
-        self.register::<T>()?;
-        let mut gone = Vec::new();
-        if let Some(records) = self.read.records::<T>()? {
-            for item in records.iter() {
-                let (k, v) = item?;
-                let Some(v) = v else { continue };
-                if !keep(&self.read.decode::<T>(k, v)?) {
-                    gone.push(k.to_vec());
-                }
-            }
-        }
-        self.remove_keys::<T>(gone)
-    }
-
-    /// Removes every record of `T` and every index entry, keeping the type registered and its
-    /// autoincrement sequence (keys are never handed out twice); returns how many records
-    /// there were. Nothing is decoded (unless the type is watched: subscribers learn of every
-    /// record removed).
-    ///
-    /// # Errors
-    /// [`Error::SchemaMismatch`]; engine errors (which abort the transaction).
-    pub fn clear<T: Record>(&mut self) -> Result<usize> {
-        self.check_open()?;
-        self.register::<T>()?;
-        let schema = T::schema();
-        let n = self.read.count::<T>()?;
-        // The subscribers learn of each record removed (checked before anything is removed).
-        let mut gone = Vec::new();
-        if self.watched::<T>() {
-            if let Some(records) = self.read.records::<T>()? {
-                for item in records.iter() {
-                    let (k, v) = item?;
-                    if let Some(v) = v {
-                        self.check_change::<T>(k, Some(v), None)?;
-                        gone.push((k.to_vec(), v.to_vec()));
-                    }
-                }
-            }
-        }
-        let name = schema.bucket.as_bytes();
-        let tx = &mut self.read.tx;
-        let r = (|| -> rivet_engine::Result<()> {
-            let sequence = tx.bucket(name)?.sequence();
-            tx.delete_bucket(name)?;
-            let mut b = tx.create_bucket(name)?;
-            for idx in &schema.indexes {
-                b.create_bucket(&idx.bucket)?;
-            }
-            b.set_sequence(sequence)
-        })();
-        if let Err(e) = r {
-            self.aborted = Some(Abort::Failed { bucket: schema.bucket.into(), cause: e.to_string() });
-            return Err(e.into());
-        }
-        self.read.counts.add(schema.bucket, -i64::try_from(n).unwrap_or(i64::MAX));
-        if gone.is_empty() {
-            // Unwatched: counted for subscriptions that begin meanwhile.
-            if let Some(t) = self.ticket.as_mut() {
-                t.wrote::<T>(n as u64);
-            }
-        }
-        for (k, v) in gone {
-            self.note::<T>(&k, Some(&v), None)?;
-        }
-        Ok(n)
     }
 
     /// Changes the record of `T` with key `key` in place: reads it, calls `f` on it and writes
@@ -397,8 +279,23 @@ impl<'db> WriteTx<'db> {
     /// is written (remove the record and insert it under its new key instead).
     ///
     /// # Errors
-    /// [`Error::KeyChanged`]; [`Error::UniqueViolation`]; [`Error::Decode`]; [`Error::Encode`];
-    /// [`Error::SchemaMismatch`]; engine errors. Nothing is written on error.
+    /// The errors before the last bullet are found before anything is written: `modify` does
+    /// nothing and the transaction goes on.
+    /// - [`Error::Decode`] or [`Error::Upgrade`] if the record cannot be read as `T` (`f` is
+    ///   not called);
+    /// - [`Error::KeyChanged`] if `f` changed the record's key fields;
+    /// - [`Error::UniqueViolation`] if a unique index of `T` holds one of the changed values
+    ///   for another record;
+    /// - [`Error::Encode`] if the codec refuses the record; [`Error::Engine`] with
+    ///   [`KeyTooLarge`](rivet_engine::Error::KeyTooLarge) or
+    ///   [`ValueTooLarge`](rivet_engine::Error::ValueTooLarge) for a key, an index entry or a
+    ///   value over the engine's limits;
+    /// - as every write: [`Error::Aborted`] if an earlier error aborted the transaction;
+    ///   [`Error::SchemaMismatch`] if the file cannot be read as `T`, and the errors of
+    ///   registering `T` on its first write in the transaction ([`Error::UniqueCollision`],
+    ///   [`Error::Decode`], [`Error::Upgrade`]: see [the crate docs](crate#errors)), which abort
+    ///   the transaction; [`Error::Engine`] for an engine failure while writing (which aborts
+    ///   it too).
     ///
     /// # Example
     /// ```
@@ -446,77 +343,6 @@ impl<'db> WriteTx<'db> {
         }
         self.write::<T>(&record, Mode::Update, false)?;
         Ok(Some(out))
-    }
-
-    /// The keys of the records of `T` within `bounds`.
-    fn keys_in<T: Record>(&self, bounds: crate::key::EncodedBounds) -> Result<Vec<Vec<u8>>> {
-        let mut keys = Vec::new();
-        if let Some(records) = self.read.records::<T>()? {
-            for item in records.range(bounds) {
-                let (k, v) = item?;
-                if v.is_some() {
-                    keys.push(k.to_vec());
-                }
-            }
-        }
-        Ok(keys)
-    }
-
-    /// Removes the records of `T` with `keys` (those that exist); returns how many.
-    fn remove_keys<T: Record>(&mut self, keys: Vec<Vec<u8>>) -> Result<usize> {
-        let mut s = std::mem::take(&mut self.scratch);
-        let mut n = 0;
-        let mut r = Ok(());
-        for k in keys {
-            s.clear();
-            s.key = k;
-            match self.remove_with::<T>(&mut s, false) {
-                Ok(Some(_)) => n += 1,
-                Ok(None) => {}
-                Err(e) => {
-                    r = Err(e);
-                    break;
-                }
-            }
-        }
-        self.scratch = s;
-        r.map(|()| n)
-    }
-
-    /// [`WriteTx::remove`] of the key in `s.key`: `None` if there was no record, else the
-    /// record if it was decoded (`decode`, or the type has indexes, whose entries need it).
-    fn remove_with<T: Record>(&mut self, s: &mut Scratch, decode: bool) -> Result<Option<Option<T>>> {
-        let schema = T::schema();
-        let Some(records) = self.read.records::<T>()? else {
-            return Ok(None);
-        };
-        let Some(old) = records.get(&s.key)? else {
-            return Ok(None);
-        };
-        let old_raw: Option<Vec<u8>> = if self.watched::<T>() { Some(old.to_vec()) } else { None };
-        let old: Option<T> =
-            if decode || !schema.indexes.is_empty() { Some(self.read.decode(&s.key, old)?) } else { None };
-        if let Some(old) = &old {
-            for (i, idx) in schema.indexes.iter().enumerate() {
-                if idx.each {
-                    for entry in s.entries_of(old, i, idx) {
-                        s.changes.push(IndexChange { position: i, remove: Some(entry), add: None });
-                    }
-                } else if let Some(entry) = s.entry(old, i, idx) {
-                    s.changes.push(IndexChange { position: i, remove: Some(entry), add: None });
-                }
-            }
-        }
-        if let Some(raw) = &old_raw {
-            self.check_change::<T>(&s.key, Some(raw), None)?;
-        }
-        self.apply::<T>(s, false, None)?;
-        self.read.counts.add(schema.bucket, -1);
-        let key = std::mem::take(&mut s.key);
-        let noted = self.note::<T>(&key, old_raw.as_deref(), None);
-        s.key = key;
-        noted?;
-        Ok(Some(old))
     }
 
     /// The shared write path: read and check everything, then change indexes and the record.
@@ -659,8 +485,35 @@ impl<'db> WriteTx<'db> {
     /// Commits: when this returns `Ok`, the transaction is durable.
     ///
     /// # Errors
-    /// [`Error::Aborted`] if an earlier error aborted the transaction (it is rolled back
-    /// instead); engine errors from the commit.
+    /// - [`Error::Aborted`] if an earlier error aborted the transaction: it is rolled back
+    ///   instead, and the error names the cause;
+    /// - [`Error::Engine`] from the engine's commit:
+    ///   [`MaxSizeReached`](rivet_engine::Error::MaxSizeReached) if the file would grow past
+    ///   [`Options::max_size`](crate::Options::max_size) (nothing is written),
+    ///   [`Io`](rivet_engine::Error::Io) if writing or syncing fails (the store is then
+    ///   poisoned: every later write transaction is refused until it is reopened),
+    ///   [`CheckFailed`](rivet_engine::Error::CheckFailed) in the engine's strict mode (the
+    ///   commit is durable; the problems are listed).
+    ///
+    /// # Example
+    /// ```
+    /// # use rivet::{Record, Store};
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Record, Serialize, Deserialize)]
+    /// struct Entry { #[key(auto)] id: u64, text: String }
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("log.db"))?;
+    /// let mut tx = store.begin_write()?;
+    /// tx.insert(&mut Entry { id: 0, text: "kept".into() })?;
+    /// tx.commit()?;
+    ///
+    /// let mut tx = store.begin_write()?;
+    /// tx.insert(&mut Entry { id: 0, text: "dropped".into() })?;
+    /// tx.rollback(); // or drop it
+    /// assert_eq!(store.read(|tx| tx.count::<Entry>())?, 1);
+    /// # Ok::<(), rivet::Error>(())
+    /// ```
     pub fn commit(mut self) -> Result<()> {
         if let Some(a) = &self.aborted {
             let e = a.error();
