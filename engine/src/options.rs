@@ -15,10 +15,11 @@ use std::time::Duration;
 /// assert_eq!(opts.timeout, Some(Duration::from_secs(1)));
 /// ```
 ///
-/// The fields stay public for reading (see [`crate::DB::options`]). New options will be added,
-/// so start from [`Options::default`] and use the methods rather than a struct literal
-/// (`Options { .. }`), which a new field would break.
+/// The fields stay public for reading (see [`crate::DB::options`]). The struct is
+/// `#[non_exhaustive]` so that new options can be added: outside this crate, start from
+/// [`Options::default`] and use the methods (a struct literal does not compile).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// How long to wait for the file lock; `None` waits forever (bbolt's `Timeout` of 0).
     /// See [`Options::timeout`].

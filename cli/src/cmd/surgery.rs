@@ -201,7 +201,7 @@ fn rebuild(g: &Global, t: &SurgeryTarget, out: &mut dyn Write) -> Result<ExitCod
     let Target { raw, copy } = tg;
     // Release our lock: the engine takes its own exclusive lock on the file.
     drop(raw);
-    let opts = Options { timeout: g.lock_timeout(), ..Options::default() };
+    let opts = Options::default().timeout(g.lock_timeout());
     let info = DB::open(&path, opts).map(|db| db.info()).map_err(|e| {
         let e = CliError::engine(&path, e, g.lock_timeout());
         CliError::file(&path, format!("rebuilding the freelist failed: {} (the freelist is abandoned)", e.message()))
