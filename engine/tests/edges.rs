@@ -128,6 +128,50 @@ fn a_failed_commit_wakes_every_waiting_writer() {
     }
 }
 
+/// A storage whose syncs fail while its switch is on.
+#[derive(Debug)]
+struct FailingSync(FileStorage, Arc<std::sync::atomic::AtomicBool>);
+
+// SAFETY: every call forwards exactly what it is asked to the file storage it wraps (or fails
+// without touching the file); nothing else writes to the file.
+#[allow(unsafe_code)]
+unsafe impl Storage for FailingSync {
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.0.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        if self.1.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(5));
+        }
+        self.0.sync()
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn len(&self) -> std::io::Result<u64> {
+        self.0.len()
+    }
+}
+
+#[test]
+fn a_failed_explicit_sync_poisons_the_handle() {
+    let d = dir();
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let switch = fail.clone();
+    let db = DB::open_with_storage(d.join("s.db"), Options::default().no_sync(true), move |f| {
+        Box::new(FailingSync(FileStorage::new(f), switch))
+    })
+    .unwrap();
+    db.update(|tx| tx.create_bucket(b"b").map(|_| ())).unwrap();
+    db.sync().unwrap();
+    fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    db.update(|tx| tx.bucket_mut(b"b")?.put(b"k", b"v")).unwrap(); // no_sync: no sync asked
+    assert!(matches!(db.sync(), Err(Error::Io { op: "sync", .. })));
+    fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(db.begin(true).map(|_| ()), Err(Error::Poisoned)), "a write after a failed sync");
+    assert!(db.begin(false).is_ok(), "reads go on");
+}
+
 #[test]
 fn nesting_is_limited_on_write() {
     let d = dir();

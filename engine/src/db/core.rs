@@ -192,12 +192,17 @@ impl Core {
         }
     }
 
-    /// An fdatasync of the file.
+    /// An fdatasync of the file. A failed sync poisons the handle: after it, the kernel may have
+    /// dropped the dirty pages it could not write, so a later sync that succeeds would not prove
+    /// that earlier commits made without a sync are on disk.
     ///
     /// # Errors
     /// [`Error::Io`].
     pub fn sync(&self) -> Result<()> {
-        self.storage.sync().map_err(|source| Error::Io { op: "sync", path: self.path.clone(), source })
+        self.storage.sync().map_err(|source| {
+            self.poison();
+            Error::Io { op: "sync", path: self.path.clone(), source }
+        })
     }
 
     /// Cuts the file to its high-water mark (see [`crate::DB::close`]). Nothing can read past

@@ -273,6 +273,10 @@ impl DB {
     /// Forces an fdatasync of the file (useful after commits made with
     /// [`Options::no_sync`]).
     ///
+    /// A failed sync poisons the handle, as a failed commit does: the kernel may have dropped
+    /// the pages it could not write, so no later sync could prove the earlier commits durable.
+    /// Reopen the database to go on.
+    ///
     /// # Errors
     /// [`Error::Io`].
     pub fn sync(&self) -> Result<()> {
