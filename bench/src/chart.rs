@@ -17,7 +17,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::report::{display_name, fmt_rate};
+use crate::report::display_name;
 
 /// Above this spread between a chart's largest and smallest bar (both relative to their
 /// phase's fastest) the axis is logarithmic: on a linear axis a bar under a tenth of the
@@ -150,6 +150,30 @@ const BAR_H: f64 = 11.0;
 const HEADING: f64 = 19.0; // a phase's name above its bars
 const GAP: f64 = 7.0; // after a phase's bars
 
+/// A rate with three significant digits: `925K`, `2.13M`, `48.4K`, `25.0`.
+pub fn rate_text(r: f64) -> String {
+    let (v, unit) = match r {
+        r if r >= 999.5e6 => (r / 1e9, "G"),
+        r if r >= 999.5e3 => (r / 1e6, "M"),
+        r if r >= 999.5 => (r / 1e3, "K"),
+        r => (r, ""),
+    };
+    let decimals = if v >= 99.95 {
+        0
+    } else if v >= 9.995 {
+        1
+    } else {
+        2
+    };
+    format!("{v:.decimals$}{unit}")
+}
+
+/// A ratio to the fastest: two decimals, or two significant digits under 0.1 (`0.0098`).
+pub fn ratio_text(r: f64) -> String {
+    let decimals = if r >= 0.1 || r <= 0.0 { 2 } else { (1.0 - r.log10().floor()) as usize };
+    format!("{r:.decimals$}")
+}
+
 /// Distinct values of `f` over `entries`, in order of first appearance.
 fn distinct<'a>(entries: &'a [Entry], f: impl Fn(&'a Entry) -> &'a str) -> Vec<&'a str> {
     let mut out: Vec<&str> = Vec::new();
@@ -269,11 +293,12 @@ pub fn svg(workload: &str, caption: &str, entries: &[Entry]) -> String {
         for e in entries.iter().filter(|e| e.phase == *phase) {
             let name = display_name(&e.contender, e.reference);
             let mid = y + PITCH / 2.0;
+            let base = mid + 4.0; // the baseline that centres 11 px text on the bar's middle
             let _ = writeln!(
                 s,
-                r#"<text class="contender" x="{:.1}" y="{:.1}" text-anchor="end" dominant-baseline="middle">{}</text>"#,
+                r#"<text class="contender" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
                 x0 - 6.0,
-                mid,
+                base,
                 escape(&name)
             );
             let data = format!(r#"data-phase="{}" data-contender="{}""#, escape(phase), escape(&e.contender));
@@ -281,8 +306,15 @@ pub fn svg(workload: &str, caption: &str, entries: &[Entry]) -> String {
             match (e.rate(), relative(e)) {
                 (Some(rate), Some(r)) => {
                     let w = (x_at(r) - x0).max(1.0);
-                    let ratio = if best == Some(rate) && !e.reference { "fastest".into() } else { format!("{r:.2}×") };
-                    let value = format!("{}/s · {ratio}{note}", fmt_rate(rate));
+                    let alone = entries.iter().filter(|o| o.phase == *phase && o.rate().is_some()).count() == 1;
+                    let ratio = if alone {
+                        String::new()
+                    } else if best == Some(rate) && !e.reference {
+                        " · fastest".into()
+                    } else {
+                        format!(" · {}×", ratio_text(r))
+                    };
+                    let value = format!("{}/s{ratio}{note}", rate_text(rate));
                     let _ = writeln!(
                         s,
                         r#"<rect class="bar" {data} x="{x0:.1}" y="{:.1}" width="{w:.1}" height="{BAR_H}" fill="{}"><title>{}</title></rect>"#,
@@ -292,7 +324,7 @@ pub fn svg(workload: &str, caption: &str, entries: &[Entry]) -> String {
                     );
                     let _ = writeln!(
                         s,
-                        r#"<text class="value" {data} x="{:.1}" y="{mid:.1}" dominant-baseline="middle">{}</text>"#,
+                        r#"<text class="value" {data} x="{:.1}" y="{base:.1}">{}</text>"#,
                         x0 + w + 4.0,
                         escape(&value)
                     );
@@ -302,7 +334,7 @@ pub fn svg(workload: &str, caption: &str, entries: &[Entry]) -> String {
                     let why = if e.status == "ok" { "no rate".to_string() } else { e.status.clone() };
                     let _ = writeln!(
                         s,
-                        r##"<text class="missing" {data} x="{:.1}" y="{mid:.1}" dominant-baseline="middle" fill="#b00020" font-style="italic">✗ {}</text>"##,
+                        r##"<text class="missing" {data} x="{:.1}" y="{base:.1}" fill="#b00020" font-style="italic">✗ {}</text>"##,
                         x0 + 4.0,
                         escape(&why)
                     );
@@ -478,8 +510,10 @@ mod tests {
 
         // A partly lost rate keeps its bar and says what was lost.
         let values: Vec<&str> = class(&doc, "value").iter().filter_map(|n| n.text()).collect();
-        assert!(values.contains(&"200/s · fastest (timed out in 1/3 runs (cap 120 s))"), "{values:?}");
+        assert!(values.contains(&"200/s (timed out in 1/3 runs (cap 120 s))"), "{values:?}");
         assert!(values.contains(&"500/s · 0.50×"), "{values:?}");
+        assert!(values.contains(&"1.00K/s · fastest"), "{values:?}");
+        assert!(values.contains(&"10.0/s · 0.010×"), "{values:?}");
         let phases: Vec<&str> = class(&doc, "phase-name").iter().filter_map(|n| n.text()).collect();
         assert_eq!(phases, ["load", "reads"]);
     }
@@ -533,6 +567,14 @@ mod tests {
         let log = Scale::Log { lo: -2, hi: 0 };
         assert!((log.position(0.1) - 0.5).abs() < 1e-12);
         assert_eq!(log.position(1e-5), 0.0);
+    }
+
+    #[test]
+    fn numbers() {
+        let r: Vec<String> = [925_400.0, 2_134_000.0, 48_420.0, 9_549.0, 25.0, 999.96, 1.5e9].map(rate_text).into();
+        assert_eq!(r, ["925K", "2.13M", "48.4K", "9.55K", "25.0", "1.00K", "1.50G"]);
+        let q: Vec<String> = [1.0, 0.904, 0.1, 0.0098, 0.024, 0.00012].map(ratio_text).into();
+        assert_eq!(q, ["1.00", "0.90", "0.10", "0.0098", "0.024", "0.00012"]);
     }
 
     #[test]
