@@ -4,6 +4,9 @@
 #
 #   bench/run.sh [--n N] [--runs R] [--only a,b] [--json FILE] [--cap SECS] [--dir DIR]
 #
+# Without --json the results go to target/rivet-bench/results.json (under $CARGO_TARGET_DIR when
+# set), with their charts beside them (results-kv.svg, results-typed.svg).
+#
 # Go bbolt is built in GOPATH mode from /usr/share/gocode (golang-github-coreos-bbolt-dev),
 # with the module proxy off, by the benchmark itself. Where the packages cannot be installed
 # (no root, no apt), the benchmark still runs and says that bbolt was skipped.
@@ -30,4 +33,13 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 cd "$here/.."
-exec cargo run --release -p rivet-bench -- "$@"
+json=()
+case " $* " in
+    *" --json "* | *" --json="* | *" --chart "* | *" --help "* | *" -h "*) ;;
+    *)
+        out="${CARGO_TARGET_DIR:-target}/rivet-bench"
+        mkdir -p "$out"
+        json=(--json "$out/results.json")
+        ;;
+esac
+exec cargo run --release -p rivet-bench -- "$@" "${json[@]}"

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::data::{parse_count, Workload};
-use crate::report::{first_line, fmt_time, machine, print_report, stats, versions, Row};
+use crate::report::{first_line, fmt_time, machine, print_report, stats, utc_date, versions, Row};
 
 /// Phases of the key/value workload, in order.
 pub const KV_PHASES: [&str; 7] =
@@ -46,9 +46,13 @@ usage: cargo run --release -p rivet-bench -- [--n N] [--runs R] [--only a,b] [--
   --runs R     runs per contender; the table shows the median and the spread (default 3)
   --only a,b   contenders to run: rivet, lmdb, redb, bbolt, jammdb, sled, fjall, native_db, rivet-engine,
                fdatasync, or the groups kv and typed (rivet brings in its references fdatasync and rivet-engine)
-  --json FILE  also write the results as JSON
+  --json FILE  also write the results as JSON, and an SVG bar chart per workload beside it
+               (results.json: results-kv.svg, results-typed.svg)
   --cap SECS   time cap per phase; a phase over it is reported as timed out (default 120)
-  --dir DIR    where the databases are created (default: the system temp directory)";
+  --dir DIR    where the databases are created (default: the system temp directory)
+
+       cargo run --release -p rivet-bench -- --chart FILE.json...
+  redraws the charts of stored results, beside each file";
 
 impl Args {
     /// Parses the driver's arguments.
@@ -475,6 +479,7 @@ pub fn main(args: Args) -> i32 {
             rows.push(Row {
                 contender: job.label.to_string(),
                 phase: phase.to_string(),
+                workload: job.group.to_string(),
                 ns: stats(&done),
                 ops,
                 status,
@@ -514,6 +519,7 @@ pub fn main(args: Args) -> i32 {
                 serde_json::json!({
                     "contender": r.contender,
                     "phase": r.phase,
+                    "workload": r.workload,
                     "ops_per_sec": r.ops_per_sec(),
                     "median_ms": r.ns.map(|(m, _, _)| m as f64 / 1e6),
                     "min_ms": r.ns.map(|(_, m, _)| m as f64 / 1e6),
@@ -541,6 +547,7 @@ pub fn main(args: Args) -> i32 {
         let doc = serde_json::json!({
             "n": args.n,
             "runs": args.runs,
+            "date": utc_date(),
             "cap_secs": args.cap.as_secs_f64(),
             "results": results,
             "sizes": sizes_json,
@@ -555,6 +562,10 @@ pub fn main(args: Args) -> i32 {
             return 2;
         }
         eprintln!("rivet-bench: wrote {}", path.display());
+        match crate::chart::write_charts(path) {
+            Ok(charts) => charts.iter().for_each(|c| eprintln!("rivet-bench: wrote {}", c.display())),
+            Err(e) => eprintln!("rivet-bench: no charts: {e}"),
+        }
     }
     if failed {
         eprintln!("rivet-bench: some runs FAILED (see above); their phases are marked in the table");

@@ -7,6 +7,7 @@
 //!
 //! ```text
 //! cargo run --release -p rivet-bench -- [--n N] [--runs R] [--only a,b] [--json FILE] [--cap SECS]
+//! cargo run --release -p rivet-bench -- --chart FILE.json   # redraws the charts of stored results
 //! bench/run.sh [same arguments]      # installs Go and Debian's bbolt first if they are missing
 //! cargo bench -p rivet-bench         # the criterion micro-benchmarks (benches/micro.rs)
 //! ```
@@ -18,6 +19,8 @@
 //!   fresh directory, interleaving contenders; caps every phase; prints the markdown table
 //!   (median of the runs and the spread), the sizes, Rivet against the best peer, and the
 //!   issue's targets as met or missed; writes JSON with `--json`;
+//! - [`chart`]: with `--json`, an SVG bar chart per workload beside the JSON (each phase, each
+//!   contender, relative to the phase's fastest; a log axis when the bars spread over 10×);
 //! - [`worker`] and [`kv`]: the key/value phases (bulk load, individual and batch writes,
 //!   random reads on 1 and 2 threads, range scans, removals, file sizes), every answer checked;
 //! - [`typed`]: the typed phases (insert with an autoincrement key and a unique index, get,
@@ -28,6 +31,7 @@
 //! This crate is a workspace member but not a default member, so `cargo test` at the root
 //! does not build its heavy dependencies.
 
+pub mod chart;
 pub mod data;
 pub mod driver;
 pub mod kv;

@@ -26,6 +26,8 @@ pub struct Row {
     pub contender: String,
     /// Phase name.
     pub phase: String,
+    /// The workload the phase belongs to (`kv`, `typed`): one chart each.
+    pub workload: String,
     /// Median, min, max in ns over completed runs.
     pub ns: Option<(u128, u128, u128)>,
     /// Operations per run.
@@ -41,6 +43,37 @@ impl Row {
     pub fn ops_per_sec(&self) -> Option<f64> {
         self.ns.map(|(m, _, _)| self.ops as f64 / (m as f64 / 1e9))
     }
+}
+
+/// A contender's name in the tables and charts; a reference says what it is.
+pub(crate) fn display_name(contender: &str, reference: bool) -> String {
+    match (contender, reference) {
+        ("fdatasync", true) => "2× fdatasync (reference)".into(),
+        (c, true) => format!("{c} (reference)"),
+        (c, false) => c.into(),
+    }
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`, from the system clock.
+pub(crate) fn utc_date() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (y, m, d) = civil_date((secs / 86_400) as i64);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The proleptic Gregorian (year, month, day) of a count of days since 1970-01-01.
+fn civil_date(days: i64) -> (i64, u32, u32) {
+    // Count from 0000-03-01, so that a leap day ends its year; eras of 400 years repeat.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // day of the era, 0..146096
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365; // year of the era
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the year from March 1
+    let mp = (5 * doy + 2) / 153; // month from March, 0..11
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 pub(crate) fn fmt_time(ns: u128) -> String {
@@ -211,7 +244,7 @@ pub(crate) fn print_report(
                 ),
                 None => ("—".into(), "—".into(), "—".into(), "—".into()),
             };
-            let name = if r.reference { "2× fdatasync (reference)".to_string() } else { r.contender.clone() };
+            let name = display_name(&r.contender, r.reference);
             println!("| {} | {name} | {med} | {rate} | {rel} | {spread} | {} |", r.phase, r.status);
         }
     }
@@ -320,4 +353,19 @@ pub(crate) fn print_report(
          Db::flush() (fsync); fjall commits a WriteBatch with PersistMode::SyncData. Sizes count the whole \
          database directory (LMDB's lock file, sled's and fjall's logs included)."
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_date(0), (1970, 1, 1));
+        assert_eq!(civil_date(-1), (1969, 12, 31));
+        assert_eq!(civil_date(11_016), (2000, 2, 29));
+        assert_eq!(civil_date(19_782), (2024, 2, 29));
+        assert_eq!(civil_date(20_454), (2026, 1, 1));
+        assert_eq!(utc_date().len(), 10);
+    }
 }
