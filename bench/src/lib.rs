@@ -24,7 +24,7 @@
 //! - [`worker`] and [`kv`]: the key/value phases (bulk load, individual and batch writes,
 //!   random reads on 1 and 2 threads, range scans, removals, file sizes), every answer checked;
 //! - [`typed`]: the typed phases (insert with an autoincrement key and a unique index, get,
-//!   range, index lookup, remove).
+//!   range, index lookup, remove, count).
 //! - [`query`]: combined queries (Rivet alone): an AND of two index equalities merged by
 //!   leapfrog, against scanning every record with a filter, in the same run.
 //!
