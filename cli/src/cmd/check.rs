@@ -155,7 +155,7 @@ pub fn run(g: &Global, a: CheckArgs, out: &mut dyn Write) -> Result<ExitCode, Cl
         match engine_result {
             Ok((p, typed)) => {
                 checked_by = "engine";
-                problems.extend(p);
+                problems.extend(p.iter().map(ToString::to_string));
                 match typed {
                     Ok(t) => {
                         problems.extend(t.problems);

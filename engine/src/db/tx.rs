@@ -11,6 +11,7 @@ use std::path::Path;
 use crate::commit::protocol::{self, Failure};
 use crate::commit::view::{BucketId, Src, View};
 use crate::commit::write::WriteTx;
+use crate::corruption::Problem;
 use crate::db::backup;
 use crate::db::bucket::{Bucket, BucketMut};
 use crate::db::core::Core;
@@ -18,6 +19,7 @@ use crate::db::cursor::Cursor;
 use crate::error::{Error, Result, TxId};
 use crate::format::meta::Meta;
 use crate::tree::snapshot::Snapshot;
+use crate::tree::walk::Scope;
 
 /// A read or write transaction. Ends with [`Tx::commit`], [`Tx::rollback`], or drop (rollback).
 pub struct Tx<'db> {
@@ -214,9 +216,14 @@ impl<'db> Tx<'db> {
     }
 
     /// Runs the consistency check on this transaction's snapshot (committed state only) and
-    /// returns every problem found (empty: consistent).
-    pub fn check(&self) -> Result<Vec<String>> {
-        crate::tree::check::check(self.snap())
+    /// returns every problem found (empty: consistent), each a page and a [`crate::Corruption`]
+    /// kind; its `Display` is the check's line (`page 7: multiple references`).
+    ///
+    /// # Errors
+    /// None in practice (the snapshot is mapped); damage is a problem in the list.
+    pub fn check(&self) -> Result<Vec<Problem>> {
+        let snap = self.snap();
+        Ok(crate::tree::check::check(snap, &snap.meta, Scope::File)?.problems)
     }
 
     /// Ends a read transaction, or discards a write transaction's changes.
@@ -267,7 +274,11 @@ impl<'db> Tx<'db> {
             }
         };
         // Check while still the writer: no later commit can reuse a page of `snap` yet.
-        let problems = if self.core.opts.strict_mode { crate::tree::check::check(&snap) } else { Ok(Vec::new()) };
+        let problems = if self.core.opts.strict_mode {
+            crate::tree::check::check(&snap, &snap.meta, Scope::File).map(|r| r.problems)
+        } else {
+            Ok(Vec::new())
+        };
         drop(snap);
         let on_commit = std::mem::take(&mut w.on_commit);
         self.core.end_write(w.writer);

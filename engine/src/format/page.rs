@@ -11,6 +11,7 @@
 use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::FromBytes;
 
+use crate::corruption::Corruption;
 use crate::error::{Error, PageId, Result};
 use crate::format::layout;
 
@@ -166,7 +167,7 @@ impl<'a> NodeView<'a> {
     #[inline]
     pub(crate) fn with_header(bytes: &'a [u8], pgid: PageId, h: PageHeader) -> Result<Self> {
         let count = usize::from(h.count);
-        let too_many = || Error::corrupted(pgid, format!("{count} elements do not fit in the page"));
+        let too_many = || Error::corrupted(pgid, Corruption::TooManyElements { count });
         if h.flags & LEAF_FLAG != 0 {
             let (node, _) = layout::LeafNode::ref_from_prefix_with_elems(bytes, count).map_err(|_| too_many())?;
             Ok(NodeView { bytes, pgid, leaf: true, leaves: &node.elems, branches: &[] })
@@ -174,7 +175,7 @@ impl<'a> NodeView<'a> {
             let (node, _) = layout::BranchNode::ref_from_prefix_with_elems(bytes, count).map_err(|_| too_many())?;
             Ok(NodeView { bytes, pgid, leaf: false, leaves: &[], branches: &node.elems })
         } else {
-            Err(Error::corrupted(pgid, format!("expected a branch or leaf page, found flags {:#x}", h.flags)))
+            Err(Error::corrupted(pgid, Corruption::InvalidType { flags: h.flags }))
         }
     }
 
@@ -201,10 +202,7 @@ impl<'a> NodeView<'a> {
 
     #[cold]
     fn out_of_span(&self, start: usize, end: usize) -> Error {
-        Error::corrupted(
-            self.pgid,
-            format!("element data {start}..{end} lies outside the page span of {} bytes", self.bytes.len()),
-        )
+        Error::corrupted(self.pgid, Corruption::ElementOutOfSpan { start, end, span: self.bytes.len() })
     }
 
     /// The leaf element `i`. Errors if this is a branch or the element is out of bounds.
@@ -239,8 +237,8 @@ impl<'a> NodeView<'a> {
     }
 
     #[cold]
-    fn no_elem(&self, kind: &str, i: usize) -> Error {
-        Error::corrupted(self.pgid, format!("no {kind} element {i}"))
+    fn no_elem(&self, kind: &'static str, index: usize) -> Error {
+        Error::corrupted(self.pgid, Corruption::NoElement { kind, index })
     }
 
     /// The key of element `i`, for either node type.
