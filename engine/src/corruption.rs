@@ -67,10 +67,10 @@ pub enum Corruption {
     TooShort {
         /// What was being read ("page header", "bucket header", ...).
         what: &'static str,
-        /// Bytes it needs.
-        needed: usize,
-        /// Bytes there are.
-        len: usize,
+        /// Bytes it needs (saturating at `u32::MAX`; 32 bits keep the error type small).
+        needed: u32,
+        /// Bytes there are (fewer than needed).
+        len: u32,
     },
     /// A page where a branch or leaf was expected carries neither flag.
     #[error("expected a branch or leaf page, found flags {flags:#x}")]
@@ -134,15 +134,8 @@ pub enum Corruption {
     #[error("a bucket listed by iteration cannot be found again (keys out of order)")]
     ListedBucketLost,
     /// A branch key differs from the first key of its child page.
-    #[error("branch key {} differs from the first key {} of child page {child}", short_hex(.key), short_hex(.first))]
-    BranchKeyMismatch {
-        /// The branch element's key.
-        key: Vec<u8>,
-        /// The child's first key.
-        first: Vec<u8>,
-        /// The child page.
-        child: PageId,
-    },
+    #[error("branch key {} differs from the first key {} of child page {}", short_hex(&.0.key), short_hex(&.0.first), .0.child)]
+    BranchKeyMismatch(Box<KeyMismatch>),
     /// A page reached a second time: by two references, or through a cycle. With
     /// `overflow_of`, the page is an overflow page of that node.
     #[error("page reached twice (damaged tree)")]
@@ -245,6 +238,18 @@ pub enum Corruption {
     /// Anything else (rare one-offs, mostly of a commit meeting a damaged tree).
     #[error("{0}")]
     Other(String),
+}
+
+/// The keys of a [`Corruption::BranchKeyMismatch`] (boxed, so that the error type stays small
+/// on the paths that return it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMismatch {
+    /// The branch element's key.
+    pub key: Vec<u8>,
+    /// The child's first key.
+    pub first: Vec<u8>,
+    /// The child page.
+    pub child: PageId,
 }
 
 impl From<String> for Corruption {
@@ -362,7 +367,7 @@ mod tests {
         let key = vec![0, 0, 0, 0, 0, 0, 5, 0x58];
         let first = vec![0, 0, 0, 0, 0, 0, 5, 0x59];
         assert_eq!(
-            p(193, Corruption::BranchKeyMismatch { key, first, child: 2 }),
+            p(193, Corruption::BranchKeyMismatch(Box::new(KeyMismatch { key, first, child: 2 }))),
             "page 193: branch key 0000000000000558 differs from the first key 0000000000000559 of child page 2"
         );
         assert_eq!(short_hex(&[0xab; 17]), format!("{}...", "ab".repeat(16)));

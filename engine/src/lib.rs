@@ -45,7 +45,7 @@ mod limits;
 mod options;
 pub mod tree;
 
-pub use corruption::{Corruption, Problem};
+pub use corruption::{Corruption, KeyMismatch, Problem};
 pub use db::batch::BatchFn;
 pub use db::bucket::{Bucket, BucketMut};
 pub use db::compact::{compact, compact_file};

@@ -173,6 +173,7 @@ where
 /// The error for a structure that does not fit in the bytes it should lie in.
 #[cold]
 pub(crate) fn too_short(page: PageId, what: &'static str, needed: usize, len: usize) -> Error {
+    let (needed, len) = (u32::try_from(needed).unwrap_or(u32::MAX), u32::try_from(len).unwrap_or(u32::MAX));
     Error::corrupted(page, crate::corruption::Corruption::TooShort { what, needed, len })
 }
 

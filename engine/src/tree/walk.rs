@@ -23,7 +23,7 @@
 
 use std::borrow::Cow;
 
-use crate::corruption::{Corruption, Problem};
+use crate::corruption::{Corruption, KeyMismatch, Problem};
 use crate::error::{Error, PageId, Result};
 use crate::format::bucket::{decode_bucket, DiskRoot};
 use crate::format::meta::Meta;
@@ -464,7 +464,11 @@ impl<'s, S: PageSource + ?Sized, V: Visitor> Walker<'s, '_, S, V> {
         let pending = match (parent, node.key(0)) {
             (Some((from, key)), Ok(first)) if first != key => Some(Problem::new(
                 from,
-                Corruption::BranchKeyMismatch { key: key.to_vec(), first: first.to_vec(), child: id },
+                Corruption::BranchKeyMismatch(Box::new(KeyMismatch {
+                    key: key.to_vec(),
+                    first: first.to_vec(),
+                    child: id,
+                })),
             )),
             _ => None,
         };
