@@ -189,6 +189,13 @@ impl<'a> NodeView<'a> {
         self.len() == 0
     }
 
+    /// Bytes of the keys (and in a leaf, the values) that the element headers announce: the
+    /// node's data when its elements are sound (for statistics; spans are not checked here).
+    pub fn data_len(&self) -> u64 {
+        let leaves = self.leaves.iter().map(|e| u64::from(e.ksize.get()) + u64::from(e.vsize.get()));
+        leaves.chain(self.branches.iter().map(|e| u64::from(e.ksize.get()))).sum()
+    }
+
     /// The bytes `pos .. pos + len` counted from the start of element header `i`.
     #[inline]
     fn span(&self, i: usize, pos: u32, len: usize) -> Result<&'a [u8]> {

@@ -9,4 +9,5 @@ pub mod freelist;
 pub mod pageset;
 pub mod snapshot;
 pub mod stats;
+mod visitor;
 pub mod walk;

@@ -27,11 +27,12 @@ use crate::corruption::{Corruption, KeyMismatch, Problem};
 use crate::error::{Error, PageId, Result};
 use crate::format::bucket::{decode_bucket, DiskRoot};
 use crate::format::meta::Meta;
-use crate::format::page::{NodeView, PageHeader, BUCKET_LEAF_FLAG};
+use crate::format::page::{compare_keys, LeafElem, NodeView, PageHeader, BUCKET_LEAF_FLAG};
 use crate::format::source::PageSource;
 use crate::limits::MAX_DEPTH;
 use crate::tree::freelist::read_freelist;
 use crate::tree::pageset::PageSet;
+pub use crate::tree::visitor::{BucketRoot, BucketStart, NodeInfo, Role, Visitor};
 
 /// What to walk.
 #[derive(Debug, Clone, Copy)]
@@ -47,115 +48,6 @@ pub enum Scope<'a> {
     From(PageId),
     /// One bucket's tree and everything nested in it, alone (for its statistics).
     Bucket(DiskRoot<'a>),
-}
-
-/// The role in which the walk claims a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Meta page 0 or 1.
-    Meta,
-    /// The first page of the stored freelist.
-    Freelist {
-        /// Ids it lists.
-        ids: usize,
-        /// Its overflow pages.
-        overflow: u32,
-    },
-    /// The first page of a tree node of bucket number `bucket` (see [`BucketStart::index`]),
-    /// claimed before it is read: a [`Visitor::node`] follows if it is a readable node.
-    Node {
-        /// The bucket.
-        bucket: u32,
-    },
-    /// A continuation page of the node or freelist starting at `of`.
-    Overflow {
-        /// The first page.
-        of: PageId,
-        /// The node's bucket (`None` for the freelist).
-        bucket: Option<u32>,
-    },
-}
-
-/// Where a bucket's tree is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BucketRoot {
-    /// A paged bucket: its root page.
-    Paged(PageId),
-    /// An inline bucket: the page holding its header (0 when walked alone), and its page
-    /// image's length.
-    Inline {
-        /// The leaf page holding the bucket's element.
-        holder: PageId,
-        /// Bytes of the page image.
-        len: usize,
-    },
-}
-
-/// A bucket the walk enters.
-#[derive(Debug, Clone, Copy)]
-pub struct BucketStart<'a> {
-    /// Its number in this walk: 0 for the first (the root bucket, the tree of
-    /// [`Scope::From`], the bucket of [`Scope::Bucket`]), then counting up as buckets are met.
-    pub index: u32,
-    /// The number of the bucket it is nested in.
-    pub parent: Option<u32>,
-    /// Its name (empty for bucket 0).
-    pub name: &'a [u8],
-    /// Nesting level: 0 for bucket 0, its children 1, ...
-    pub nesting: usize,
-    /// Where its tree is.
-    pub root: BucketRoot,
-}
-
-/// A node the walk read and decoded.
-#[derive(Debug, Clone, Copy)]
-pub struct NodeInfo<'a> {
-    /// Its page (for an inline bucket, the page holding it).
-    pub page: PageId,
-    /// The bucket whose tree it is in.
-    pub bucket: u32,
-    /// Its level in the tree: 1 for the root.
-    pub level: usize,
-    /// Whether it is the page image of an inline bucket.
-    pub inline: bool,
-    /// The node (elements are checked as they are read).
-    pub view: NodeView<'a>,
-    /// Bytes it spans (the page and its overflow pages, or the inline image).
-    pub bytes: usize,
-    /// Its overflow pages.
-    pub overflow: u32,
-}
-
-/// What a walk tells the code that runs it. Every method but [`Visitor::problem`] has a default
-/// that ignores the event.
-pub trait Visitor {
-    /// The walk claimed page `id` (the first time it reached it) in `role`.
-    fn page(&mut self, id: PageId, role: Role) {
-        let _ = (id, role);
-    }
-
-    /// A bucket begins; its tree's events follow, then the walk goes on in its parent.
-    fn bucket(&mut self, bucket: &BucketStart<'_>) {
-        let _ = bucket;
-    }
-
-    /// A node was read and decoded (before its elements are checked).
-    fn node(&mut self, node: &NodeInfo<'_>) {
-        let _ = node;
-    }
-
-    /// Page `id` (in `2..hwm`, present in the source) was not reached; `free` if the freelist
-    /// lists it, or no freelist is stored (then every page not reached is free).
-    fn unreached(&mut self, id: PageId, free: bool) {
-        let _ = (id, free);
-    }
-
-    /// Something is wrong. Return `Err` to stop the walk with that error.
-    ///
-    /// # Errors
-    /// Whatever the visitor decides (a walk that needs a sound file stops at the first
-    /// problem that matters to it).
-    fn problem(&mut self, problem: Problem) -> Result<()>;
 }
 
 /// A bucket on the path being walked.
@@ -198,6 +90,8 @@ struct Walker<'s, 'v, S: ?Sized, V> {
     free: PageSet,
     buckets: Vec<Ctx>,
     next_bucket: u32,
+    /// Whether the visitor wants content checked ([`Visitor::checks_content`]).
+    content: bool,
     /// Values met in the root bucket, reported after the trees (`Scope::File` only).
     root_values: Option<Vec<Problem>>,
 }
@@ -248,8 +142,10 @@ where
     S: PageSource + ?Sized,
     V: Visitor,
 {
+    let content = visitor.checks_content();
     let mut w = Walker {
         src,
+        content,
         v: visitor,
         hwm: meta.pgid,
         claimed: PageSet::new(),
@@ -462,7 +358,7 @@ impl<'s, S: PageSource + ?Sized, V: Visitor> Walker<'s, '_, S, V> {
             return Ok(None);
         }
         let pending = match (parent, node.key(0)) {
-            (Some((from, key)), Ok(first)) if first != key => Some(Problem::new(
+            (Some((from, key)), Ok(first)) if self.content && first != key => Some(Problem::new(
                 from,
                 Corruption::BranchKeyMismatch(Box::new(KeyMismatch {
                     key: key.to_vec(),
@@ -511,58 +407,83 @@ impl<'s, S: PageSource + ?Sized, V: Visitor> Walker<'s, '_, S, V> {
             Ok(n) => n,
             Err(e) => return self.report_err(e, f.id).map(|()| Next::Done),
         };
+        if node.leaf {
+            return self.leaf(f.id, &mut f.next, node);
+        }
         while f.next < node.len() {
             let i = f.next;
             f.next += 1;
-            if !node.leaf {
-                let e = match node.branch_elem(i) {
-                    Ok(e) => e,
-                    Err(e) => return self.report_err(e, f.id).map(|()| Next::Done),
-                };
-                if i > 0 && node.key(i - 1).is_ok_and(|prev| prev >= e.key) {
-                    self.report(Problem::new(f.id, Corruption::BranchKeysOutOfOrder { element: i }))?;
-                }
-                if let Some(child) = self.enter(e.pgid, f.level + 1, Some((f.id, e.key)))? {
-                    return Ok(Next::Child(child));
-                }
-                continue;
-            }
-            let e = match node.leaf_elem(i) {
+            let e = match node.branch_elem(i) {
                 Ok(e) => e,
                 Err(e) => return self.report_err(e, f.id).map(|()| Next::Done),
             };
-            self.key(f.id, i, e.key)?;
-            if e.flags & !BUCKET_LEAF_FLAG != 0 {
-                self.report(Problem::new(f.id, Corruption::UnknownFlags { element: i, flags: e.flags }))?;
+            if self.content && i > 0 && node.key(i - 1).is_ok_and(|prev| compare_keys(prev, e.key).is_ge()) {
+                self.report(Problem::new(f.id, Corruption::BranchKeysOutOfOrder { element: i }))?;
             }
-            let Some(ctx) = self.buckets.last() else { return Ok(Next::Done) };
+            if let Some(child) = self.enter(e.pgid, f.level + 1, Some((f.id, e.key)))? {
+                return Ok(Next::Child(child));
+            }
+        }
+        Ok(Next::Done)
+    }
+
+    /// [`Walker::step`] for a leaf: checks its elements in order from the next one; a paged
+    /// sub-bucket met is returned to be walked, an inline one is checked in place. Keys are
+    /// compared within the node as slices of it; the last one is kept in the bucket's context
+    /// only when the node is left (for the next leaf of the bucket).
+    fn leaf(&mut self, id: PageId, next: &mut usize, node: NodeView<'_>) -> Result<Next<'s>> {
+        let mut prev: Option<&[u8]> = None;
+        let step = self.leaf_elements(id, next, node, &mut prev);
+        if let Some(key) = prev {
+            self.remember(key);
+        }
+        step
+    }
+
+    fn leaf_elements<'n>(
+        &mut self,
+        id: PageId,
+        next: &mut usize,
+        node: NodeView<'n>,
+        prev: &mut Option<&'n [u8]>,
+    ) -> Result<Next<'s>> {
+        while *next < node.len() {
+            let i = *next;
+            *next += 1;
+            let e = match node.leaf_elem(i) {
+                Ok(e) => e,
+                Err(e) => return self.report_err(e, id).map(|()| Next::Done),
+            };
+            if self.content {
+                self.content_of(id, i, e, prev)?;
+            }
             if !e.is_bucket() {
-                if ctx.root {
-                    let p = Problem::new(f.id, Corruption::RootHoldsValue { key: e.key.to_vec() });
-                    self.root_values.get_or_insert_with(Vec::new).push(p);
-                }
                 continue;
             }
+            let Some(ctx) = self.buckets.last() else { return Ok(Next::Done) };
             let nesting = ctx.nesting + 1;
-            let b = match decode_bucket(e.value, f.id) {
+            let b = match decode_bucket(e.value, id) {
                 Ok(b) => b,
                 Err(Error::Corrupted { reason, .. }) => {
-                    self.report(Problem::new(f.id, Corruption::Element { index: i, reason: Box::new(reason) }))?;
+                    self.report(Problem::new(id, Corruption::Element { index: i, reason: Box::new(reason) }))?;
                     continue;
                 }
                 Err(e) => return Err(e),
             };
             if nesting > MAX_DEPTH {
-                self.report(Problem::new(f.id, Corruption::NestingTooDeep))?;
+                self.report(Problem::new(id, Corruption::NestingTooDeep))?;
                 continue;
             }
             match b.root {
                 DiskRoot::Inline(bytes) => {
-                    self.open_bucket(e.key, nesting, BucketRoot::Inline { holder: f.id, len: bytes.len() }, false);
-                    self.inline(f.id, Some(i), bytes)?;
+                    self.open_bucket(e.key, nesting, BucketRoot::Inline { holder: id, len: bytes.len() }, false);
+                    self.inline(id, Some(i), bytes)?;
                     self.buckets.pop();
                 }
                 DiskRoot::Paged(root) => {
+                    // The bucket's own key order goes on after its tree is walked.
+                    self.remember(e.key);
+                    *prev = None;
                     self.open_bucket(e.key, nesting, BucketRoot::Paged(root), false);
                     return Ok(Next::Bucket(self.enter(root, 1, None)?));
                 }
@@ -571,20 +492,39 @@ impl<'s, S: PageSource + ?Sized, V: Visitor> Walker<'s, '_, S, V> {
         Ok(Next::Done)
     }
 
-    /// Checks leaf key `key` of element `i` of page `id` against the last key of its bucket.
-    fn key(&mut self, id: PageId, i: usize, key: &[u8]) -> Result<()> {
-        if key.is_empty() {
+    /// The content checks of leaf element `i` of page `id`: a key, not empty, greater than the
+    /// one before it in the bucket (`prev` in this node, else the bucket's last), known flags, and
+    /// in the root bucket of a whole-file walk only buckets.
+    #[inline]
+    fn content_of<'n>(&mut self, id: PageId, i: usize, e: LeafElem<'n>, prev: &mut Option<&'n [u8]>) -> Result<()> {
+        if e.key.is_empty() {
             self.report(Problem::new(id, Corruption::EmptyKey { element: i }))?;
         }
-        let Some(ctx) = self.buckets.last_mut() else { return Ok(()) };
-        let unordered = ctx.has_last && ctx.last.as_slice() >= key;
-        ctx.last.clear();
-        ctx.last.extend_from_slice(key);
-        ctx.has_last = true;
+        let unordered = match *prev {
+            Some(p) => compare_keys(p, e.key).is_ge(),
+            None => self.buckets.last().is_some_and(|c| c.has_last && compare_keys(&c.last, e.key).is_ge()),
+        };
+        *prev = Some(e.key);
         if unordered {
             self.report(Problem::new(id, Corruption::KeysOutOfOrder { element: i }))?;
         }
+        if e.flags & !BUCKET_LEAF_FLAG != 0 {
+            self.report(Problem::new(id, Corruption::UnknownFlags { element: i, flags: e.flags }))?;
+        }
+        if !e.is_bucket() && self.buckets.last().is_some_and(|c| c.root) {
+            let p = Problem::new(id, Corruption::RootHoldsValue { key: e.key.to_vec() });
+            self.root_values.get_or_insert_with(Vec::new).push(p);
+        }
         Ok(())
+    }
+
+    /// Keeps `key` as the last key met in the bucket on top of the path.
+    fn remember(&mut self, key: &[u8]) {
+        if let Some(ctx) = self.buckets.last_mut() {
+            ctx.last.clear();
+            ctx.last.extend_from_slice(key);
+            ctx.has_last = true;
+        }
     }
 
     /// Checks the page image of an inline bucket held by element `element` of page `holder`
@@ -609,6 +549,9 @@ impl<'s, S: PageSource + ?Sized, V: Visitor> Walker<'s, '_, S, V> {
         let info =
             NodeInfo { page: holder, bucket, level: 1, inline: true, view: node, bytes: bytes.len(), overflow: 0 };
         self.v.node(&info);
+        if !self.content {
+            return Ok(());
+        }
         if !node.leaf {
             return self.report(at(Corruption::InlineNotLeaf));
         }
@@ -621,7 +564,7 @@ impl<'s, S: PageSource + ?Sized, V: Visitor> Walker<'s, '_, S, V> {
             if e.is_bucket() {
                 self.report(at(Corruption::InlineHoldsBucket))?;
             }
-            if e.key.is_empty() || last.is_some_and(|l| l >= e.key) {
+            if e.key.is_empty() || last.is_some_and(|l| compare_keys(l, e.key).is_ge()) {
                 self.report(at(Corruption::InlineKeysOutOfOrder))?;
             }
             last = Some(e.key);
