@@ -7,9 +7,9 @@
 //! Layout of this crate:
 //! - [`cli`]: the argument grammar (clap derive) and the shared options;
 //! - [`cmd`]: one module per command;
-//! - [`raw`]: reads meta pages, page headers, pages and the freelist straight from the file
-//!   (so that damaged files can still be inspected), and [`walk`] walks the trees of a file from
-//!   raw pages (page table, `check --from-page`, truncated files);
+//! - [`raw`]: opens a file for direct reading (so that damaged files can still be inspected);
+//!   what the file holds (metas, pages, the freelist, the walk over its trees and every check)
+//!   is read by the engine's format and walking layer, `rivet_engine::{format, io::raw, tree}`;
 //! - [`open`]: opening a file for inspection (read-only, shared lock, bounded wait) and turning
 //!   engine errors into one-line messages; [`lock`] is the `flock` behind it;
 //! - [`format`]: how keys and values are printed (`--format`) and parsed (`--parse-format`);
@@ -36,7 +36,6 @@ mod lock;
 mod open;
 mod progress;
 mod raw;
-mod walk;
 
 use cli::{Cli, Command};
 use error::CliError;

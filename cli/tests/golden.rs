@@ -5,10 +5,11 @@
 //! files were written: the same stdout, the same stderr and the same exit status.
 //!
 //! The goldens are in `cli/tests/golden/<input>/<command>.txt`, one file per command line, each
-//! holding the command, its exit status, its stdout and its stderr. They pin the behaviour of
-//! the command's own page reader and walker (`cli/src/raw.rs`, `cli/src/walk.rs`) and of the
-//! engine underneath, so that a rewrite of either can be checked against the outputs from
-//! before it.
+//! holding the command, its exit status, its stdout and its stderr. They were captured while the
+//! command still had a page reader and walker of its own, and pin the behaviour of what
+//! replaced them (the engine's format and walking layer: `rivet_engine::{format, io::raw,
+//! tree::walk}`) and of the engine underneath, so that a rewrite of either can be checked against
+//! the outputs from before it.
 //!
 //! Outputs over [`BIG`] bytes (the dumps of the larger fixtures) are not kept in full: their
 //! golden holds the size, an FNV-1a 64-bit hash of the whole output, a hash of every [`CHUNK`]

@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use crate::corruption::{Corruption, Problem};
+
 /// A page number (bbolt's `pgid`).
 pub type PageId = u64;
 /// A transaction number (bbolt's `txid`).
@@ -98,11 +100,11 @@ pub enum Error {
         /// The page where the damage was found.
         page: PageId,
         /// What is wrong with it.
-        reason: String,
+        reason: Corruption,
     },
     /// `strict_mode` found problems after a commit; the commit is durable, the problems listed.
-    #[error("consistency check failed after commit: {}", .0.join("; "))]
-    CheckFailed(Vec<String>),
+    #[error("consistency check failed after commit: {}", join(.0))]
+    CheckFailed(Vec<Problem>),
     /// An operating-system I/O error, with the file and the operation that failed.
     #[error("{op} {path}: {source}")]
     Io {
@@ -124,7 +126,18 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub(crate) fn corrupted(page: PageId, reason: impl Into<String>) -> Self {
+    pub(crate) fn corrupted(page: PageId, reason: impl Into<Corruption>) -> Self {
         Error::Corrupted { page, reason: reason.into() }
     }
+}
+
+/// A problem as the error a read meeting it stops with: `Corrupted`, naming the same page.
+impl From<Problem> for Error {
+    fn from(p: Problem) -> Self {
+        Error::Corrupted { page: p.page, reason: p.kind }
+    }
+}
+
+fn join(problems: &[Problem]) -> String {
+    problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("; ")
 }

@@ -36,6 +36,7 @@
 // in this list (`tests::layers` checks it): the base (errors, limits, options), the on-disk
 // format, file I/O, reading committed trees, building commits, and the handles users hold.
 mod commit;
+mod corruption;
 mod db;
 mod error;
 pub mod format;
@@ -44,6 +45,7 @@ mod limits;
 mod options;
 pub mod tree;
 
+pub use corruption::{Corruption, KeyMismatch, Problem};
 pub use db::batch::BatchFn;
 pub use db::bucket::{Bucket, BucketMut};
 pub use db::compact::{compact, compact_file};

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rivet_engine::{Error, FileStorage, Options, Storage, DB};
+use rivet_engine::{Corruption, Error, FileStorage, Options, Storage, DB};
 
 fn dir() -> std::path::PathBuf {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -291,7 +291,10 @@ fn check_reports_an_overflow_page_that_is_also_free() {
     std::fs::write(&p, bytes).unwrap();
     let db = DB::open(&p, Options::default().read_only(true)).unwrap();
     let problems = db.begin(false).unwrap().check().unwrap();
-    assert!(problems.iter().any(|m| m == &format!("page {second}: reachable freed")), "{problems:?}");
+    let freed = Corruption::ReachableFreed { overflow_of: Some(leaf) };
+    assert!(problems.iter().any(|p| p.page == second && p.kind == freed), "{problems:?}");
+    let line = format!("page {second}: reachable freed (overflow page of page {leaf})");
+    assert!(problems.iter().any(|p| p.to_string() == line), "{problems:?}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rivet_engine::{Error, Options, DB};
+use rivet_engine::{Corruption, Error, Options, DB};
 
 fn dir() -> std::path::PathBuf {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -112,7 +112,7 @@ fn strict_mode_reports_problems_after_a_durable_commit() {
     let r = db.update(|tx| tx.create_bucket(b"after").map(|_| ()));
     match r {
         Err(Error::CheckFailed(problems)) => {
-            assert!(problems.iter().any(|p| p.contains("unreachable unfreed")), "{problems:?}")
+            assert!(problems.iter().any(|p| p.kind == Corruption::UnreachableUnfreed), "{problems:?}")
         }
         other => panic!("expected CheckFailed, got {other:?}"),
     }

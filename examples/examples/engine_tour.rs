@@ -85,7 +85,11 @@ fn main() -> Result<(), Error> {
         "reopened at txid {} (was {txid}); {} bytes on disk; consistency check: {}",
         db.info().meta.txid,
         std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
-        if problems.is_empty() { "OK".to_string() } else { format!("{problems:?}") }
+        if problems.is_empty() {
+            "OK".to_string()
+        } else {
+            problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        }
     );
     Ok(())
 }

@@ -213,7 +213,7 @@ fn main() -> Result<(), Error> {
     drop(store);
     let store = Store::open(&path)?;
     let (users, orders, problems) = store.read(|tx| {
-        let mut problems = tx.engine().check()?;
+        let mut problems: Vec<String> = tx.engine().check()?.iter().map(ToString::to_string).collect();
         problems.extend(tx.verify::<User>()?.iter().map(ToString::to_string));
         problems.extend(tx.verify::<Order>()?.iter().map(ToString::to_string));
         Ok((tx.count::<User>()?, tx.count::<Order>()?, problems))

@@ -71,7 +71,8 @@ pub fn verify_image(path: &std::path::Path, image: &[u8], acceptable: &[&str]) -
     let tx = db.begin(false).map_err(|e| e.to_string())?;
     let problems = tx.check().map_err(|e| e.to_string())?;
     if !problems.is_empty() {
-        return Err(format!("check: {problems:?}"));
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(format!("check: {lines:?}"));
     }
     let dump = rivet_engine::dump::dump_json(&tx).map_err(|e| e.to_string())?;
     if !acceptable.contains(&dump.as_str()) {

@@ -2,7 +2,7 @@
 //! reachable nor on the freelist. Such files must stay readable and writable; `check` reports
 //! the leak, and the engine never hands the leaked pages out.
 
-use rivet_engine::{Options, DB};
+use rivet_engine::{Corruption, Options, Problem, DB};
 use rivet_tests::{copy_fixture, fixtures_dir, rust_dump, scratch};
 
 /// Rewrites the freelist page of `path` without its last id, leaking that page.
@@ -31,7 +31,8 @@ fn leaked_pages_are_reported_and_the_file_stays_usable() {
     let leaked = leak_last_free_page(&path);
     let db = DB::open(&path, Options::default()).unwrap();
     let problems = db.begin(false).unwrap().check().unwrap();
-    assert_eq!(problems, vec![format!("page {leaked}: unreachable unfreed")]);
+    assert_eq!(problems, vec![Problem::new(leaked, Corruption::UnreachableUnfreed)]);
+    assert_eq!(problems[0].to_string(), format!("page {leaked}: unreachable unfreed"));
     assert_eq!(rivet_engine::dump::dump_json(&db.begin(false).unwrap()).unwrap(), before);
     for round in 0..5u32 {
         db.update(|tx| {
@@ -45,5 +46,5 @@ fn leaked_pages_are_reported_and_the_file_stays_usable() {
     }
     // Still exactly one problem: the leaked page was never reused.
     let problems = db.begin(false).unwrap().check().unwrap();
-    assert_eq!(problems, vec![format!("page {leaked}: unreachable unfreed")]);
+    assert_eq!(problems, vec![Problem::new(leaked, Corruption::UnreachableUnfreed)]);
 }

@@ -1,11 +1,12 @@
 //! `rivet check FILE [--from-page PGID] [--json]`: the consistency check. Prints every problem
 //! found (one line each, `page N: ...` when a page is to blame) and exits 1 if there is any.
 //!
-//! The whole-file check is the engine's (`Tx::check`: every page reachable once or free, never
-//! both; page types and ids; key order; branch keys; inline buckets). When the engine cannot
-//! open the file (it is truncated, say) the raw walk of [`crate::walk`] checks it instead and
-//! names the missing pages; `--from-page` uses the raw walk on one subtree. A damaged meta page
-//! that the file can do without is a warning: readers fall back to the other one.
+//! The check is the engine's, on the engine's page walker (`rivet_engine::tree::check`: every
+//! page reachable once or free, never both; page types and ids; key order; branch keys; inline
+//! buckets). Normally through `Tx::check` on the opened database; when the engine cannot open
+//! the file (it is truncated, say) the same walk reads the file page by page ("raw walk") and
+//! names the missing pages; `--from-page` walks one subtree that way. A damaged meta page that
+//! the file can do without is a warning: readers fall back to the other one.
 //!
 //! On a file whose pages are sound and that holds a typed store (a `__rivet_catalog` bucket),
 //! the indexes of every record type the catalog lists are checked too, by the catalog alone
@@ -18,6 +19,9 @@ use std::process::ExitCode;
 
 use rivet::catalog::{Entry, CATALOG_BUCKET};
 use rivet::stored::{audit_stored, StoredType};
+use rivet_engine::tree::check::Report;
+use rivet_engine::tree::walk::{walk, Role, Scope, Visitor};
+use rivet_engine::{PageId, Problem};
 use serde::Serialize;
 
 use crate::cli::{CheckArgs, Global};
@@ -26,7 +30,6 @@ use crate::format::{show, Format};
 use crate::progress::Progress;
 use crate::raw::RawFile;
 use crate::w;
-use crate::walk::Walk;
 
 /// The result, for JSON.
 #[derive(Debug, Serialize)]
@@ -42,16 +45,38 @@ struct CheckJson {
     problems: Vec<String>,
 }
 
-/// Problems and warnings of a raw walk (whole file, or the subtree under `from`).
-fn raw_walk(raw: &RawFile, g: &Global, from: Option<u64>) -> (Vec<String>, Vec<String>) {
-    let progress = Progress::bar(g.quiet, raw.hwm(), "checking", "pages");
-    let mut walk = Walk::new(raw, &progress);
-    match from {
-        Some(p) => walk.run_from(p),
-        None => walk.run(),
+/// The engine's check, counting pages on a progress bar as the walk reaches them.
+struct Checking<'p> {
+    report: Report,
+    progress: &'p Progress,
+}
+
+impl Visitor for Checking<'_> {
+    fn page(&mut self, _: PageId, _: Role) {
+        self.progress.inc(1);
     }
+
+    fn problem(&mut self, p: Problem) -> rivet_engine::Result<()> {
+        self.report.problem(p)
+    }
+}
+
+/// The check of `scope` of the file read page by page, with a progress bar saying `what`.
+pub fn raw_check(raw: &RawFile, g: &Global, scope: Scope<'_>, what: &str) -> Result<Report, CliError> {
+    let progress = Progress::bar(g.quiet, raw.hwm(), what, "pages");
+    let mut v = Checking { report: Report::default(), progress: &progress };
+    let r = walk(&raw.pages, raw.meta(), scope, &mut v);
     progress.finish();
-    (walk.problems, walk.warnings)
+    r.map_err(|e| CliError::engine(&raw.path, e, g.lock_timeout()))?;
+    Ok(v.report)
+}
+
+/// Problems and warnings of a raw walk (whole file, or the subtree under `from`), as lines.
+fn raw_walk(raw: &RawFile, g: &Global, from: Option<u64>) -> Result<(Vec<String>, Vec<String>), CliError> {
+    let scope = from.map_or(Scope::File, Scope::From);
+    let r = raw_check(raw, g, scope, "checking")?;
+    let lines = |ps: Vec<Problem>| ps.iter().map(ToString::to_string).collect();
+    Ok((lines(r.problems), lines(r.warnings)))
 }
 
 /// What the typed audit found.
@@ -131,13 +156,13 @@ pub fn run(g: &Global, a: CheckArgs, out: &mut dyn Write) -> Result<ExitCode, Cl
     let checked_by;
     if let Some(from) = a.from_page {
         checked_by = "raw walk";
-        let (p, w) = raw_walk(&raw, g, Some(from));
+        let (p, w) = raw_walk(&raw, g, Some(from))?;
         problems.extend(p);
         warnings.extend(w);
     } else if let Some(t) = crate::open::truncation(&raw) {
         checked_by = "raw walk";
         problems.push(t);
-        let (p, w) = raw_walk(&raw, g, None);
+        let (p, w) = raw_walk(&raw, g, None)?;
         problems.extend(p);
         warnings.extend(w);
     } else {
@@ -155,7 +180,7 @@ pub fn run(g: &Global, a: CheckArgs, out: &mut dyn Write) -> Result<ExitCode, Cl
         match engine_result {
             Ok((p, typed)) => {
                 checked_by = "engine";
-                problems.extend(p);
+                problems.extend(p.iter().map(ToString::to_string));
                 match typed {
                     Ok(t) => {
                         problems.extend(t.problems);
@@ -169,7 +194,7 @@ pub fn run(g: &Global, a: CheckArgs, out: &mut dyn Write) -> Result<ExitCode, Cl
                 // The engine gave up on the file: say why, and let the raw walk say where.
                 checked_by = "raw walk";
                 problems.push(e.message().to_string());
-                let (p, w) = raw_walk(&raw, g, None);
+                let (p, w) = raw_walk(&raw, g, None)?;
                 problems.extend(p);
                 warnings.extend(w);
             }

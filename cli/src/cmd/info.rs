@@ -5,12 +5,13 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use rivet_engine::format::meta::{MAGIC, NO_FREELIST};
+use rivet_engine::format::metas::{MetaProblem, MetaSlot};
 use serde::Serialize;
 
 use crate::cli::{Global, InfoArgs};
 use crate::error::CliError;
 use crate::format::ranges;
-use crate::raw::{MetaSlot, RawFile};
+use crate::raw::RawFile;
 use crate::w;
 
 /// One meta page, for JSON.
@@ -62,7 +63,7 @@ fn meta_json(s: &MetaSlot) -> MetaJson {
     MetaJson {
         page: s.page,
         valid: s.valid(),
-        problem: s.problem.clone(),
+        problem: s.problem.as_ref().map(ToString::to_string),
         txid: m.txid,
         root: m.root,
         root_sequence: m.root_sequence,
@@ -70,22 +71,35 @@ fn meta_json(s: &MetaSlot) -> MetaJson {
         high_water_mark: m.pgid,
         page_size: m.page_size,
         checksum: m.checksum,
-        computed_checksum: s.computed,
+        computed_checksum: match s.problem {
+            // Nothing was read: no checksum to compute.
+            Some(MetaProblem::Missing | MetaProblem::Undecodable { .. }) => 0,
+            _ => m.compute_checksum(),
+        },
     }
 }
 
 fn freelist_json(raw: &RawFile) -> FreelistJson {
     let synced = raw.meta().freelist != NO_FREELIST;
     match raw.freelist() {
-        Ok(fl) => {
+        Ok(None) => FreelistJson {
+            synced,
+            page: None,
+            page_span: 0,
+            count: 0,
+            overflow_form: false,
+            ids: String::new(),
+            problem: None,
+        },
+        Ok(Some(fl)) => {
             let mut ids = fl.ids.clone();
             ids.sort_unstable();
             FreelistJson {
                 synced,
-                page: fl.page,
+                page: Some(fl.page),
                 page_span: fl.span,
                 count: fl.ids.len() as u64,
-                overflow_form: fl.overflow_form,
+                overflow_form: fl.long_form,
                 ids: ranges(&ids),
                 problem: None,
             }

@@ -5,9 +5,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use rivet_engine::format::bucket::{decode_bucket, DiskRoot};
 use rivet_engine::format::freelist::Freelist;
 use rivet_engine::format::meta::{Meta, NO_FREELIST};
-use rivet_engine::format::page::{NodeView, FREELIST_FLAG, META_FLAG};
+use rivet_engine::format::page::{NodeView, BRANCH_FLAG, FREELIST_FLAG, LEAF_FLAG, META_FLAG};
 use rivet_engine::PageId;
 
 use crate::cli::{Global, PageArgs};
@@ -25,21 +26,16 @@ pub fn describe_value(flags: u32, value: &[u8], f: Format, full: bool) -> String
     if flags & rivet_engine::format::page::BUCKET_LEAF_FLAG == 0 {
         return shown(value);
     }
-    if value.len() < 16 {
+    let Ok(b) = decode_bucket(value, 0) else {
         return format!("<bucket header of {} bytes: damaged>", value.len());
-    }
-    let u64_at = |o: usize| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&value[o..o + 8]);
-        u64::from_le_bytes(b)
     };
-    let (root, seq) = (u64_at(0), u64_at(8));
-    if root != 0 {
-        return format!("<bucket: root page {root}, sequence {seq}>");
-    }
-    match NodeView::new(&value[16..], 0) {
-        Ok(n) => format!("<inline bucket: sequence {seq}, {} items, {} bytes>", n.len(), value.len() - 16),
-        Err(e) => format!("<inline bucket: sequence {seq}, damaged page image: {e}>"),
+    let seq = b.sequence;
+    match b.root {
+        DiskRoot::Paged(root) => format!("<bucket: root page {root}, sequence {seq}>"),
+        DiskRoot::Inline(image) => match NodeView::new(image, 0) {
+            Ok(n) => format!("<inline bucket: sequence {seq}, {} items, {} bytes>", n.len(), image.len()),
+            Err(e) => format!("<inline bucket: sequence {seq}, damaged page image: {e}>"),
+        },
     }
 }
 
@@ -107,10 +103,8 @@ fn node(out: &mut dyn Write, id: PageId, bytes: &[u8], f: Format, full: bool) ->
 
 /// Lists the elements of an inline bucket stored in a leaf value (nothing for a paged bucket).
 fn inline_items(out: &mut dyn Write, value: &[u8], f: Format, full: bool) -> Result<(), CliError> {
-    if value.len() < 16 || value[..8] != [0u8; 8] {
-        return Ok(());
-    }
-    let Ok(n) = NodeView::new(&value[16..], 0) else { return Ok(()) };
+    let Ok(DiskRoot::Inline(image)) = decode_bucket(value, 0).map(|b| b.root) else { return Ok(()) };
+    let Ok(n) = NodeView::new(image, 0) else { return Ok(()) };
     let shown = |b: &[u8]| if full { show(b, f) } else { show_short(b, f, SHORT) };
     for j in 0..n.len() {
         match n.leaf_elem(j) {
@@ -124,7 +118,7 @@ fn inline_items(out: &mut dyn Write, value: &[u8], f: Format, full: bool) -> Res
 /// Runs `page`.
 pub fn run(g: &Global, a: PageArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let raw = crate::open::inspect(&a.file, g)?;
-    let free: Vec<PageId> = raw.freelist().map(|fl| fl.ids).unwrap_or_default();
+    let free: Vec<PageId> = raw.freelist().ok().flatten().map(|fl| fl.ids).unwrap_or_default();
     for (n, &id) in a.ids.iter().enumerate() {
         let h = raw.header(id).map_err(|e| CliError::file(&a.file, e))?;
         if n > 0 {
@@ -144,7 +138,7 @@ pub fn run(g: &Global, a: PageArgs, out: &mut dyn Write) -> Result<ExitCode, Cli
         // A header that names another page is not the start of a page: an overflow
         // continuation, a free page or garbage. Show its bytes, decode nothing.
         let plausible = id < 2 || h.id == id;
-        let known = plausible && h.flags & (0x03 | META_FLAG | FREELIST_FLAG) != 0;
+        let known = plausible && h.flags & (BRANCH_FLAG | LEAF_FLAG | META_FLAG | FREELIST_FLAG) != 0;
         let span = if known { 1 + u64::from(h.overflow) } else { 1 };
         if !plausible {
             w!(out, "Page {id}: not the start of a page{notes}: an overflow continuation, a free page or garbage")?;

@@ -18,15 +18,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use rivet_engine::format::meta::NO_FREELIST;
+use rivet_engine::tree::walk::Scope;
 use rivet_engine::{Options, DB};
 
 use crate::cli::{FreelistCommand, Global, SurgeryCommand, SurgeryTarget};
 use crate::error::CliError;
 use crate::lock::LockMode;
-use crate::progress::Progress;
 use crate::raw::RawFile;
 use crate::w;
-use crate::walk::Walk;
 
 /// The file being repaired: FILE itself, or the copy made for the repair.
 struct Target {
@@ -175,11 +174,9 @@ fn rebuild(g: &Global, t: &SurgeryTarget, out: &mut dyn Write) -> Result<ExitCod
             tg.fail(CliError::file(&t.file, format!("{msg}: cannot rebuild the freelist; nothing was changed")))
         );
     }
-    let problems = {
-        let progress = Progress::bar(g.quiet, tg.raw.hwm(), "walking the trees", "pages");
-        let mut walk = Walk::new(&tg.raw, &progress);
-        walk.run_trees();
-        walk.problems
+    let problems = match crate::cmd::check::raw_check(&tg.raw, g, Scope::Trees, "walking the trees") {
+        Ok(report) => report.problems,
+        Err(e) => return Err(tg.fail(e)),
     };
     if let Some(first) = problems.first() {
         let e = CliError::file(
@@ -217,7 +214,7 @@ fn rebuild(g: &Global, t: &SurgeryTarget, out: &mut dyn Write) -> Result<ExitCod
     };
     let free = RawFile::open(&path, Some(LockMode::Shared), g.lock_timeout(), false)?
         .freelist()
-        .map(|fl| fl.ids.len())
+        .map(|fl| fl.map_or(0, |fl| fl.ids.len()))
         .map_err(|e| CliError::file(&path, e))?;
     let was = match old {
         Some(p) => format!("the old list at page {p} was dropped"),

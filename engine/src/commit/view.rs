@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
+use crate::corruption::Corruption;
 use crate::error::{PageId, Result};
 use crate::format::bucket::{decode_bucket, DiskBucket, DiskRoot};
 use crate::format::page::LeafElem;
@@ -430,7 +431,7 @@ impl<'a> View<'a> {
         let e = if st.forward { c.next()? } else { c.prev()? };
         let Some(e) = e else { return Ok(None) };
         if (st.forward && e.key <= after) || (!st.forward && e.key >= after) {
-            return Err(crate::error::Error::corrupted(*page, "keys out of order (damaged tree)"));
+            return Err(crate::error::Error::corrupted(*page, Corruption::KeysNotAscending { across_pages: false }));
         }
         Ok(Some((e.key, self.item(e, *page)?)))
     }
@@ -466,7 +467,7 @@ impl<'a> View<'a> {
             }
         };
         if !moved {
-            return Err(crate::error::Error::corrupted(page, "keys out of order (damaged tree)"));
+            return Err(crate::error::Error::corrupted(page, Corruption::KeysNotAscending { across_pages: false }));
         }
         Ok(Some((e.key, self.item(e, page)?)))
     }

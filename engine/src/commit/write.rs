@@ -8,6 +8,7 @@ use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use crate::commit::view::{root_page, BucketId, BucketW, Change, DiskMemo, Item, Origin, OverlayKey, Src, View};
+use crate::corruption::Corruption;
 use crate::error::{Error, PageId, Result, TxId};
 use crate::format::bucket::{decode_bucket, DiskRoot};
 use crate::format::freelist::Freelist;
@@ -254,7 +255,7 @@ pub(crate) fn collect_bucket_pages(
     depth: usize,
 ) -> Result<()> {
     if depth > crate::limits::MAX_DEPTH {
-        return Err(Error::corrupted(0, "buckets nested deeper than 64 levels (cycle?)"));
+        return Err(Error::corrupted(0, Corruption::NestingTooDeep));
     }
     let (root, overlay): (Option<DiskRoot<'_>>, Option<&BTreeMap<OverlayKey, Change>>) = match src {
         Src::Disk(d) => (Some(d.root), None),
@@ -291,7 +292,7 @@ fn collect_tree(
                  level: usize|
      -> Result<()> {
         if level > crate::limits::MAX_DEPTH {
-            return Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"));
+            return Err(Error::corrupted(node.pgid, Corruption::TreeTooDeep));
         }
         if node.leaf {
             for i in 0..node.len() {
@@ -316,7 +317,7 @@ fn collect_tree(
     visit(root_node, out, &mut stack, 0)?;
     while let Some((id, level)) = stack.pop() {
         if !seen.insert(id) {
-            return Err(Error::corrupted(id, "page reached twice (damaged tree)"));
+            return Err(Error::corrupted(id, Corruption::ReachedTwice { overflow_of: None }));
         }
         out.push((id, view.snap.page_span(id)?));
         visit(view.snap.node(id)?, out, &mut stack, level)?;

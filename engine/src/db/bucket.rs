@@ -82,9 +82,7 @@ impl<'a> Bucket<'a> {
     /// finding it again means the keys are out of order, which is damage, not absence.
     pub(crate) fn listed_bucket(&self, name: &[u8]) -> Result<Bucket<'a>> {
         match self.bucket(name) {
-            Err(Error::BucketNotFound) => {
-                Err(Error::corrupted(0, "a bucket listed by iteration cannot be found again (keys out of order)"))
-            }
+            Err(Error::BucketNotFound) => Err(Error::corrupted(0, crate::corruption::Corruption::ListedBucketLost)),
             other => other,
         }
     }
@@ -257,9 +255,9 @@ impl<'a> Bucket<'a> {
     /// ```
     pub fn stats(&self) -> Result<crate::tree::stats::BucketStats> {
         match self.src {
-            Src::Disk(d) => crate::tree::stats::bucket_stats(self.view.snap, d.root, 0),
+            Src::Disk(d) => crate::tree::stats::bucket_stats(self.view.snap, d.root),
             Src::Write(w) => match w.disk_root() {
-                Some(root) => crate::tree::stats::bucket_stats(self.view.snap, root, 0),
+                Some(root) => crate::tree::stats::bucket_stats(self.view.snap, root),
                 None => Ok(crate::tree::stats::BucketStats {
                     bucket_n: 1,
                     inline_bucket_n: 1,

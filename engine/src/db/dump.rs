@@ -7,9 +7,11 @@
 
 use std::fmt::Write;
 
+use crate::corruption::Corruption;
 use crate::db::bucket::Bucket;
+use crate::db::cursor::Range;
 use crate::db::tx::Tx;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 fn hex_into(out: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -20,41 +22,57 @@ fn hex_into(out: &mut String, bytes: &[u8]) {
     }
 }
 
-fn bucket_json(b: &Bucket<'_>, out: &mut String, depth: usize) -> Result<()> {
-    if depth > crate::limits::MAX_DEPTH {
-        return Err(crate::error::Error::corrupted(0, "buckets nested deeper than 64 levels"));
-    }
-    let _ = write!(out, "{{\"sequence\":{},\"entries\":[", b.sequence());
-    let mut first = true;
-    for item in b.iter() {
+/// The canonical JSON dump of everything `tx` sees, with the trailing newline.
+///
+/// The walk is iterative (one open iterator per nesting level, on the heap), so a file nested as
+/// deep as reads allow cannot exhaust the stack.
+///
+/// # Errors
+/// [`crate::Error::Corrupted`] where a page cannot be read, or buckets nest deeper than
+/// `MAX_DEPTH` (64).
+pub fn dump_json(tx: &Tx<'_>) -> Result<String> {
+    let mut out = String::new();
+    let root = tx.root();
+    open_bucket(&root, &mut out);
+    // The buckets being dumped, outermost first: each with its iterator and whether an entry
+    // has been written yet.
+    let mut stack: Vec<(Bucket<'_>, Range<'_>, bool)> = vec![(root, root.iter(), false)];
+    while let Some((bucket, items, written)) = stack.last_mut() {
+        let Some(item) = items.next() else {
+            out.push_str("]}");
+            stack.pop();
+            if !stack.is_empty() {
+                out.push('}');
+            }
+            continue;
+        };
         let (k, v) = item?;
-        if !first {
+        if std::mem::replace(written, true) {
             out.push(',');
         }
-        first = false;
         out.push_str("{\"key\":\"");
-        hex_into(out, k);
+        hex_into(&mut out, k);
         match v {
             Some(v) => {
                 out.push_str("\",\"value\":\"");
-                hex_into(out, v);
+                hex_into(&mut out, v);
                 out.push_str("\"}");
             }
             None => {
                 out.push_str("\",\"bucket\":");
-                bucket_json(&b.listed_bucket(k)?, out, depth + 1)?;
-                out.push('}');
+                let child = bucket.listed_bucket(k)?;
+                if stack.len() > crate::limits::MAX_DEPTH {
+                    return Err(Error::corrupted(0, Corruption::NestingTooDeep));
+                }
+                open_bucket(&child, &mut out);
+                stack.push((child, child.iter(), false));
             }
         }
     }
-    out.push_str("]}");
-    Ok(())
-}
-
-/// The canonical JSON dump of everything `tx` sees, with the trailing newline.
-pub fn dump_json(tx: &Tx<'_>) -> Result<String> {
-    let mut out = String::new();
-    bucket_json(&tx.root(), &mut out, 0)?;
     out.push('\n');
     Ok(out)
+}
+
+fn open_bucket(b: &Bucket<'_>, out: &mut String) {
+    let _ = write!(out, "{{\"sequence\":{},\"entries\":[", b.sequence());
 }

@@ -13,8 +13,10 @@ use crate::db::core::{Core, Current};
 use crate::error::{Error, Result};
 use crate::format::freelist::Freelist;
 use crate::format::meta::{Meta, NO_FREELIST};
+use crate::format::metas::valid_page_size;
 use crate::format::page::{PageHeader, FREELIST_FLAG, LEAF_FLAG, PAGE_HEADER_SIZE};
 use crate::io::mmap::{mmap_size, Map};
+use crate::io::raw::read_metas;
 use crate::io::storage::Storage;
 use crate::limits::MIN_FILE_SIZE;
 use crate::options::Options;
@@ -64,10 +66,7 @@ where
         init(storage.as_ref(), new_ps, opts.no_sync).map_err(io("initialise"))?;
         len = storage.len().map_err(io("stat"))?;
     }
-    let (meta, page_size) = read_meta(&file, len, &opts).map_err(|e| match e {
-        ReadMetaError::Io(source) => Error::Io { op: "read", path: path.clone(), source },
-        ReadMetaError::Db(e) => e,
-    })?;
+    let (meta, page_size) = read_meta(&file, &path, len, &opts)?;
     let needed = meta.pgid.saturating_mul(u64::from(page_size));
     if len < needed {
         return Err(Error::Invalid(format!(
@@ -119,10 +118,6 @@ fn os_page_size() -> u32 {
     // SAFETY: sysconf has no preconditions; it only reads a system constant.
     let ps = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     u32::try_from(ps).ok().filter(|p| valid_page_size(*p)).unwrap_or(4096)
-}
-
-fn valid_page_size(ps: u32) -> bool {
-    ps.is_power_of_two() && (256..=65536).contains(&ps)
 }
 
 /// The four pages of a new database (bbolt's layout), padded to 4096 bytes.
@@ -183,64 +178,21 @@ fn interrupted_creation(file: &File, len: u64, preferred: u32) -> std::io::Resul
     Ok(None)
 }
 
-enum ReadMetaError {
-    Io(std::io::Error),
-    Db(Error),
-}
-
-/// Finds the page size and the meta to use: the valid one with the highest txid.
-fn read_meta(file: &File, len: u64, opts: &Options) -> std::result::Result<(Meta, u32), ReadMetaError> {
+/// Finds the page size and the meta to use: the valid one with the highest txid
+/// ([`crate::format::metas::select`], probing the `page_size` option and the OS page size
+/// first for meta 1 when meta 0 is damaged).
+fn read_meta(file: &File, path: &Path, len: u64, opts: &Options) -> Result<(Meta, u32)> {
     if len < MIN_FILE_SIZE {
-        return Err(ReadMetaError::Db(Error::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "the file is too small to be a database: {len} bytes (at least {MIN_FILE_SIZE} needed)"
-        ))));
+        )));
     }
-    let read_page = |off: u64, n: usize| -> std::result::Result<Vec<u8>, ReadMetaError> {
-        let mut b = vec![0u8; n];
-        if off + n as u64 > len {
-            return Ok(Vec::new());
-        }
-        file.read_exact_at(&mut b, off).map_err(ReadMetaError::Io)?;
-        Ok(b)
-    };
-    let m0 = Meta::decode(&read_page(0, 128)?, 0).map_err(ReadMetaError::Db)?;
-    let v0 = m0.validate().and_then(|()| {
-        if valid_page_size(m0.page_size) {
-            Ok(())
-        } else {
-            Err(Error::Invalid(format!("meta 0 has an impossible page size {}", m0.page_size)))
-        }
-    });
-    let mut candidates: Vec<u32> = Vec::new();
-    if v0.is_ok() {
-        candidates.push(m0.page_size);
-    } else {
-        candidates.extend(opts.page_size);
-        candidates.push(os_page_size());
-        candidates.extend((8..=16).map(|s| 1u32 << s));
-    }
-    for ps in candidates {
-        let b = read_page(u64::from(ps), 128)?;
-        if b.is_empty() {
-            continue;
-        }
-        let m1 = Meta::decode(&b, 1).ok().filter(|m1| m1.validate().is_ok() && m1.page_size == ps);
-        let best = match (v0.is_ok(), m1) {
-            (true, Some(m1)) => Some(if m1.txid > m0.txid { m1 } else { m0 }),
-            (true, None) => Some(m0),
-            (false, Some(m1)) => Some(m1),
-            (false, None) => None,
-        };
-        if let Some(m) = best {
-            return Ok((m, ps));
-        }
-        if v0.is_ok() {
-            break;
-        }
-    }
-    match v0 {
-        Ok(()) => Ok((m0, m0.page_size)),
-        Err(Error::Checksum) => Err(ReadMetaError::Db(Error::Checksum)),
-        Err(e) => Err(ReadMetaError::Db(e)),
+    let mut probe: Vec<u32> = opts.page_size.into_iter().collect();
+    probe.push(os_page_size());
+    probe.extend((8..=16).map(|s| 1u32 << s));
+    let metas = read_metas(file, path, len, &probe)?;
+    match metas.active {
+        Some(i) => Ok((metas.slots[i].meta, metas.page_size)),
+        None => Err(metas.slots[0].problem.as_ref().map_or(Error::Checksum, |p| p.to_error())),
     }
 }

@@ -11,6 +11,7 @@ use std::path::Path;
 use crate::commit::protocol::{self, Failure};
 use crate::commit::view::{BucketId, Src, View};
 use crate::commit::write::WriteTx;
+use crate::corruption::Problem;
 use crate::db::backup;
 use crate::db::bucket::{Bucket, BucketMut};
 use crate::db::core::Core;
@@ -18,6 +19,7 @@ use crate::db::cursor::Cursor;
 use crate::error::{Error, Result, TxId};
 use crate::format::meta::Meta;
 use crate::tree::snapshot::Snapshot;
+use crate::tree::walk::Scope;
 
 /// A read or write transaction. Ends with [`Tx::commit`], [`Tx::rollback`], or drop (rollback).
 pub struct Tx<'db> {
@@ -279,7 +281,9 @@ impl<'db> Tx<'db> {
     }
 
     /// Runs the consistency check on this transaction's snapshot (committed state only) and
-    /// returns every problem found (empty: consistent), as bbolt's `tx.Check` does, and more:
+    /// returns every problem found (empty: consistent), each a page and a [`crate::Corruption`]
+    /// kind whose `Display` is the check's line (`page 7: multiple references`). As bbolt's
+    /// `tx.Check` does, and more:
     /// each page below the high-water mark is used once (by a tree, the freelist or a meta) or
     /// listed free, never both, and none is listed free twice; each tree page is a branch or
     /// leaf that carries its own id; keys ascend strictly within and across the pages of a
@@ -309,8 +313,9 @@ impl<'db> Tx<'db> {
     /// assert!(problems.is_empty(), "{problems:?}");
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn check(&self) -> Result<Vec<String>> {
-        crate::tree::check::check(self.snap())
+    pub fn check(&self) -> Result<Vec<Problem>> {
+        let snap = self.snap();
+        Ok(crate::tree::check::check(snap, &snap.meta, Scope::File)?.problems)
     }
 
     /// Ends a read transaction, or discards a write transaction's changes.
@@ -365,7 +370,11 @@ impl<'db> Tx<'db> {
             }
         };
         // Check while still the writer: no later commit can reuse a page of `snap` yet.
-        let problems = if self.core.opts.strict_mode { crate::tree::check::check(&snap) } else { Ok(Vec::new()) };
+        let problems = if self.core.opts.strict_mode {
+            crate::tree::check::check(&snap, &snap.meta, Scope::File).map(|r| r.problems)
+        } else {
+            Ok(Vec::new())
+        };
         drop(snap);
         let on_commit = std::mem::take(&mut w.on_commit);
         self.core.end_write(w.writer);

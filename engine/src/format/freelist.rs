@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use zerocopy::FromBytes;
 
+use crate::corruption::Corruption;
 use crate::error::{Error, PageId, Result, TxId};
 use crate::format::layout::{self, FreelistCount, FreelistId};
 use crate::format::page::{PageHeader, FREELIST_FLAG, PAGE_HEADER_SIZE};
@@ -227,7 +228,7 @@ impl Freelist {
         let (h, rest) = layout::read::<layout::PageHeader>(bytes, pgid, "freelist page header")?;
         let h = PageHeader::from_disk(h);
         if h.flags & FREELIST_FLAG == 0 {
-            return Err(Error::corrupted(pgid, format!("expected a freelist page, found flags {:#x}", h.flags)));
+            return Err(Error::corrupted(pgid, Corruption::NotFreelist { flags: h.flags }));
         }
         let (n, rest) = if h.count == 0xFFFF {
             let (n, rest) = layout::read::<FreelistCount>(rest, pgid, "freelist count")?;
@@ -235,7 +236,7 @@ impl Freelist {
         } else {
             (u64::from(h.count), rest)
         };
-        let overrun = || Error::corrupted(pgid, format!("freelist of {n} ids overruns its {} bytes", bytes.len()));
+        let overrun = || Error::corrupted(pgid, Corruption::FreelistOverrun { count: n, len: bytes.len() });
         let elems = usize::try_from(n).map_err(|_| overrun())?;
         let (ids, _) = <[FreelistId]>::ref_from_prefix_with_elems(rest, elems).map_err(|_| overrun())?;
         Ok(ids.iter().map(|id| id.get()).collect())

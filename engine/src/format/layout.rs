@@ -152,7 +152,7 @@ const _: () = {
 /// The structure `T` at the start of `bytes` (read in place), or [`Error::Corrupted`] naming
 /// `page` when `bytes` is too short to hold it.
 #[inline]
-pub(crate) fn read<'a, T>(bytes: &'a [u8], page: PageId, what: &str) -> Result<(&'a T, &'a [u8])>
+pub(crate) fn read<'a, T>(bytes: &'a [u8], page: PageId, what: &'static str) -> Result<(&'a T, &'a [u8])>
 where
     T: FromBytes + KnownLayout + Immutable + Unaligned,
 {
@@ -162,7 +162,7 @@ where
 /// The structure `T` at the start of `bytes`, to write in place, or [`Error::Corrupted`] naming
 /// `page` when `bytes` is too short to hold it.
 #[inline]
-pub(crate) fn write<'a, T>(bytes: &'a mut [u8], page: PageId, what: &str) -> Result<(&'a mut T, &'a mut [u8])>
+pub(crate) fn write<'a, T>(bytes: &'a mut [u8], page: PageId, what: &'static str) -> Result<(&'a mut T, &'a mut [u8])>
 where
     T: FromBytes + IntoBytes + KnownLayout + Unaligned,
 {
@@ -172,8 +172,9 @@ where
 
 /// The error for a structure that does not fit in the bytes it should lie in.
 #[cold]
-pub(crate) fn too_short(page: PageId, what: &str, needed: usize, len: usize) -> Error {
-    Error::corrupted(page, format!("{what} needs {needed} bytes, only {len} there"))
+pub(crate) fn too_short(page: PageId, what: &'static str, needed: usize, len: usize) -> Error {
+    let (needed, len) = (u32::try_from(needed).unwrap_or(u32::MAX), u32::try_from(len).unwrap_or(u32::MAX));
+    Error::corrupted(page, crate::corruption::Corruption::TooShort { what, needed, len })
 }
 
 #[cfg(test)]

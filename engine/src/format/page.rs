@@ -11,6 +11,7 @@
 use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::FromBytes;
 
+use crate::corruption::Corruption;
 use crate::error::{Error, PageId, Result};
 use crate::format::layout;
 
@@ -175,7 +176,7 @@ impl<'a> NodeView<'a> {
     #[inline]
     pub(crate) fn with_header(bytes: &'a [u8], pgid: PageId, h: PageHeader) -> Result<Self> {
         let count = usize::from(h.count);
-        let too_many = || Error::corrupted(pgid, format!("{count} elements do not fit in the page"));
+        let too_many = || Error::corrupted(pgid, Corruption::TooManyElements { count });
         if h.flags & LEAF_FLAG != 0 {
             let (node, _) = layout::LeafNode::ref_from_prefix_with_elems(bytes, count).map_err(|_| too_many())?;
             Ok(NodeView { bytes, pgid, leaf: true, leaves: &node.elems, branches: &[] })
@@ -183,7 +184,7 @@ impl<'a> NodeView<'a> {
             let (node, _) = layout::BranchNode::ref_from_prefix_with_elems(bytes, count).map_err(|_| too_many())?;
             Ok(NodeView { bytes, pgid, leaf: false, leaves: &[], branches: &node.elems })
         } else {
-            Err(Error::corrupted(pgid, format!("expected a branch or leaf page, found flags {:#x}", h.flags)))
+            Err(Error::corrupted(pgid, Corruption::InvalidType { flags: h.flags }))
         }
     }
 
@@ -195,6 +196,13 @@ impl<'a> NodeView<'a> {
     /// Whether the node has no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes of the keys (and in a leaf, the values) that the element headers announce: the
+    /// node's data when its elements are sound (for statistics; spans are not checked here).
+    pub fn data_len(&self) -> u64 {
+        let leaves = self.leaves.iter().map(|e| u64::from(e.ksize.get()) + u64::from(e.vsize.get()));
+        leaves.chain(self.branches.iter().map(|e| u64::from(e.ksize.get()))).sum()
     }
 
     /// The bytes `pos .. pos + len` counted from the start of element header `i`.
@@ -210,10 +218,7 @@ impl<'a> NodeView<'a> {
 
     #[cold]
     fn out_of_span(&self, start: usize, end: usize) -> Error {
-        Error::corrupted(
-            self.pgid,
-            format!("element data {start}..{end} lies outside the page span of {} bytes", self.bytes.len()),
-        )
+        Error::corrupted(self.pgid, Corruption::ElementOutOfSpan { start, end, span: self.bytes.len() })
     }
 
     /// The leaf element `i`.
@@ -259,8 +264,8 @@ impl<'a> NodeView<'a> {
     }
 
     #[cold]
-    fn no_elem(&self, kind: &str, i: usize) -> Error {
-        Error::corrupted(self.pgid, format!("no {kind} element {i}"))
+    fn no_elem(&self, kind: &'static str, index: usize) -> Error {
+        Error::corrupted(self.pgid, Corruption::NoElement { kind, index })
     }
 
     /// The key of element `i`, for either node type.

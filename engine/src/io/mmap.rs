@@ -58,10 +58,8 @@ impl Map {
             return Err(Error::corrupted(page, "the database is not mapped"));
         };
         if end > m.len() as u64 {
-            return Err(Error::corrupted(
-                page,
-                format!("page span {offset}..{end} lies beyond the mapping of {} bytes", m.len()),
-            ));
+            let size = m.len() as u64;
+            return Err(Error::corrupted(page, crate::corruption::Corruption::BeyondMap { start: offset, end, size }));
         }
         // SAFETY: `offset..end` lies inside the mapping (checked above), which lives as long as
         // `&self`. Only this range is borrowed, never the whole map, and the commit protocol

@@ -3,4 +3,5 @@
 
 pub mod lock;
 pub(crate) mod mmap;
+pub mod raw;
 pub mod storage;

@@ -3,6 +3,7 @@
 //! It reads pages straight from the map and allocates only its stack, once. Empty leaves (which
 //! Go tolerates) are stepped over. Depth is limited so a cyclic tree is an error, not a hang.
 
+use crate::corruption::Corruption;
 use crate::error::{Error, Result};
 use crate::format::bucket::{DiskBucket, DiskRoot};
 use crate::format::page::{LeafElem, NodeView};
@@ -37,10 +38,10 @@ impl<'a> DiskCursor<'a> {
 
     fn push(&mut self, node: NodeView<'a>, idx: usize) -> Result<()> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"));
+            return Err(Error::corrupted(node.pgid, Corruption::TreeTooDeep));
         }
         if !node.leaf && node.is_empty() {
-            return Err(Error::corrupted(node.pgid, "empty branch page"));
+            return Err(Error::corrupted(node.pgid, Corruption::EmptyBranch));
         }
         self.stack.push((node, idx));
         Ok(())
@@ -85,7 +86,7 @@ impl<'a> DiskCursor<'a> {
         if let (Some(e), Some(last), Some(fwd)) = (e, self.last, forward) {
             if (fwd && e.key <= last) || (!fwd && e.key >= last) {
                 let page = self.stack.last().map_or(0, |(n, _)| n.pgid);
-                return Err(Error::corrupted(page, "keys out of order across pages (damaged tree)"));
+                return Err(Error::corrupted(page, Corruption::KeysNotAscending { across_pages: true }));
             }
         }
         if let Some(e) = e {

@@ -1,8 +1,13 @@
 //! Reading committed trees: a snapshot of one meta, its pages by id, a cursor over a bucket's
-//! tree, the consistency check and page statistics. Read-only; nothing here writes.
+//! tree, and the page walker with what is built on it (the consistency check, page
+//! statistics, the stored freelist). Read-only; nothing here writes.
 
 pub mod check;
 pub mod counters;
 pub(crate) mod cursor;
+pub mod freelist;
+pub mod pageset;
 pub mod snapshot;
 pub mod stats;
+mod visitor;
+pub mod walk;

@@ -4,12 +4,15 @@
 //! header (its stored id must equal its position), and every descent is depth-limited, so a
 //! damaged file yields [`Error::Corrupted`] instead of a panic or an endless loop.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::corruption::Corruption;
 use crate::error::{Error, PageId, Result};
 use crate::format::bucket::{DiskBucket, DiskRoot};
 use crate::format::meta::Meta;
 use crate::format::page::{NodeView, PageHeader};
+use crate::format::source::PageSource;
 use crate::io::mmap::Map;
 use crate::limits::MAX_DEPTH;
 
@@ -37,20 +40,20 @@ impl Snapshot {
     /// The bytes of page `id` (with its overflow pages) and its header.
     fn page(&self, id: PageId) -> Result<(&[u8], PageHeader)> {
         if id < 2 || id >= self.meta.pgid {
-            return Err(Error::corrupted(id, format!("page id outside 2..{} (high-water mark)", self.meta.pgid)));
+            return Err(Error::corrupted(id, Corruption::OutOfBounds { hwm: self.meta.pgid }));
         }
         let ps = self.page_size();
         let first = self.map.bytes(id * ps, ps, id)?;
         let h = PageHeader::read(first, id)?;
         if h.id != id {
-            return Err(Error::corrupted(id, format!("page header says it is page {}", h.id)));
+            return Err(Error::corrupted(id, Corruption::IdMismatch { found: h.id }));
         }
         if h.overflow == 0 {
             return Ok((first, h));
         }
         let span = 1 + u64::from(h.overflow);
         if id + span > self.meta.pgid {
-            return Err(Error::corrupted(id, format!("{} overflow pages run past the high-water mark", h.overflow)));
+            return Err(Error::corrupted(id, Corruption::OverflowPastHwm { overflow: h.overflow }));
         }
         Ok((self.map.bytes(id * ps, span * ps, id)?, h))
     }
@@ -68,14 +71,14 @@ impl Snapshot {
     pub fn freelist_bytes(&self) -> Result<&[u8]> {
         let id = self.meta.freelist;
         if id < 2 || id >= self.meta.pgid {
-            return Err(Error::corrupted(id, format!("freelist page outside 2..{}", self.meta.pgid)));
+            return Err(Error::corrupted(id, Corruption::FreelistOutOfBounds { hwm: self.meta.pgid }));
         }
         let ps = self.page_size();
         let head = self.map.bytes(id * ps, 16, id)?;
         let h = PageHeader::read(head, id)?;
         let span = 1 + u64::from(h.overflow);
         if id + span > self.meta.pgid {
-            return Err(Error::corrupted(id, "freelist overflow runs past the high-water mark"));
+            return Err(Error::corrupted(id, Corruption::FreelistOverflowPastHwm));
         }
         self.map.bytes(id * ps, span * ps, id)
     }
@@ -93,7 +96,7 @@ impl Snapshot {
             DiskRoot::Inline(bytes) => {
                 let v = NodeView::new(bytes, 0)?;
                 if !v.leaf {
-                    return Err(Error::corrupted(0, "inline bucket page is not a leaf"));
+                    return Err(Error::corrupted(0, Corruption::InlineNotLeaf));
                 }
                 Ok(v)
             }
@@ -131,11 +134,39 @@ impl Snapshot {
                 return Ok(Some((e.flags, e.value)));
             }
             if node.is_empty() {
-                return Err(Error::corrupted(node.pgid, "empty branch page"));
+                return Err(Error::corrupted(node.pgid, Corruption::EmptyBranch));
             }
             let i = node.child_index(key)?;
             node = self.node(node.child(i)?)?;
         }
-        Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"))
+        Err(Error::corrupted(node.pgid, Corruption::TreeTooDeep))
+    }
+}
+
+/// The snapshot's pages, straight from the map (no copies): the source the engine's own walks
+/// (the consistency check, bucket statistics, the freelist rebuild) read.
+impl PageSource for Snapshot {
+    fn page_size(&self) -> u64 {
+        Snapshot::page_size(self)
+    }
+
+    /// The high-water mark: the file covers it (checked at open, kept by every commit).
+    fn page_count(&self) -> u64 {
+        self.meta.pgid
+    }
+
+    /// Only pages in `2..hwm`: the meta pages and pages past the mark may be written while the
+    /// snapshot lives, so no slice of them is ever made (see `io::mmap`).
+    fn pages(&self, id: PageId, count: u64) -> Result<Cow<'_, [u8]>> {
+        let hwm = self.meta.pgid;
+        if id < 2 || id >= hwm {
+            return Err(Error::corrupted(id, Corruption::OutOfBounds { hwm }));
+        }
+        if id.checked_add(count).is_none_or(|end| end > hwm) {
+            let overflow = u32::try_from(count.saturating_sub(1)).unwrap_or(u32::MAX);
+            return Err(Error::corrupted(id, Corruption::OverflowPastHwm { overflow }));
+        }
+        let ps = Snapshot::page_size(self);
+        self.map.bytes(id * ps, count * ps, id).map(Cow::Borrowed)
     }
 }

@@ -1,10 +1,12 @@
-//! Page statistics of a committed bucket and everything nested in it (bbolt's `BucketStats`).
+//! Page statistics of a committed bucket and everything nested in it (bbolt's `BucketStats`):
+//! the page walker ([`crate::tree::walk`]) over the bucket, counting what it is told.
 
+use crate::corruption::Problem;
 use crate::error::{Error, Result};
-use crate::format::bucket::{decode_bucket, DiskRoot};
-use crate::format::page::{BUCKET_LEAF_FLAG, ELEMENT_SIZE, PAGE_HEADER_SIZE};
-use crate::limits::MAX_DEPTH;
+use crate::format::bucket::DiskRoot;
+use crate::format::page::{ELEMENT_SIZE, PAGE_HEADER_SIZE};
 use crate::tree::snapshot::Snapshot;
+use crate::tree::walk::{walk, BucketRoot, BucketStart, NodeInfo, Scope, Visitor};
 
 /// Page statistics of a bucket and everything nested in it (bbolt's `BucketStats`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,78 +58,60 @@ impl BucketStats {
     }
 }
 
+impl Visitor for BucketStats {
+    fn bucket(&mut self, b: &BucketStart<'_>) {
+        self.bucket_n += 1;
+        if let BucketRoot::Inline { len, .. } = b.root {
+            self.inline_bucket_n += 1;
+            self.inline_bucket_inuse += len as u64;
+        }
+    }
+
+    fn node(&mut self, n: &NodeInfo<'_>) {
+        let v = &n.view;
+        self.key_n += if v.leaf { v.len() as u64 } else { 0 };
+        if n.inline {
+            self.depth = self.depth.max(1);
+            return;
+        }
+        self.depth = self.depth.max(n.level as u64);
+        // Element spans are checked by the walk: a damaged one ends the statistics.
+        let used = (PAGE_HEADER_SIZE + ELEMENT_SIZE * v.len()) as u64 + v.data_len();
+        let (alloc, overflow) = (n.bytes as u64, u64::from(n.overflow));
+        if v.leaf {
+            self.leaf_page_n += 1;
+            self.leaf_overflow_n += overflow;
+            self.leaf_alloc += alloc;
+            self.leaf_inuse += used;
+        } else {
+            self.branch_page_n += 1;
+            self.branch_overflow_n += overflow;
+            self.branch_alloc += alloc;
+            self.branch_inuse += used;
+        }
+    }
+
+    /// Problems with the order or content of what was counted (keys, branch keys) would leave
+    /// the figures right (and are not looked for); anything the walk could not read or follow
+    /// ends them.
+    fn problem(&mut self, p: Problem) -> Result<()> {
+        if p.is_content() {
+            return Ok(());
+        }
+        Err(Error::from(p))
+    }
+
+    fn checks_content(&self) -> bool {
+        false
+    }
+}
+
 /// Statistics of the committed bucket rooted at `root`, in `snap`.
-pub(crate) fn bucket_stats(snap: &Snapshot, root: DiskRoot<'_>, nesting: usize) -> Result<BucketStats> {
-    bucket_stats_seen(snap, root, nesting, &mut std::collections::HashSet::new())
-}
-
-fn bucket_stats_seen(
-    snap: &Snapshot,
-    root: DiskRoot<'_>,
-    nesting: usize,
-    seen: &mut std::collections::HashSet<u64>,
-) -> Result<BucketStats> {
-    if nesting > MAX_DEPTH {
-        return Err(Error::corrupted(0, "buckets nested deeper than 64 levels"));
-    }
-    let mut s = BucketStats { bucket_n: 1, ..Default::default() };
-    match root {
-        DiskRoot::Inline(bytes) => {
-            let node = crate::format::page::NodeView::new(bytes, 0)?;
-            s.inline_bucket_n = 1;
-            s.key_n = node.len() as u64;
-            s.inline_bucket_inuse = bytes.len() as u64;
-            s.depth = 1;
-        }
-        DiskRoot::Paged(id) => walk(snap, id, 1, nesting, &mut s, seen)?,
-    }
+///
+/// # Errors
+/// [`Error::Corrupted`] at the first page that cannot be read or is reached twice.
+pub(crate) fn bucket_stats(snap: &Snapshot, root: DiskRoot<'_>) -> Result<BucketStats> {
+    let mut s = BucketStats::default();
+    walk(snap, &snap.meta, Scope::Bucket(root), &mut s)?;
     Ok(s)
-}
-
-fn walk(
-    snap: &Snapshot,
-    id: u64,
-    level: u64,
-    nesting: usize,
-    s: &mut BucketStats,
-    seen: &mut std::collections::HashSet<u64>,
-) -> Result<()> {
-    if !seen.insert(id) {
-        return Err(Error::corrupted(id, "page reached twice (damaged tree)"));
-    }
-    if level as usize > MAX_DEPTH {
-        return Err(Error::corrupted(id, "tree deeper than 64 levels"));
-    }
-    let bytes = snap.page_bytes(id)?;
-    let node = crate::format::page::NodeView::new(bytes, id)?;
-    let pages = bytes.len() as u64 / snap.page_size();
-    s.depth = s.depth.max(level);
-    let mut used = (PAGE_HEADER_SIZE + ELEMENT_SIZE * node.len()) as u64;
-    if node.leaf {
-        s.leaf_page_n += 1;
-        s.leaf_overflow_n += pages - 1;
-        s.leaf_alloc += bytes.len() as u64;
-        s.key_n += node.len() as u64;
-        for i in 0..node.len() {
-            let e = node.leaf_elem(i)?;
-            used += (e.key.len() + e.value.len()) as u64;
-            if e.flags & BUCKET_LEAF_FLAG != 0 {
-                let b = decode_bucket(e.value, id)?;
-                let child = bucket_stats_seen(snap, b.root, nesting + 1, seen)?;
-                s.add(&child);
-            }
-        }
-        s.leaf_inuse += used;
-    } else {
-        s.branch_page_n += 1;
-        s.branch_overflow_n += pages - 1;
-        s.branch_alloc += bytes.len() as u64;
-        for i in 0..node.len() {
-            let e = node.branch_elem(i)?;
-            used += e.key.len() as u64;
-            walk(snap, e.pgid, level + 1, nesting, s, seen)?;
-        }
-        s.branch_inuse += used;
-    }
-    Ok(())
 }

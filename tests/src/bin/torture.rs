@@ -93,7 +93,8 @@ fn kill_once(exe: &std::path::Path, path: &std::path::Path, next: &mut u64, rng:
     let tx = db.begin(false).map_err(|e| e.to_string())?;
     let problems = tx.check().map_err(|e| e.to_string())?;
     if !problems.is_empty() {
-        return Err(format!("check after kill: {problems:?}"));
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(format!("check after kill: {lines:?}"));
     }
     if let Some(&last) = acked.last() {
         let b = tx.bucket(b"acks").map_err(|e| format!("acknowledged bucket missing: {e}"))?;

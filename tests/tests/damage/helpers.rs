@@ -37,7 +37,7 @@ pub(crate) fn problems(path: &Path) -> Vec<String> {
         Err(e) => return vec![format!("error: begin: {e}")],
     };
     match tx.check() {
-        Ok(p) => p,
+        Ok(p) => p.iter().map(ToString::to_string).collect(),
         Err(e) => vec![format!("error: check: {e}")],
     }
 }
