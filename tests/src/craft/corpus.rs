@@ -90,7 +90,6 @@ fn ordinary() -> Case {
         Elem::inline("beta", 0, &beta),
         Elem::bucket("gamma", gamma, 1),
     ]);
-    c.root_sequence(5);
     Case {
         name: "ordinary",
         what: "a sound file: paged, inline and nested buckets, a 3-level tree, an overflow value",
