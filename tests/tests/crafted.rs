@@ -15,6 +15,11 @@
 //! Pairs that fail today are listed in [`KNOWN_FAILING`]: the main test skips them (and says
 //! so), and `cargo test -p rivet-tests --test crafted -- --ignored` runs exactly those pairs
 //! and fails while any of them still fails.
+//!
+//! `RIVET_CRAFTED=dag_buckets,tree_65` runs only those cases; `RIVET_CRAFTED_KEEP=DIR` keeps
+//! the files (`DIR/CASE/CASE.db`) to run a command on by hand; `RIVET_BIN` names the `rivet`
+//! binary (by default `cargo build -p rivet-cli` builds it in this test's target directory and
+//! profile). Engine operations run in `crafted_op` (tests/src/bin/crafted_op.rs).
 
 #[path = "crafted/run.rs"]
 mod run;
