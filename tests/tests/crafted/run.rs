@@ -100,11 +100,11 @@ pub fn rivet_bin() -> PathBuf {
         let profile_dir = exe.parent().and_then(Path::parent).expect("target/PROFILE/deps/TEST").to_path_buf();
         let target = profile_dir.parent().expect("target dir").to_path_buf();
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        // The profile `cargo test` builds the binary with (`test` in target/debug, `release`
+        // with --release), so that after a workspace `cargo test` this finds it up to date.
         let mut cmd = Command::new(option_env!("CARGO").unwrap_or("cargo"));
         cmd.args(["build", "--quiet", "-p", "rivet-cli", "--bin", "rivet"]).env("CARGO_TARGET_DIR", &target);
-        if release {
-            cmd.arg("--release");
-        }
+        cmd.args(["--profile", if release { "release" } else { "test" }]);
         let status = cmd.status().expect("run cargo build for the rivet binary");
         assert!(status.success(), "cargo build -p rivet-cli failed");
         profile_dir.join("rivet")
