@@ -67,19 +67,16 @@ const KNOWN_FAILING: &[(&str, &str)] = &[
     ("dag_inline", "rivet dump"),
     ("dag_inline", "rivet dump --json"),
     ("dag_inline", "rivet buckets -r"),
-    // Sound files at the engine's limits (48 nested buckets x 64-deep trees): stack overflow in
-    // the check (256 KiB thread; the command's 8 MiB main thread too), the freelist rebuild at
-    // open, stats, and the commit path.
+    // Sound files at the engine's limits (48 nested buckets x 64-deep trees): stack overflow on
+    // the 256 KiB thread in the check, the freelist rebuild at open, stats, and the commit
+    // path. (`rivet check` and `rivet pages` fit in 8 MiB when optimised, as `cargo test`
+    // builds them, and overflow it at opt-level 0.)
     ("deep_max", "engine check"),
     ("deep_max", "engine open_rw"),
     ("deep_max", "engine open_rw_nofl"),
     ("deep_max", "engine stats"),
     ("deep_max", "engine copy_file"),
     ("deep_max", "engine put"),
-    ("deep_max", "rivet check"),
-    ("deep_max", "rivet check --json"),
-    ("deep_max", "rivet pages"),
-    ("deep_max", "rivet pages --json"),
     ("deep_max_nofl", "engine check"),
     ("deep_max_nofl", "engine open_rw"),
     ("deep_max_nofl", "engine open_rw_nofl"),
@@ -87,10 +84,6 @@ const KNOWN_FAILING: &[(&str, &str)] = &[
     ("deep_max_nofl", "engine copy_file"),
     ("deep_max_nofl", "engine delete_buckets"),
     ("deep_max_nofl", "engine put"),
-    ("deep_max_nofl", "rivet check"),
-    ("deep_max_nofl", "rivet check --json"),
-    ("deep_max_nofl", "rivet pages"),
-    ("deep_max_nofl", "rivet pages --json"),
     // Compaction of a damaged leaf succeeds and changes the content (wrong result): a duplicate
     // key loses a value, unsorted keys come out sorted.
     ("dup_keys", "engine compact"),

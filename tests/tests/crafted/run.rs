@@ -119,10 +119,10 @@ fn hex(b: &[u8]) -> String {
 /// The limits of one child: output and disk linear in the bytes the file stores.
 fn limits(case: &Case, op: &Op, scratch: &Path) -> Limits {
     let linear = 64 * case.image.stored() + (64 << 10);
-    // A write to a file with many free pages rewrites their list at every commit: 8 bytes per
-    // page (a second for the file system's blocks), and a commit cannot reuse the pages of the
-    // list the commit before it wrote. The write operations commit up to four times. Encoding
-    // and writing the list takes time too: a second per 2^20 pages.
+    // A commit on a file with many free pages writes their list: 8 bytes per page, at a new
+    // place each time (the previous list's pages are still pending). The write operations
+    // commit up to four times: 32 bytes per page. Building and writing the list takes time
+    // too: a second more per 2^20 pages.
     let pages = case.image.len() / case.image.page_size as u64;
     let (freelist, slow) = if op.writes { (32 * pages, pages >> 20) } else { (0, 0) };
     Limits {
