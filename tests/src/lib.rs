@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod child;
+pub mod craft;
 pub mod faults;
 pub mod torture;
 
