@@ -117,7 +117,12 @@ fn walk(b: Bucket<'_>, depth: usize, clean: bool, n: &mut (u64, u64)) -> Result<
 fn check_problems(path: &Path) -> Result<Vec<String>, Error> {
     let db = DB::open(path, ro())?;
     let tx = db.begin(false)?;
-    tx.check()
+    Ok(lines(tx.check()?))
+}
+
+/// The check's problems as its lines.
+fn lines(problems: Vec<rivet_engine::Problem>) -> Vec<String> {
+    problems.iter().map(ToString::to_string).collect()
 }
 
 /// The kinds of problem in `problems` that the baseline (if given) does not have.
@@ -136,7 +141,7 @@ fn new_kinds(a: &Args, problems: &[String]) -> Result<(), End> {
 fn verify_after_write(a: &Args, written: &[(Vec<u8>, Vec<u8>)]) -> Op {
     let db = DB::open(&a.file, ro())?;
     let tx = db.begin(false)?;
-    let problems = tx.check()?;
+    let problems = lines(tx.check()?);
     new_kinds(a, &problems)?;
     let b = if written.is_empty() { tx.root() } else { tx.bucket(b"crafted-probe")? };
     for (k, v) in written {
@@ -236,7 +241,7 @@ fn run(a: &Args) -> Op {
             let names = top_level(&db)?;
             for name in &names {
                 db.update(|tx| tx.delete_bucket(name)).map_err(write_failed)?;
-                new_kinds(a, &db.begin(false)?.check()?)?;
+                new_kinds(a, &lines(db.begin(false)?.check()?))?;
             }
             // A commit that reuses the pages the deletes freed.
             let written = probe_data();

@@ -128,7 +128,7 @@ fn ordinary_content_opens_checks_and_reads_back() {
 
         let db = DB::open(&path, opts(true)).unwrap_or_else(|e| panic!("{what}: open: {e}"));
         let tx = db.begin(false).unwrap();
-        assert_eq!(tx.check().unwrap(), Vec::<String>::new(), "{what}: check");
+        assert_eq!(tx.check().unwrap(), Vec::new(), "{what}: check");
         assert_eq!(rivet_engine::dump::dump_json(&tx).unwrap(), expected, "{what}: dump");
         drop(tx);
         drop(db);
@@ -144,7 +144,7 @@ fn ordinary_content_opens_checks_and_reads_back() {
         })
         .unwrap_or_else(|e| panic!("{what}: write: {e}"));
         let tx = db.begin(false).unwrap();
-        assert_eq!(tx.check().unwrap(), Vec::<String>::new(), "{what}: check after a write");
+        assert_eq!(tx.check().unwrap(), Vec::new(), "{what}: check after a write");
         assert_eq!(tx.bucket(b"\xffadded").unwrap().get(b"k").unwrap(), Some(&b"v"[..]), "{what}");
     }
 }
@@ -158,7 +158,7 @@ fn the_ordinary_case_of_the_corpus_is_sound() {
     case.image.write(&path).unwrap();
     let db = DB::open(&path, opts(true)).unwrap();
     let tx = db.begin(false).unwrap();
-    assert_eq!(tx.check().unwrap(), Vec::<String>::new());
+    assert_eq!(tx.check().unwrap(), Vec::new());
     let alpha = tx.bucket(b"alpha").unwrap();
     assert_eq!(alpha.iter().count(), 2000);
     assert_eq!(alpha.get(b"key00007").unwrap(), Some(&[0xabu8; 10_000][..]));
