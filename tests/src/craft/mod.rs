@@ -21,7 +21,7 @@
 //! let data = c.tree(&[Elem::kv("k", "v")], 16);
 //! c.root_leaf(&[Elem::bucket("b", data, 0)]);
 //! let image = c.finish();
-//! assert_eq!(image.len(), 6 * 4096); // metas, the data leaf, the root leaf, the freelist
+//! assert_eq!(image.len(), 5 * 4096); // two metas, the data leaf, the root leaf, the freelist
 //! ```
 
 use std::collections::BTreeMap;
