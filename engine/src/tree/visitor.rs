@@ -52,7 +52,7 @@ pub enum BucketRoot {
 #[derive(Debug, Clone, Copy)]
 pub struct BucketStart<'a> {
     /// Its number in this walk: 0 for the first (the root bucket, the tree of
-    /// [`Scope::From`], the bucket of [`Scope::Bucket`]), then counting up as buckets are met.
+    /// [`Scope::From`](crate::tree::walk::Scope::From), the bucket of [`Scope::Bucket`](crate::tree::walk::Scope::Bucket)), then counting up as buckets are met.
     pub index: u32,
     /// The number of the bucket it is nested in.
     pub parent: Option<u32>,
