@@ -56,7 +56,7 @@ pub use db::handle::{Info, DB};
 pub use db::tx::Tx;
 pub use error::{Error, PageId, Result, TxId};
 pub use io::storage::{FileStorage, Storage};
-pub use limits::{DEFAULT_FILL_PERCENT, MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
+pub use limits::{DEFAULT_FILL_PERCENT, MAX_DEPTH, MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
 pub use options::{Options, DEFAULT_ALLOC_SIZE};
 pub use tree::counters::{Stats, TxStats};
 pub use tree::snapshot::Snapshot;

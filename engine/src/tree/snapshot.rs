@@ -33,6 +33,10 @@ impl Snapshot {
     }
 
     /// The bytes of page `id` and its overflow pages, checked against the high-water mark.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] if `id` is a meta page or lies at or past the high-water mark, if
+    /// the page's header names another page, or if its overflow runs past the mark.
     pub fn page_bytes(&self, id: PageId) -> Result<&[u8]> {
         self.page(id).map(|(bytes, _)| bytes)
     }
@@ -59,6 +63,9 @@ impl Snapshot {
     }
 
     /// How many pages page `id` spans (1 + its overflow), checked as [`Snapshot::page_bytes`].
+    ///
+    /// # Errors
+    /// As [`Snapshot::page_bytes`].
     pub fn page_span(&self, id: PageId) -> Result<u64> {
         Ok(self.page_bytes(id)?.len() as u64 / self.page_size())
     }
@@ -84,12 +91,20 @@ impl Snapshot {
     }
 
     /// The branch or leaf node stored at page `id`.
+    ///
+    /// # Errors
+    /// As [`Snapshot::page_bytes`], and [`Error::Corrupted`] if the page is not a branch or
+    /// leaf, or its element array does not fit the page.
     pub fn node(&self, id: PageId) -> Result<NodeView<'_>> {
         let (bytes, h) = self.page(id)?;
         NodeView::with_header(bytes, id, h)
     }
 
     /// The node at the root of a bucket.
+    ///
+    /// # Errors
+    /// As [`Snapshot::node`]; for an inline bucket, [`Error::Corrupted`] if its page image is
+    /// not a well-formed leaf.
     pub fn root_node<'a>(&'a self, root: DiskRoot<'a>) -> Result<NodeView<'a>> {
         match root {
             DiskRoot::Paged(id) => self.node(id),
@@ -117,6 +132,10 @@ impl Snapshot {
     }
 
     /// Finds `key` in a bucket's tree: the leaf element's flags and value.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] for a damaged page on the way down, an empty branch, or a tree
+    /// deeper than [`crate::MAX_DEPTH`] levels.
     pub fn get<'a>(&'a self, root: DiskRoot<'a>, key: &[u8]) -> Result<Option<(u32, &'a [u8])>> {
         self.get_from(self.root_node(root)?, key)
     }
