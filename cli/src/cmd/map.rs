@@ -16,7 +16,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use rivet_engine::format::page::{ELEMENT_SIZE, PAGE_HEADER_SIZE};
-use rivet_engine::tree::walk::{walk, BucketStart, NodeInfo, Role, Scope, Visitor};
+use rivet_engine::tree::walk::{walk, BucketRoot, BucketStart, NodeInfo, Role, Scope, Visitor};
 use rivet_engine::{PageId, Problem};
 
 use crate::cli::{Global, MapArgs};
@@ -76,6 +76,8 @@ pub struct Owner {
     pub leaf_inuse: u64,
     /// Bytes its branch nodes use.
     pub branch_inuse: u64,
+    /// An inline bucket (no pages of its own: it lives in its parent's leaf).
+    pub inline: bool,
 }
 
 impl Owner {
@@ -132,7 +134,8 @@ impl Visitor for Census<'_> {
         let owner = match b.parent {
             None => 0,
             Some(0) => {
-                self.owners.push(Owner { name: b.name.to_vec(), ..Owner::default() });
+                let inline = matches!(b.root, BucketRoot::Inline { .. });
+                self.owners.push(Owner { name: b.name.to_vec(), inline, ..Owner::default() });
                 (self.owners.len() - 1) as u32
             }
             Some(parent) => self.owner_of(parent),

@@ -166,8 +166,17 @@ fn cells(pages: &[Page], pal: &Palette, per: u64, titles: bool) -> Vec<Cell> {
     out
 }
 
+/// `n` and `what`, plural when `n` is not 1.
+fn count(n: u64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    if bytes < 1 << 20 {
+        format!("{} KiB", bytes.div_ceil(1024))
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    }
 }
 
 fn pct(part: u64, whole: u64) -> u64 {
@@ -189,9 +198,13 @@ fn figures(w: &Walked<'_>, pal: &Palette, damaged: u64) -> Vec<String> {
             continue;
         }
         let label = if o == 0 { "(root bucket)".to_string() } else { pal.labels[pal.group[o]].clone() };
+        if owner.inline {
+            l.push(format!("{label}: inline (in the root bucket's leaf, no pages of its own)"));
+            continue;
+        }
         l.push(format!(
-            "{label}: {} pages ({} branch, {} leaf, {} overflow); leaves {}% full",
-            owner.pages(),
+            "{label}: {} ({} branch, {} leaf, {} overflow); leaves {}% full",
+            count(owner.pages(), "page"),
             owner.branch,
             owner.leaf,
             owner.overflow,
@@ -202,9 +215,9 @@ fn figures(w: &Walked<'_>, pal: &Palette, damaged: u64) -> Vec<String> {
     if !others.is_empty() {
         let sum = |f: fn(&crate::cmd::map::Owner) -> u64| others.iter().map(|&o| f(&c.owners[o])).sum::<u64>();
         l.push(format!(
-            "{}: {} pages; leaves {}% full",
+            "{}: {}; leaves {}% full",
             pal.labels[TOP + 1],
-            sum(|o| o.pages()),
+            count(sum(|o| o.pages()), "page"),
             pct(sum(|o| o.leaf_inuse), sum(|o| o.leaf_alloc))
         ));
     }
@@ -217,10 +230,11 @@ fn figures(w: &Walked<'_>, pal: &Palette, damaged: u64) -> Vec<String> {
     l.push("pending pages are stored with the free ones; the file".to_string());
     l.push("  cannot tell them apart, so they are drawn as free".to_string());
     if pal.classes[LEAKED].pages > 0 {
-        l.push(format!("leaked (unreachable, not free): {} pages", pal.classes[LEAKED].pages));
+        l.push(format!("leaked (unreachable, not free): {}", count(pal.classes[LEAKED].pages, "page")));
     }
     if damaged > 0 || !c.problems.is_empty() {
-        l.push(format!("damaged: {damaged} pages; {} problems; run `rivet check`", c.problems.len()));
+        let problems = count(c.problems.len() as u64, "problem");
+        l.push(format!("damaged: {}; {problems}; run `rivet check`", count(damaged, "page")));
         if let Some(first) = c.problems.first() {
             l.push(format!("  the first: {}", show_short(first.as_bytes(), Format::Auto, 60)));
         }
@@ -233,10 +247,12 @@ fn figures(w: &Walked<'_>, pal: &Palette, damaged: u64) -> Vec<String> {
     let est = (2 + freelist + inuse.div_ceil(ps.max(1))).min(w.hwm);
     let saved = w.hwm - est;
     l.push(format!(
-        "compact: about {est} pages ({}) instead of {} ({}): saves about {saved} pages ({}%)",
+        "compact: about {} ({}) instead of {} ({}): saves about {} ({}%)",
+        count(est, "page"),
         mib(est * ps),
         w.hwm,
         mib(w.hwm * ps),
+        count(saved, "page"),
         pct(saved, w.hwm)
     ));
     l.push("  estimated from the bytes the branches and leaves use, packed".to_string());
