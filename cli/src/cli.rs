@@ -59,9 +59,12 @@ pub enum Command {
     /// The page table: every page below the high-water mark, its type, items, overflow and
     /// owning bucket.
     Pages(PagesArgs),
-    /// Draw the file as an SVG map: one cell per page (or run of pages), coloured by owner
-    /// (top-level bucket, branch/leaf/overflow, free, metas, freelist, leaked, damaged), with
-    /// the figures beside it.
+    /// Draw an SVG map of the file's pages, coloured by owner, with the figures beside it.
+    ///
+    /// One cell per page in file order (one per run of pages above --max-cells): each
+    /// top-level bucket its own colour (dark: branch, medium: leaf, light: overflow), the root
+    /// bucket, metas, freelist, free (pending pages included: the file stores them together),
+    /// leaked and damaged pages.
     Map(MapArgs),
     /// Decode pages: header, meta fields, freelist ids, or branch/leaf elements.
     Page(PageArgs),

@@ -59,8 +59,8 @@ fn fixed(owner: &str, colour: &str) -> Class {
 fn palette(w: &Walked<'_>) -> Palette {
     let owners = &w.census.owners;
     let mut classes = vec![
-        fixed("meta", "#303030"),
-        fixed("freelist", "#8c564b"),
+        fixed("meta", "#000000"),
+        fixed("freelist", "#707070"),
         fixed("free", "#e4e4e4"),
         fixed("leaked", "#ff00ff"),
         fixed("damaged", "#e00000"),
@@ -70,12 +70,13 @@ fn palette(w: &Walked<'_>) -> Palette {
     ranked.sort_by_key(|&o| std::cmp::Reverse(owners[o].pages()));
     let mut group = vec![0; owners.len()];
     let mut labels = vec!["(root bucket)".to_string()];
-    let mut keys = vec![("root".to_string(), 210.0, 15.0)];
+    let mut keys = vec![("root".to_string(), 210.0, 40.0)];
     for (rank, &o) in ranked.iter().enumerate() {
         if rank < TOP {
             group[o] = rank + 1;
             labels.push(show_short(&owners[o].name, Format::Auto, 40));
-            let hue = (rank as f64 * 137.508) % 360.0;
+            // Spread by the golden angle over 20..340, keeping pure red for damage.
+            let hue = 20.0 + (rank as f64 * 137.508) % 320.0;
             keys.push((format!("bucket:{}", crate::format::hex(&owners[o].name)), hue, 65.0));
         } else {
             group[o] = TOP + 1;
@@ -291,12 +292,15 @@ pub fn draw(file: &str, w: &Walked<'_>, opts: &Options) -> String {
         .collect();
     let text_h = 16 * (legend.len() + figs.len() + 3) as u64;
     let height = y0 + (rows * size).max(text_h) + 16;
-    let mut svg = Svg::new(fx + 700, height);
+    // Monospace at 12 px is about 7.3 px a character.
+    let widest = figs.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u64;
+    let mut svg = Svg::new((fx + widest * 15 / 2 + 30).max(x0 + 700), height);
     let mut css = String::from("rect{shape-rendering:crispEdges}text{fill:#222}");
     for (i, c) in pal.classes.iter().enumerate() {
         let _ = write!(css, ".k{i}{{fill:{}}}", c.colour);
     }
-    let _ = write!(css, ".k{UNKNOWN},.k{FREE}{{stroke:#c8c8c8;stroke-width:0.5}}");
+    let _ =
+        write!(css, ".k{UNKNOWN},.k{FREE}{{stroke:#c8c8c8;stroke-width:0.5}}.k{DAMAGED}{{stroke:#000;stroke-width:1}}");
     svg.style(&css);
     svg.text(x0, 20, &format!("rivet map {file}"), true);
     let cell_says = if per == 1 {
