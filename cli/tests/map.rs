@@ -220,6 +220,71 @@ fn svg_of(html: &str) -> &str {
 }
 
 #[test]
+fn pages_overwritten_with_garbage_never_stop_the_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for page in [0u64, 1, 2, 3, 4, 5, 10, 40, 100, 150, 200, 219] {
+        for pattern in 0..3 {
+            let f = copy("seq_15k", dir.path());
+            let bytes: Vec<u8> = (0..4096)
+                .map(|_| match pattern {
+                    0 => 0,
+                    1 => 0xff,
+                    _ => {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        seed as u8
+                    }
+                })
+                .collect();
+            {
+                use std::os::unix::fs::FileExt;
+                let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+                file.write_all_at(&bytes, page * 4096).unwrap();
+            }
+            let o = rivet([OsStr::new("map"), f.as_os_str()]);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(!err.contains("panicked"), "page {page}, pattern {pattern}: {err}");
+            match o.status.code() {
+                Some(0) => {
+                    let map = parse(std::str::from_utf8(&o.stdout).unwrap());
+                    if page >= 2 {
+                        let e = map.entry(page as usize);
+                        assert!(matches!(e.owner.as_str(), "damaged" | "free" | "leaked"), "page {page}: {e:?}");
+                    }
+                }
+                Some(2) => assert!(page < 2, "page {page}, pattern {pattern}: {err}"),
+                other => panic!("page {page}, pattern {pattern}: exit {other:?}: {err}"),
+            }
+        }
+    }
+}
+
+/// FNV-1a 64, the meta checksum.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+#[test]
+fn a_huge_high_water_mark_draws_the_pages_the_file_has() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let f = copy("seq_15k", dir.path());
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(&f).unwrap();
+    for m in 0..2u64 {
+        let mut meta = vec![0u8; 80];
+        file.read_exact_at(&mut meta, m * 4096).unwrap();
+        meta[56..64].copy_from_slice(&(1u64 << 62).to_le_bytes()); // the high-water mark
+        let sum = fnv1a(&meta[16..72]);
+        meta[72..80].copy_from_slice(&sum.to_le_bytes());
+        file.write_all_at(&meta, m * 4096).unwrap();
+    }
+    let map = parse(&ok([OsStr::new("map"), f.as_os_str()]));
+    assert_eq!(map.pages.len(), 256, "the pages in the file, not the high-water mark");
+}
+
+#[test]
 fn the_map_never_overwrites_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let f = copy("one_bucket", dir.path());

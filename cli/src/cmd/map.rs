@@ -95,8 +95,10 @@ pub struct Census<'p> {
     pub owners: Vec<Owner>,
     /// The owner of each bucket of the walk, by its number.
     bucket_owner: Vec<u32>,
-    /// Problems (warnings apart), as lines.
-    pub problems: Vec<String>,
+    /// Problems found (warnings apart), and the first as a line (a damaged file may have
+    /// millions; the map needs only their number).
+    pub problems: u64,
+    pub first_problem: Option<String>,
     progress: &'p Progress,
 }
 
@@ -182,7 +184,10 @@ impl Visitor for Census<'_> {
         if let Some(page) = self.at(p.page) {
             page.problem = true;
         }
-        self.problems.push(p.to_string());
+        self.problems += 1;
+        if self.first_problem.is_none() {
+            self.first_problem = Some(p.to_string());
+        }
         Ok(())
     }
 }
@@ -231,7 +236,8 @@ pub fn census<'p>(raw: &RawFile, g: &Global, progress: &'p Progress) -> Result<W
         pages: vec![Page::default(); n],
         owners: vec![Owner::default()],
         bucket_owner: Vec::new(),
-        problems: Vec::new(),
+        problems: 0,
+        first_problem: None,
         progress,
     };
     let r = walk(&raw.pages, raw.meta(), Scope::File, &mut census);

@@ -23,6 +23,9 @@ pub struct Options {
     pub max_cells: u64,
 }
 
+/// The longest line of the figures (longer texts are wrapped).
+const WRAP: usize = 90;
+
 /// Top-level buckets drawn in colours of their own (the rest share one).
 const TOP: usize = 24;
 
@@ -167,6 +170,23 @@ fn cells(pages: &[Page], pal: &Palette, per: u64, titles: bool) -> Vec<Cell> {
     out
 }
 
+/// Adds `text` to `lines`, cut at spaces into lines of at most [`WRAP`] characters, the
+/// second and later indented (and the first too with `indent`).
+fn wrap(lines: &mut Vec<String>, text: &str, indent: bool) {
+    let mut line = String::from(if indent { "  " } else { "" });
+    for word in text.split(' ') {
+        if !line.trim().is_empty() && line.chars().count() + 1 + word.chars().count() > WRAP {
+            lines.push(std::mem::replace(&mut line, "  ".to_string()));
+        } else if !line.trim().is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.trim().is_empty() {
+        lines.push(line);
+    }
+}
+
 /// `n` and `what`, plural when `n` is not 1.
 fn count(n: u64, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
@@ -233,29 +253,30 @@ fn figures(w: &Walked<'_>, pal: &Palette, damaged: u64) -> Vec<String> {
     if pal.classes[LEAKED].pages > 0 {
         l.push(format!("leaked (unreachable, not free): {}", count(pal.classes[LEAKED].pages, "page")));
     }
-    if damaged > 0 || !c.problems.is_empty() {
-        let problems = count(c.problems.len() as u64, "problem");
+    if damaged > 0 || c.problems > 0 {
+        let problems = count(c.problems, "problem");
         l.push(format!("damaged: {}; {problems}; run `rivet check`", count(damaged, "page")));
-        if let Some(first) = c.problems.first() {
-            l.push(format!("  the first: {}", show_short(first.as_bytes(), Format::Auto, 60)));
+        if let Some(first) = &c.first_problem {
+            wrap(&mut l, &format!("the first: {first}"), true);
         }
     }
     if let Some(t) = &w.truncated {
-        l.push(show_short(t.as_bytes(), Format::Auto, 80));
+        wrap(&mut l, t, false);
     }
     let inuse: u64 = c.owners.iter().map(|o| o.leaf_inuse + o.branch_inuse).sum();
     let freelist = pal.classes[FREELIST].pages.max(1);
     let est = (2 + freelist + inuse.div_ceil(ps.max(1))).min(w.hwm);
     let saved = w.hwm - est;
-    l.push(format!(
+    let compact = format!(
         "compact: about {} ({}) instead of {} ({}): saves about {} ({}%)",
         count(est, "page"),
-        mib(est * ps),
+        mib(est.saturating_mul(ps)),
         w.hwm,
-        mib(w.hwm * ps),
+        mib(w.hwm.saturating_mul(ps)),
         count(saved, "page"),
         pct(saved, w.hwm)
-    ));
+    );
+    wrap(&mut l, &compact, false);
     l.push("  estimated from the bytes the branches and leaves use, packed".to_string());
     l.push("  into full pages, plus 2 metas and the freelist: a lower bound".to_string());
     l.push("  on the new file, so the saving is at most this".to_string());
@@ -315,7 +336,7 @@ pub fn draw(file: &str, w: &Walked<'_>, opts: &Options) -> String {
             "page size {}, {} pages below the high-water mark ({}), {}",
             w.page_size,
             w.hwm,
-            mib(w.hwm * u64::from(w.page_size)),
+            mib(w.hwm.saturating_mul(u64::from(w.page_size))),
             cell_says
         ),
         false,
