@@ -23,6 +23,7 @@ use crate::cli::{Global, MapArgs};
 use crate::error::CliError;
 use crate::progress::Progress;
 use crate::raw::RawFile;
+use crate::w;
 
 /// What one page is, as the walk reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -263,7 +264,11 @@ pub fn run(g: &Global, a: MapArgs, out: &mut dyn Write) -> Result<ExitCode, CliE
     let opts = crate::cmd::map_draw::Options { html: a.html, max_cells: a.max_cells.max(1) };
     let text = crate::cmd::map_draw::draw(&a.file.display().to_string(), &walked, &opts);
     match &a.output {
-        Some(o) => std::fs::write(o, text.as_bytes()).map_err(|e| CliError::io(o, "write", &e))?,
+        Some(o) => {
+            std::fs::write(o, text.as_bytes()).map_err(|e| CliError::io(o, "write", &e))?;
+            let pages = walked.census.pages.len();
+            w!(out, "{}: map of {pages} pages written to {} ({} bytes)", a.file.display(), o.display(), text.len())?;
+        }
         None => out.write_all(text.as_bytes()).map_err(CliError::output)?,
     }
     Ok(ExitCode::SUCCESS)
