@@ -31,10 +31,13 @@ pub enum Kind {
     /// Nothing reported it (not walked).
     #[default]
     Unknown,
+    /// Meta page 0 or 1.
     Meta,
     /// The freelist page or one of its overflow pages.
     Freelist,
+    /// The first page of a branch node.
     Branch,
+    /// The first page of a leaf node.
     Leaf,
     /// An overflow page of a branch or leaf.
     Overflow,
@@ -50,8 +53,11 @@ pub enum Kind {
 /// and whether a problem names it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Page {
+    /// What it is.
     pub kind: Kind,
+    /// Its owner (an index into [`Census::owners`]) when it is a tree page.
     pub owner: u32,
+    /// A problem names it.
     pub problem: bool,
 }
 
@@ -68,12 +74,15 @@ impl Page {
 pub struct Owner {
     /// The name (empty for the root bucket).
     pub name: Vec<u8>,
+    /// Branch pages (first pages of branch nodes).
     pub branch: u64,
+    /// Leaf pages (first pages of leaf nodes).
     pub leaf: u64,
     /// Overflow pages of its branch and leaf nodes.
     pub overflow: u64,
-    /// Bytes allocated to its leaves (with their overflow pages) and bytes they use.
+    /// Bytes allocated to its leaves (with their overflow pages).
     pub leaf_alloc: u64,
+    /// Bytes its leaves use.
     pub leaf_inuse: u64,
     /// Bytes its branch nodes use.
     pub branch_inuse: u64,
@@ -96,9 +105,10 @@ pub struct Census<'p> {
     pub owners: Vec<Owner>,
     /// The owner of each bucket of the walk, by its number.
     bucket_owner: Vec<u32>,
-    /// Problems found (warnings apart), and the first as a line (a damaged file may have
-    /// millions; the map needs only their number).
+    /// Problems found (warnings apart): a damaged file may have millions, the map needs only
+    /// their number and the first.
     pub problems: u64,
+    /// The first problem, as a line.
     pub first_problem: Option<String>,
     progress: &'p Progress,
 }
@@ -196,7 +206,9 @@ impl Visitor for Census<'_> {
 /// A run of free pages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Run {
+    /// Its first page.
     pub first: PageId,
+    /// Its pages.
     pub len: u64,
 }
 
@@ -222,8 +234,11 @@ pub fn free_runs(pages: &[Page]) -> (u64, Run) {
 
 /// What the file holds, for the drawing.
 pub struct Walked<'p> {
+    /// What the walk said.
     pub census: Census<'p>,
+    /// The page size.
     pub page_size: u32,
+    /// The high-water mark.
     pub hwm: PageId,
     /// Where the file's pages end, when it is shorter than the high-water mark needs.
     pub truncated: Option<String>,
