@@ -59,6 +59,13 @@ pub enum Command {
     /// The page table: every page below the high-water mark, its type, items, overflow and
     /// owning bucket.
     Pages(PagesArgs),
+    /// Draw an SVG map of the file's pages, coloured by owner, with the figures beside it.
+    ///
+    /// One cell per page in file order (one per run of pages above --max-cells): each
+    /// top-level bucket its own colour (dark: branch, medium: leaf, light: overflow), the root
+    /// bucket, metas, freelist, free (pending pages included: the file stores them together),
+    /// leaked and damaged pages.
+    Map(MapArgs),
     /// Decode pages: header, meta fields, freelist ids, or branch/leaf elements.
     Page(PageArgs),
     /// Print the key and value of one element of a branch or leaf page.
@@ -163,6 +170,22 @@ pub struct PagesArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `map`.
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// The database file.
+    pub file: PathBuf,
+    /// Where to write the map (default: standard output).
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Write an HTML page holding the map, with details of every cell on hover.
+    #[arg(long)]
+    pub html: bool,
+    /// At most this many cells: larger files are drawn with a run of pages per cell.
+    #[arg(long, value_name = "N", default_value_t = 16384)]
+    pub max_cells: u64,
 }
 
 /// `page`.

@@ -36,6 +36,7 @@ mod lock;
 mod open;
 mod progress;
 mod raw;
+mod svg;
 
 use cli::{Cli, Command};
 use error::CliError;
@@ -50,6 +51,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, CliError> {
         Command::Keys(a) => cmd::keys::run(&g, a, out),
         Command::Get(a) => cmd::get::run(&g, a, out),
         Command::Pages(a) => cmd::pages::run(&g, a, out),
+        Command::Map(a) => cmd::map::run(&g, a, out),
         Command::Page(a) => cmd::page::run(&g, a, out),
         Command::PageItem(a) => cmd::page_item::run(&g, a, out),
         Command::Check(a) => cmd::check::run(&g, a, out),

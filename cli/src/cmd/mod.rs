@@ -9,6 +9,8 @@ pub mod dump;
 pub mod get;
 pub mod info;
 pub mod keys;
+pub mod map;
+pub mod map_draw;
 pub mod page;
 pub mod page_item;
 pub mod pages;
