@@ -24,7 +24,7 @@ pub fn truncation(raw: &RawFile) -> Option<String> {
     Some(format!(
         "the file is truncated: {} bytes, but the high-water mark of {hwm} pages needs {} (pages {first}..{} are missing)",
         raw.len,
-        hwm.saturating_mul(raw.ps()),
+        u128::from(hwm) * u128::from(raw.ps()),
         hwm.saturating_sub(1)
     ))
 }
