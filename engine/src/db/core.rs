@@ -22,6 +22,7 @@ use crate::io::storage::Storage;
 use crate::limits::MIN_FILE_SIZE;
 use crate::options::Options;
 use crate::tree::counters::{Counters, Stats, TxStats};
+use crate::tree::opened::Opened;
 use crate::tree::snapshot::Snapshot;
 
 /// The committed state readers start from.
@@ -65,7 +66,12 @@ impl Core {
     /// A snapshot of the last commit, registered as a reader until [`Core::end_read`].
     pub fn begin_read(&self) -> Snapshot {
         let mut cur = lock(&self.current);
-        let snap = Snapshot { meta: cur.meta, map: cur.map.clone(), counters: self.counters.clone() };
+        let snap = Snapshot {
+            meta: cur.meta,
+            map: cur.map.clone(),
+            counters: self.counters.clone(),
+            opened: Opened::tracking(),
+        };
         self.tx_n.fetch_add(1, Ordering::Relaxed);
         *cur.readers.entry(snap.meta.txid).or_insert(0) += 1;
         snap
@@ -104,7 +110,12 @@ impl Core {
         };
         drop(slot);
         let cur = lock(&self.current);
-        let snap = Snapshot { meta: cur.meta, map: cur.map.clone(), counters: self.counters.clone() };
+        let snap = Snapshot {
+            meta: cur.meta,
+            map: cur.map.clone(),
+            counters: self.counters.clone(),
+            opened: Opened::default(),
+        };
         match cur.readers.keys().next() {
             Some(&oldest) => writer.freelist.release(oldest),
             None => writer.freelist.release(TxId::MAX),
@@ -166,7 +177,7 @@ impl Core {
         }
         cur.meta = c.meta;
         lock(&self.tx_stats).add(&c.stats);
-        Ok(Snapshot { meta: c.meta, map: cur.map.clone(), counters: self.counters.clone() })
+        Ok(Snapshot { meta: c.meta, map: cur.map.clone(), counters: self.counters.clone(), opened: Opened::default() })
     }
 
     /// Database statistics (see [`crate::DB::stats`]).

@@ -77,7 +77,7 @@ where
     let map_size = mmap_size(len.max(opts.initial_mmap_size).max(needed), u64::from(page_size));
     let map = Arc::new(Map::new(&file, map_size, opts.mmap_populate).map_err(io("mmap"))?);
     let counters = Arc::new(Counters::default());
-    let snap = Snapshot { meta, map: map.clone(), counters: counters.clone() };
+    let snap = Snapshot { meta, map: map.clone(), counters: counters.clone(), opened: Default::default() };
     let writer = if ro {
         None
     } else {
