@@ -36,16 +36,6 @@ use run::{check_kinds, dump_line, Context, Op, OPS};
 /// (issue 18). The comments say how they fail (as measured at the commit that added them).
 #[rustfmt::skip]
 const KNOWN_FAILING: &[(&str, &str)] = &[
-    // Buckets that nest into themselves, or share pages: a write frees a page the cycle or the
-    // sibling still reaches ("reachable freed"); delete_bucket collects pages along 2^40 paths
-    // (multi-GB allocations abort). (Reads, dumps, `buckets -r` and compaction stop at the
-    // second bucket opened at a root page: `tree::opened`.)
-    ("cycle_self", "engine delete_buckets"),
-    ("cycle_self", "engine put"),
-    ("cycle_ancestor", "engine put"),
-    ("dag_buckets", "engine delete_buckets"),
-    ("dag_buckets", "engine put"),
-    ("dag_inline", "engine delete_buckets"),
     // 60,000 values overlapping one 1 MiB region pass the check: the dump aborts on a 1.3 GB
     // allocation, the commands print without bound, compaction writes without bound, a put
     // runs out of memory.

@@ -14,6 +14,7 @@ use crate::format::bucket::{decode_bucket, DiskRoot};
 use crate::format::freelist::Freelist;
 use crate::format::page::{LeafElem, BUCKET_LEAF_FLAG};
 use crate::limits::{MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
+use crate::tree::pageset::PageSet;
 use crate::tree::snapshot::Snapshot;
 
 /// What only the single writer owns between transactions.
@@ -22,6 +23,21 @@ pub(crate) struct Writer {
     pub freelist: Freelist,
     /// The file length as last set or observed.
     pub file_size: u64,
+    /// Whether the committed trees were walked before this handle's first write
+    /// ([`crate::tree::verify`]), and what that found.
+    pub verified: Verified,
+}
+
+/// The outcome of the reachability walk before a handle's first write.
+#[derive(Debug, Clone)]
+pub(crate) enum Verified {
+    /// Not walked yet.
+    Pending,
+    /// Walked (or known sound: a freelist rebuilt at open walked the same trees); nothing
+    /// shared.
+    Sound,
+    /// A page reached twice, or reachable and free: every write of the handle fails so.
+    Failed(crate::error::PageId, crate::corruption::Corruption),
 }
 
 /// A write transaction's working state.
@@ -203,7 +219,7 @@ impl WriteTx {
                 None => return Err(Error::BucketNotFound),
             };
             let mut pages = Vec::new();
-            collect_bucket_pages(&view, src, &mut pages, 0)?;
+            collect_bucket_pages(&view, src, &mut pages, &mut PageSet::new(), 0)?;
             pages
         };
         for (p, n) in pages {
@@ -247,11 +263,15 @@ impl WriteTx {
 }
 
 /// Every page a bucket currently owns (its tree, and the trees of its nested buckets), as
-/// `(first page, page count)` runs.
+/// `(first page, page count)` runs. `seen` holds the pages collected so far (over all the
+/// buckets of the call): a page met again, shared by two buckets or reached through a cycle,
+/// is [`Corruption::ReachedTwice`], so the work is linear in the pages and nothing is freed
+/// twice. The recursion is one level per nesting level (at most `MAX_DEPTH`).
 pub(crate) fn collect_bucket_pages(
     view: &View<'_>,
     src: Src<'_>,
     out: &mut Vec<(PageId, u64)>,
+    seen: &mut PageSet,
     depth: usize,
 ) -> Result<()> {
     if depth > crate::limits::MAX_DEPTH {
@@ -262,13 +282,13 @@ pub(crate) fn collect_bucket_pages(
         Src::Write(w) => (w.disk_root(), Some(&w.overlay)),
     };
     if let Some(root) = root {
-        collect_tree(view, root, overlay, out, depth)?;
+        collect_tree(view, root, overlay, out, seen, depth)?;
     }
     if let Some(ov) = overlay {
         for c in ov.values() {
             if let Change::Bucket(cid) = c {
                 if let Some(b) = view.arena.get(*cid) {
-                    collect_bucket_pages(view, Src::Write(b), out, depth + 1)?;
+                    collect_bucket_pages(view, Src::Write(b), out, seen, depth + 1)?;
                 }
             }
         }
@@ -282,12 +302,14 @@ fn collect_tree(
     root: DiskRoot<'_>,
     overlay: Option<&BTreeMap<OverlayKey, Change>>,
     out: &mut Vec<(PageId, u64)>,
+    seen: &mut PageSet,
     depth: usize,
 ) -> Result<()> {
     let mut stack: Vec<(PageId, usize)> = Vec::new();
     let root_node = view.snap.root_node(root)?;
     let visit = |node: crate::format::page::NodeView<'_>,
                  out: &mut Vec<(PageId, u64)>,
+                 seen: &mut PageSet,
                  stack: &mut Vec<(PageId, usize)>,
                  level: usize|
      -> Result<()> {
@@ -299,7 +321,7 @@ fn collect_tree(
                 let e = node.leaf_elem(i)?;
                 if e.is_bucket() && overlay.is_none_or(|o| !o.contains_key(e.key)) {
                     let d = decode_bucket(e.value, node.pgid)?;
-                    collect_bucket_pages(view, Src::Disk(d), out, depth + 1)?;
+                    collect_bucket_pages(view, Src::Disk(d), out, seen, depth + 1)?;
                 }
             }
         } else {
@@ -309,18 +331,19 @@ fn collect_tree(
         }
         Ok(())
     };
-    let mut seen = std::collections::HashSet::new();
     if let DiskRoot::Paged(id) = root {
-        seen.insert(id);
+        if !seen.insert(id) {
+            return Err(Error::corrupted(id, Corruption::ReachedTwice { overflow_of: None }));
+        }
         out.push((id, view.snap.page_span(id)?));
     }
-    visit(root_node, out, &mut stack, 0)?;
+    visit(root_node, out, seen, &mut stack, 0)?;
     while let Some((id, level)) = stack.pop() {
         if !seen.insert(id) {
             return Err(Error::corrupted(id, Corruption::ReachedTwice { overflow_of: None }));
         }
         out.push((id, view.snap.page_span(id)?));
-        visit(view.snap.node(id)?, out, &mut stack, level)?;
+        visit(view.snap.node(id)?, out, seen, &mut stack, level)?;
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 
 use crate::commit::protocol::{Committed, Target};
-use crate::commit::write::{WriteTx, Writer};
+use crate::commit::write::{Verified, WriteTx, Writer};
 use crate::error::{Error, Result, TxId};
 use crate::format::meta::Meta;
 use crate::io::mmap::{mmap_size, Map};
@@ -129,6 +129,13 @@ impl Core {
                 0,
                 "the transaction id is at its maximum (u64::MAX); no further commit is possible",
             ));
+        }
+        if self.opts.verify_before_write {
+            if let Err(e) = verify(&snap, &mut writer) {
+                drop(snap);
+                self.end_write(writer);
+                return Err(e);
+            }
         }
         Ok(WriteTx::new(snap, writer))
     }
@@ -246,5 +253,29 @@ impl Drop for Core {
         // Best effort: a failed trim leaves a longer file, which is still a valid database.
         let _ = self.trim();
         crate::io::lock::unlock(&self.file);
+    }
+}
+
+/// Runs the reachability walk before a handle's first write ([`crate::tree::verify`]) unless
+/// it ran already, and records the outcome in the writer's state.
+///
+/// # Errors
+/// [`Error::Corrupted`] naming a page the committed trees reach twice, or reach while the
+/// freelist lists it (now or at an earlier write of the handle); [`Error::Io`] from reading.
+fn verify(snap: &Snapshot, writer: &mut Writer) -> Result<()> {
+    match &writer.verified {
+        Verified::Sound => Ok(()),
+        Verified::Failed(page, kind) => Err(Error::corrupted(*page, kind.clone())),
+        Verified::Pending => match crate::tree::verify::verify_for_write(snap) {
+            Ok(()) => {
+                writer.verified = Verified::Sound;
+                Ok(())
+            }
+            Err(Error::Corrupted { page, reason }) => {
+                writer.verified = Verified::Failed(page, reason.clone());
+                Err(Error::Corrupted { page, reason })
+            }
+            Err(e) => Err(e),
+        },
     }
 }

@@ -10,5 +10,6 @@ pub(crate) mod opened;
 pub mod pageset;
 pub mod snapshot;
 pub mod stats;
+pub mod verify;
 mod visitor;
 pub mod walk;

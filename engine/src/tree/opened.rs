@@ -32,9 +32,12 @@ pub(crate) enum Parent {
     Inline(usize),
 }
 
+/// Each root page opened, with the bucket opened at it: its parent and its name.
+type Roots = HashMap<PageId, (Parent, Box<[u8]>)>;
+
 /// The roots opened so far, when tracking (read transactions).
 #[derive(Debug, Default)]
-pub(crate) struct Opened(Option<Mutex<HashMap<PageId, (Parent, Box<[u8]>)>>>);
+pub(crate) struct Opened(Option<Mutex<Roots>>);
 
 impl Opened {
     /// A tracker that records (for a read transaction).
