@@ -152,6 +152,14 @@ pub enum Corruption {
     /// A page below the high-water mark that no tree uses and the freelist does not list.
     #[error("unreachable unfreed")]
     UnreachableUnfreed,
+    /// A run of `count` (at least 2) consecutive pages, from the problem's page on, that no
+    /// tree uses and the freelist does not list: reported as one problem, so that a check's
+    /// report is proportional to the file's content, not to its high-water mark.
+    #[error("unreachable unfreed ({count} pages)")]
+    UnreachableUnfreedRun {
+        /// Pages in the run.
+        count: u64,
+    },
     /// A page listed on the freelist twice.
     #[error("already freed")]
     FreedTwice,
@@ -329,6 +337,9 @@ impl fmt::Display for Problem {
                 write!(f, "page {page}: missing: beyond the end of the truncated file ({file_pages} pages)")
             }
             C::TreeTooDeep => write!(f, "page {page}: tree deeper than {MAX_DEPTH} levels"),
+            C::UnreachableUnfreedRun { count } => {
+                write!(f, "pages {page}-{}: {}", page.saturating_add(count.saturating_sub(1)), self.kind)
+            }
             C::FreelistUnreadable(reason) => write!(f, "freelist: page {page}: {reason}"),
             kind => write!(f, "page {page}: {kind}"),
         }
