@@ -102,6 +102,15 @@ pub enum Corruption {
         /// The element asked for.
         index: usize,
     },
+    /// The keys and values of a node's elements add up to more than the node's bytes: their
+    /// data overlap.
+    #[error("its elements announce {total} bytes of keys and values, more than its {span} bytes (overlapping data)")]
+    DataOverlap {
+        /// Bytes of keys and values announced.
+        total: u64,
+        /// Bytes of the node (with its overflow pages).
+        span: usize,
+    },
     /// A branch page without elements.
     #[error("empty branch page")]
     EmptyBranch,
@@ -317,7 +326,8 @@ fn is_content(kind: &Corruption) -> bool {
         | C::RootHoldsValue { .. }
         | C::InlineNotLeaf
         | C::InlineHoldsBucket
-        | C::InlineKeysOutOfOrder => true,
+        | C::InlineKeysOutOfOrder
+        | C::DataOverlap { .. } => true,
         C::Element { reason, .. } => is_content(reason),
         _ => false,
     }

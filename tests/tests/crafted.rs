@@ -36,15 +36,6 @@ use run::{check_kinds, dump_line, Context, Op, OPS};
 /// (issue 18). The comments say how they fail (as measured at the commit that added them).
 #[rustfmt::skip]
 const KNOWN_FAILING: &[(&str, &str)] = &[
-    // 60,000 values overlapping one 1 MiB region pass the check: the dump aborts on a 1.3 GB
-    // allocation, the commands print without bound, compaction writes without bound, a put
-    // runs out of memory.
-    ("overlap_values", "engine dump"),
-    ("overlap_values", "engine compact"),
-    ("overlap_values", "engine put"),
-    ("overlap_values", "rivet dump"),
-    ("overlap_values", "rivet dump --json"),
-    ("overlap_values", "rivet compact"),
     // A sparse file of 2^26 pages without a stored freelist: a write rebuilds the freelist of
     // 2^26 ids in memory (512 MiB, then copied) and aborts.
     ("sparse_26_nofl", "engine delete_buckets"),

@@ -370,6 +370,10 @@ impl<'s, S: PageSource + ?Sized, V: Visitor> Walker<'s, '_, S, V> {
                 return Ok(None);
             }
         };
+        // (An element outside the node is reported where the walk meets it.)
+        if let Err(Error::Corrupted { page, reason: reason @ Corruption::DataOverlap { .. } }) = node.check_data() {
+            self.report(Problem::new(page, reason))?;
+        }
         let info =
             NodeInfo { page: id, bucket, level, inline: false, view: node, bytes: bytes.len(), overflow: h.overflow };
         self.v.node(&info);
