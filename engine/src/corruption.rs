@@ -102,6 +102,15 @@ pub enum Corruption {
         /// The element asked for.
         index: usize,
     },
+    /// The keys and values of a node's elements add up to more than the node's bytes: their
+    /// data overlap.
+    #[error("its elements announce {total} bytes of keys and values, more than its {span} bytes (overlapping data)")]
+    DataOverlap {
+        /// Bytes of keys and values announced.
+        total: u64,
+        /// Bytes of the node (with its overflow pages).
+        span: usize,
+    },
     /// A branch page without elements.
     #[error("empty branch page")]
     EmptyBranch,
@@ -152,6 +161,14 @@ pub enum Corruption {
     /// A page below the high-water mark that no tree uses and the freelist does not list.
     #[error("unreachable unfreed")]
     UnreachableUnfreed,
+    /// A run of `count` (at least 2) consecutive pages, from the problem's page on, that no
+    /// tree uses and the freelist does not list: reported as one problem, so that a check's
+    /// report is proportional to the file's content, not to its high-water mark.
+    #[error("unreachable unfreed ({count} pages)")]
+    UnreachableUnfreedRun {
+        /// Pages in the run.
+        count: u64,
+    },
     /// A page listed on the freelist twice.
     #[error("already freed")]
     FreedTwice,
@@ -309,7 +326,8 @@ fn is_content(kind: &Corruption) -> bool {
         | C::RootHoldsValue { .. }
         | C::InlineNotLeaf
         | C::InlineHoldsBucket
-        | C::InlineKeysOutOfOrder => true,
+        | C::InlineKeysOutOfOrder
+        | C::DataOverlap { .. } => true,
         C::Element { reason, .. } => is_content(reason),
         _ => false,
     }
@@ -329,6 +347,9 @@ impl fmt::Display for Problem {
                 write!(f, "page {page}: missing: beyond the end of the truncated file ({file_pages} pages)")
             }
             C::TreeTooDeep => write!(f, "page {page}: tree deeper than {MAX_DEPTH} levels"),
+            C::UnreachableUnfreedRun { count } => {
+                write!(f, "pages {page}-{}: {}", page.saturating_add(count.saturating_sub(1)), self.kind)
+            }
             C::FreelistUnreadable(reason) => write!(f, "freelist: page {page}: {reason}"),
             kind => write!(f, "page {page}: {kind}"),
         }

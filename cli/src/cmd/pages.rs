@@ -1,8 +1,12 @@
 //! `rivet pages FILE [--json]`: the page table, as bbolt's `pages` prints it, with the bucket
 //! that owns each tree page. Overflow pages are folded into the page they continue; pages not
 //! reached from any tree are `free` (listed on the freelist, or implicit without one) or
-//! `unreachable` (leaked). Built by the engine's page walker over the file read page by page,
-//! so it also works on damaged files.
+//! `unreachable` (leaked); a run of such pages is one row (`100-4194303  free ... (4194204
+//! pages)`), so the table is proportional to what the file holds, not to its high-water mark.
+//! Built by the engine's page walker over the file read page by page, so it also works on
+//! damaged files.
+
+use std::collections::BTreeMap;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -27,6 +31,9 @@ struct Row {
     overflow: u64,
     /// Bucket path (names in hex) of a branch or leaf page.
     bucket: Option<Vec<String>>,
+    /// For a run of free or unreachable pages: its last page (the row stands for `id..=last`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last: Option<PageId>,
 }
 
 /// Totals of the trees walked, as bbolt-tool's census counts them.
@@ -92,8 +99,12 @@ struct PageInfo {
 
 /// The page table, built from what the engine's walk reports.
 struct Table<'p> {
-    /// One entry per page below the high-water mark that exists in the file.
-    pages: Vec<PageInfo>,
+    /// Pages below the file's end (`limit`) that the walk reached, by id.
+    pages: BTreeMap<PageId, PageInfo>,
+    /// Pages not reached, as runs: first page, pages, free.
+    runs: Vec<(PageId, u64, bool)>,
+    /// Pages at or past this id (missing from a truncated file) get no entry.
+    limit: PageId,
     /// Bucket paths by the walk's bucket number; 0 is the root bucket.
     buckets: Vec<Vec<Vec<u8>>>,
     census: Census,
@@ -104,7 +115,10 @@ struct Table<'p> {
 impl Visitor for Table<'_> {
     fn page(&mut self, id: PageId, role: Role) {
         self.progress.inc(1);
-        let Some(p) = self.pages.get_mut(id as usize) else { return };
+        if id >= self.limit {
+            return;
+        }
+        let p = self.pages.entry(id).or_default();
         *p = match role {
             Role::Meta => PageInfo { used: Use::Meta, ..*p },
             Role::Freelist { ids, overflow } => {
@@ -142,7 +156,7 @@ impl Visitor for Table<'_> {
         if n.inline {
             return;
         }
-        if let Some(p) = self.pages.get_mut(n.page as usize) {
+        if let Some(p) = self.pages.get_mut(&n.page) {
             p.used = if v.leaf { Use::Leaf } else { Use::Branch };
             p.items = v.len() as u32;
             p.extra = u64::from(n.overflow);
@@ -157,8 +171,13 @@ impl Visitor for Table<'_> {
     }
 
     fn unreached(&mut self, id: PageId, free: bool) {
-        if let Some(p) = self.pages.get_mut(id as usize) {
-            p.free = free;
+        self.progress.inc(1);
+        if id >= self.limit {
+            return;
+        }
+        match self.runs.last_mut() {
+            Some((first, n, f)) if *f == free && *first + *n == id => *n += 1,
+            _ => self.runs.push((id, 1, free)),
         }
     }
 
@@ -183,12 +202,28 @@ fn kind(p: &PageInfo) -> &'static str {
     }
 }
 
-/// The rows: every page id below the file's end, overflow pages folded in.
+/// The rows: every page id below the file's end, overflow pages folded in, runs of pages not
+/// reached as one row each.
 fn rows(t: &Table<'_>) -> Vec<Row> {
     let mut rows = Vec::new();
-    let mut id = 0usize;
-    while id < t.pages.len() {
-        let p = &t.pages[id];
+    let mut runs = t.runs.iter().peekable();
+    // The next id not folded into a row already.
+    let mut next: PageId = 0;
+    let run_row = |&(first, n, free): &(PageId, u64, bool)| Row {
+        id: first,
+        kind: if free { "free" } else { "unreachable" },
+        items: None,
+        overflow: 0,
+        bucket: None,
+        last: (n > 1).then(|| first + n - 1),
+    };
+    for (&id, p) in &t.pages {
+        while let Some(r) = runs.next_if(|r| r.0 < id) {
+            rows.push(run_row(r));
+        }
+        if id < next {
+            continue;
+        }
         let (items, overflow, bucket) = match p.used {
             Use::Meta => (Some(0), 0, None),
             Use::Freelist => (Some(p.items), p.extra, None),
@@ -197,9 +232,10 @@ fn rows(t: &Table<'_>) -> Vec<Row> {
             }
             _ => (None, 0, None),
         };
-        rows.push(Row { id: id as PageId, kind: kind(p), items, overflow, bucket });
-        id += 1 + overflow as usize;
+        rows.push(Row { id, kind: kind(p), items, overflow, bucket, last: None });
+        next = id + 1 + overflow;
     }
+    rows.extend(runs.map(run_row));
     rows
 }
 
@@ -208,9 +244,11 @@ pub fn run(g: &Global, a: PagesArgs, out: &mut dyn Write) -> Result<ExitCode, Cl
     let raw = crate::open::inspect(&a.file, g)?;
     let progress = Progress::bar(g.quiet, raw.hwm(), "walking", "pages");
     // Pages missing from a truncated file get no entry; they are reported when reached.
-    let n = raw.hwm().min(raw.file_pages()) as usize;
+    let limit = raw.hwm().min(raw.file_pages());
     let mut table = Table {
-        pages: vec![PageInfo::default(); n],
+        pages: BTreeMap::new(),
+        runs: Vec::new(),
+        limit,
         buckets: Vec::new(),
         census: Census::default(),
         problems: Vec::new(),
@@ -242,21 +280,23 @@ pub fn run(g: &Global, a: PagesArgs, out: &mut dyn Write) -> Result<ExitCode, Cl
     for r in &rows {
         let items = r.items.map(|n| n.to_string()).unwrap_or_default();
         let overflow = if r.overflow > 0 { r.overflow.to_string() } else { String::new() };
-        let p = &table.pages[r.id as usize];
-        let bucket = match p.used {
-            Use::Branch | Use::Leaf => path(&table.buckets[p.bucket as usize]),
-            _ => String::new(),
+        let (id, bucket) = match (r.last, table.pages.get(&r.id)) {
+            (Some(last), _) => (format!("{}-{last}", r.id), format!("({} pages)", last - r.id + 1)),
+            (None, Some(p)) if matches!(p.used, Use::Branch | Use::Leaf) => {
+                (r.id.to_string(), path(&table.buckets[p.bucket as usize]))
+            }
+            _ => (r.id.to_string(), String::new()),
         };
-        let row = format!("{:<8} {:<10} {:>6} {:>6}  {}", r.id, r.kind, items, overflow, bucket);
+        let row = format!("{:<8} {:<10} {:>6} {:>6}  {}", id, r.kind, items, overflow, bucket);
         w!(out, "{}", row.trim_end())?;
     }
-    if raw.hwm() > table.pages.len() as u64 {
+    if raw.hwm() > limit {
         w!(
             out,
             "{:<8} {:<10}  (pages {}..{} are missing: the file is truncated)",
-            table.pages.len(),
+            limit,
             "missing",
-            table.pages.len(),
+            limit,
             raw.hwm() - 1
         )?;
     }

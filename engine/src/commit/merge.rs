@@ -40,6 +40,7 @@ pub(crate) fn bucket_root(e: &LeafElem<'_>) -> Option<PageId> {
 /// an insert, one with an equal key replaces (or deletes) it. The committed sub-bucket roots
 /// kept are checked with [`committed_ref`].
 pub(crate) fn merge_leaf<'x>(node: NodeView<'x>, changes: &Changes<'x>) -> Result<Vec<LeafElem<'x>>> {
+    node.check_data()?;
     let mut out = Vec::with_capacity(node.len() + changes.len());
     let mut ci = 0;
     for i in 0..node.len() {

@@ -645,6 +645,7 @@ impl<'s> Spill<'s> {
 
 /// All elements of a committed node, as an owned list.
 fn node_elems(view: NodeView<'_>) -> Result<Node<'_>> {
+    view.check_data()?;
     if view.leaf {
         (0..view.len()).map(|i| view.leaf_elem(i)).collect::<Result<Vec<_>>>().map(Node::Leaf)
     } else {

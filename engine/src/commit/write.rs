@@ -14,6 +14,7 @@ use crate::format::bucket::{decode_bucket, DiskRoot};
 use crate::format::freelist::Freelist;
 use crate::format::page::{LeafElem, BUCKET_LEAF_FLAG};
 use crate::limits::{MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
+use crate::tree::pageset::PageSet;
 use crate::tree::snapshot::Snapshot;
 
 /// What only the single writer owns between transactions.
@@ -22,6 +23,21 @@ pub(crate) struct Writer {
     pub freelist: Freelist,
     /// The file length as last set or observed.
     pub file_size: u64,
+    /// Whether the committed trees were walked before this handle's first write
+    /// ([`crate::tree::verify`]), and what that found.
+    pub verified: Verified,
+}
+
+/// The outcome of the reachability walk before a handle's first write.
+#[derive(Debug, Clone)]
+pub(crate) enum Verified {
+    /// Not walked yet.
+    Pending,
+    /// Walked (or known sound: a freelist rebuilt at open walked the same trees); nothing
+    /// shared.
+    Sound,
+    /// A page reached twice, or reachable and free: every write of the handle fails so.
+    Failed(crate::error::PageId, crate::corruption::Corruption),
 }
 
 /// A write transaction's working state.
@@ -203,7 +219,7 @@ impl WriteTx {
                 None => return Err(Error::BucketNotFound),
             };
             let mut pages = Vec::new();
-            collect_bucket_pages(&view, src, &mut pages, 0)?;
+            collect_bucket_pages(&view, src, &mut pages, &mut PageSet::new(), 0)?;
             pages
         };
         for (p, n) in pages {
@@ -247,28 +263,34 @@ impl WriteTx {
 }
 
 /// Every page a bucket currently owns (its tree, and the trees of its nested buckets), as
-/// `(first page, page count)` runs.
+/// `(first page, page count)` runs. `seen` holds the pages collected so far (over all the
+/// buckets of the call): a page met again, shared by two buckets or reached through a cycle,
+/// is [`Corruption::ReachedTwice`], so the work is linear in the pages and nothing is freed
+/// twice. Iterative: the buckets still to collect and the pages still to visit are on stacks
+/// on the heap, nesting and tree levels limited to `MAX_DEPTH`.
 pub(crate) fn collect_bucket_pages(
     view: &View<'_>,
     src: Src<'_>,
     out: &mut Vec<(PageId, u64)>,
+    seen: &mut PageSet,
     depth: usize,
 ) -> Result<()> {
-    if depth > crate::limits::MAX_DEPTH {
-        return Err(Error::corrupted(0, Corruption::NestingTooDeep));
-    }
-    let (root, overlay): (Option<DiskRoot<'_>>, Option<&BTreeMap<OverlayKey, Change>>) = match src {
-        Src::Disk(d) => (Some(d.root), None),
-        Src::Write(w) => (w.disk_root(), Some(&w.overlay)),
-    };
-    if let Some(root) = root {
-        collect_tree(view, root, overlay, out, depth)?;
-    }
-    if let Some(ov) = overlay {
-        for c in ov.values() {
+    let mut buckets: Vec<(Src<'_>, usize)> = vec![(src, depth)];
+    while let Some((src, depth)) = buckets.pop() {
+        if depth > crate::limits::MAX_DEPTH {
+            return Err(Error::corrupted(0, Corruption::NestingTooDeep));
+        }
+        let (root, overlay): (Option<DiskRoot<'_>>, Option<&BTreeMap<OverlayKey, Change>>) = match src {
+            Src::Disk(d) => (Some(d.root), None),
+            Src::Write(w) => (w.disk_root(), Some(&w.overlay)),
+        };
+        if let Some(root) = root {
+            collect_tree(view, root, overlay, out, seen, &mut buckets, depth)?;
+        }
+        for c in overlay.into_iter().flat_map(|ov| ov.values()) {
             if let Change::Bucket(cid) = c {
                 if let Some(b) = view.arena.get(*cid) {
-                    collect_bucket_pages(view, Src::Write(b), out, depth + 1)?;
+                    buckets.push((Src::Write(b), depth + 1));
                 }
             }
         }
@@ -276,21 +298,27 @@ pub(crate) fn collect_bucket_pages(
     Ok(())
 }
 
-/// Pages of one committed tree, descending into nested buckets the overlay does not override.
-fn collect_tree(
-    view: &View<'_>,
-    root: DiskRoot<'_>,
+/// Pages of one committed tree; the nested buckets its leaves hold (those the overlay does not
+/// override) go on `buckets`, one nesting level below `depth`.
+fn collect_tree<'v>(
+    view: &View<'v>,
+    root: DiskRoot<'v>,
     overlay: Option<&BTreeMap<OverlayKey, Change>>,
     out: &mut Vec<(PageId, u64)>,
+    seen: &mut PageSet,
+    buckets: &mut Vec<(Src<'v>, usize)>,
     depth: usize,
 ) -> Result<()> {
-    let mut stack: Vec<(PageId, usize)> = Vec::new();
-    let root_node = view.snap.root_node(root)?;
-    let visit = |node: crate::format::page::NodeView<'_>,
-                 out: &mut Vec<(PageId, u64)>,
-                 stack: &mut Vec<(PageId, usize)>,
-                 level: usize|
-     -> Result<()> {
+    let twice = |id| Error::corrupted(id, Corruption::ReachedTwice { overflow_of: None });
+    let mut stack: Vec<(crate::format::page::NodeView<'v>, usize)> = Vec::new();
+    if let DiskRoot::Paged(id) = root {
+        if !seen.insert(id) {
+            return Err(twice(id));
+        }
+        out.push((id, view.snap.page_span(id)?));
+    }
+    stack.push((view.snap.root_node(root)?, 0));
+    while let Some((node, level)) = stack.pop() {
         if level > crate::limits::MAX_DEPTH {
             return Err(Error::corrupted(node.pgid, Corruption::TreeTooDeep));
         }
@@ -298,29 +326,19 @@ fn collect_tree(
             for i in 0..node.len() {
                 let e = node.leaf_elem(i)?;
                 if e.is_bucket() && overlay.is_none_or(|o| !o.contains_key(e.key)) {
-                    let d = decode_bucket(e.value, node.pgid)?;
-                    collect_bucket_pages(view, Src::Disk(d), out, depth + 1)?;
+                    buckets.push((Src::Disk(decode_bucket(e.value, node.pgid)?), depth + 1));
                 }
             }
-        } else {
-            for i in 0..node.len() {
-                stack.push((node.branch_elem(i)?.pgid, level + 1));
+            continue;
+        }
+        for i in 0..node.len() {
+            let id = node.branch_elem(i)?.pgid;
+            if !seen.insert(id) {
+                return Err(twice(id));
             }
+            out.push((id, view.snap.page_span(id)?));
+            stack.push((view.snap.node(id)?, level + 1));
         }
-        Ok(())
-    };
-    let mut seen = std::collections::HashSet::new();
-    if let DiskRoot::Paged(id) = root {
-        seen.insert(id);
-        out.push((id, view.snap.page_span(id)?));
-    }
-    visit(root_node, out, &mut stack, 0)?;
-    while let Some((id, level)) = stack.pop() {
-        if !seen.insert(id) {
-            return Err(Error::corrupted(id, Corruption::ReachedTwice { overflow_of: None }));
-        }
-        out.push((id, view.snap.page_span(id)?));
-        visit(view.snap.node(id)?, out, &mut stack, level)?;
     }
     Ok(())
 }

@@ -8,11 +8,13 @@
 
 use std::ops::RangeBounds;
 
-use crate::commit::view::{BucketId, Item, Src, View};
+use crate::commit::view::{BucketId, Item, Origin, Src, View};
 use crate::commit::write::WriteTx;
 use crate::db::cursor::{Cursor, KeyValue, Range};
 use crate::db::cursor_mut::CursorMut;
 use crate::error::{Error, Result};
+use crate::format::bucket::DiskRoot;
+use crate::tree::opened::Parent;
 
 /// A read view of a bucket.
 #[derive(Debug, Clone, Copy)]
@@ -70,11 +72,33 @@ impl<'a> Bucket<'a> {
         match self.view.get(self.src, name)? {
             // A handle reads its root once; lookups through it start from there.
             Some(Item::Bucket(Src::Disk(d))) => {
+                // A read transaction opens each committed root page as one bucket only: a
+                // page shared by two buckets, or a bucket nested in itself, is damage (and
+                // would make a recursive reader's work exponential, or endless).
+                if let (DiskRoot::Paged(page), Some(parent)) = (d.root, self.parent()) {
+                    let snap = self.view.snap;
+                    snap.opened.claim(page, parent, name, snap.meta.root)?;
+                }
                 Ok(Bucket { view: self.view, src: Src::Disk(self.view.snap.resolved(d)?) })
             }
             Some(Item::Bucket(src)) => Ok(Bucket { view: self.view, src }),
             Some(Item::Value(_)) => Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
             None => Err(Error::BucketNotFound),
+        }
+    }
+
+    /// This bucket's identity as the parent of a committed bucket (see
+    /// [`crate::tree::opened`]); `None` for a bucket with no committed paged tree.
+    fn parent(&self) -> Option<Parent> {
+        match self.src {
+            Src::Disk(d) => Some(match d.root {
+                DiskRoot::Paged(id) => Parent::Page(id),
+                DiskRoot::Inline(bytes) => Parent::Inline(bytes.as_ptr() as usize),
+            }),
+            Src::Write(w) => match w.origin {
+                Some(Origin::Paged(id)) => Some(Parent::Page(id)),
+                _ => None,
+            },
         }
     }
 

@@ -4,10 +4,13 @@
 
 use std::path::Path;
 
+use crate::commit::view::Src;
+use crate::corruption::Corruption;
 use crate::db::bucket::{Bucket, BucketMut};
 use crate::db::handle::DB;
 use crate::db::tx::Tx;
-use crate::error::{Error, Result};
+use crate::error::{Error, PageId, Result};
+use crate::format::bucket::{DiskBucket, DiskRoot};
 use crate::options::Options;
 
 /// Copies everything in `src` into `dst` (which should be empty), committing whenever about
@@ -20,7 +23,8 @@ use crate::options::Options;
 /// of the moment `compact` began). [`compact_file`] does the same from path to path.
 ///
 /// # Errors
-/// Any error of reading `src` ([`Error::Corrupted`] for a damaged page) or of writing to `dst`
+/// Any error of reading `src` ([`Error::Corrupted`] for a damaged page, and for a bucket whose
+/// keys do not ascend strictly: a copy would drop or reorder them) or of writing to `dst`
 /// ([`Error::DatabaseReadOnly`], [`Error::BucketExists`] if `dst` already has one of the
 /// buckets, [`Error::MaxSizeReached`], [`Error::Io`], ...). What was committed before the error
 /// stays in `dst`: a prefix of the copy.
@@ -126,6 +130,15 @@ pub fn compact_file(src_path: impl AsRef<Path>, dst_path: impl AsRef<Path>, tx_m
     Ok((size(src_path.as_ref()), size(dst_path.as_ref())))
 }
 
+/// The page to name for damage found in `b`'s tree: its root page (0 for an inline bucket or
+/// one this transaction wrote).
+fn root_page(b: &Bucket<'_>) -> PageId {
+    match b.src {
+        Src::Disk(DiskBucket { root: DiskRoot::Paged(id), .. }) => id,
+        _ => 0,
+    }
+}
+
 struct Compactor<'d> {
     dst: &'d DB,
     wtx: Option<Tx<'d>>,
@@ -154,8 +167,18 @@ impl<'d> Compactor<'d> {
     }
 
     fn bucket(&mut self, src: &Bucket<'_>, path: &mut Vec<Vec<u8>>) -> Result<()> {
+        // Keys must ascend strictly: a leaf holding a key twice, or keys out of order, would
+        // otherwise come out of the copy deduplicated or sorted, silently changing the content.
+        // (Iteration checks the order only where it crosses pages.)
+        let (mut last, mut first) = (Vec::new(), true);
         for item in src.iter() {
             let (k, v) = item?;
+            if !first && k <= last.as_slice() {
+                return Err(Error::corrupted(root_page(src), Corruption::KeysNotAscending { across_pages: false }));
+            }
+            last.clear();
+            last.extend_from_slice(k);
+            first = false;
             match v {
                 Some(v) => {
                     let refs: Vec<&[u8]> = path.iter().map(Vec::as_slice).collect();

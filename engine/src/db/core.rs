@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 
 use crate::commit::protocol::{Committed, Target};
-use crate::commit::write::{WriteTx, Writer};
+use crate::commit::write::{Verified, WriteTx, Writer};
 use crate::error::{Error, Result, TxId};
 use crate::format::meta::Meta;
 use crate::io::mmap::{mmap_size, Map};
@@ -22,6 +22,7 @@ use crate::io::storage::Storage;
 use crate::limits::MIN_FILE_SIZE;
 use crate::options::Options;
 use crate::tree::counters::{Counters, Stats, TxStats};
+use crate::tree::opened::Opened;
 use crate::tree::snapshot::Snapshot;
 
 /// The committed state readers start from.
@@ -65,7 +66,12 @@ impl Core {
     /// A snapshot of the last commit, registered as a reader until [`Core::end_read`].
     pub fn begin_read(&self) -> Snapshot {
         let mut cur = lock(&self.current);
-        let snap = Snapshot { meta: cur.meta, map: cur.map.clone(), counters: self.counters.clone() };
+        let snap = Snapshot {
+            meta: cur.meta,
+            map: cur.map.clone(),
+            counters: self.counters.clone(),
+            opened: Opened::tracking(),
+        };
         self.tx_n.fetch_add(1, Ordering::Relaxed);
         *cur.readers.entry(snap.meta.txid).or_insert(0) += 1;
         snap
@@ -104,7 +110,12 @@ impl Core {
         };
         drop(slot);
         let cur = lock(&self.current);
-        let snap = Snapshot { meta: cur.meta, map: cur.map.clone(), counters: self.counters.clone() };
+        let snap = Snapshot {
+            meta: cur.meta,
+            map: cur.map.clone(),
+            counters: self.counters.clone(),
+            opened: Opened::default(),
+        };
         match cur.readers.keys().next() {
             Some(&oldest) => writer.freelist.release(oldest),
             None => writer.freelist.release(TxId::MAX),
@@ -118,6 +129,13 @@ impl Core {
                 0,
                 "the transaction id is at its maximum (u64::MAX); no further commit is possible",
             ));
+        }
+        if self.opts.verify_before_write {
+            if let Err(e) = verify(&snap, &mut writer) {
+                drop(snap);
+                self.end_write(writer);
+                return Err(e);
+            }
         }
         Ok(WriteTx::new(snap, writer))
     }
@@ -166,7 +184,7 @@ impl Core {
         }
         cur.meta = c.meta;
         lock(&self.tx_stats).add(&c.stats);
-        Ok(Snapshot { meta: c.meta, map: cur.map.clone(), counters: self.counters.clone() })
+        Ok(Snapshot { meta: c.meta, map: cur.map.clone(), counters: self.counters.clone(), opened: Opened::default() })
     }
 
     /// Database statistics (see [`crate::DB::stats`]).
@@ -235,5 +253,29 @@ impl Drop for Core {
         // Best effort: a failed trim leaves a longer file, which is still a valid database.
         let _ = self.trim();
         crate::io::lock::unlock(&self.file);
+    }
+}
+
+/// Runs the reachability walk before a handle's first write ([`crate::tree::verify`]) unless
+/// it ran already, and records the outcome in the writer's state.
+///
+/// # Errors
+/// [`Error::Corrupted`] naming a page the committed trees reach twice, or reach while the
+/// freelist lists it (now or at an earlier write of the handle); [`Error::Io`] from reading.
+fn verify(snap: &Snapshot, writer: &mut Writer) -> Result<()> {
+    match &writer.verified {
+        Verified::Sound => Ok(()),
+        Verified::Failed(page, kind) => Err(Error::corrupted(*page, kind.clone())),
+        Verified::Pending => match crate::tree::verify::verify_for_write(snap) {
+            Ok(()) => {
+                writer.verified = Verified::Sound;
+                Ok(())
+            }
+            Err(Error::Corrupted { page, reason }) => {
+                writer.verified = Verified::Failed(page, reason.clone());
+                Err(Error::Corrupted { page, reason })
+            }
+            Err(e) => Err(e),
+        },
     }
 }

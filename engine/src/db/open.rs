@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex};
 
-use crate::commit::write::Writer;
+use crate::commit::write::{Verified, Writer};
 use crate::db::core::{Core, Current};
 use crate::error::{Error, Result};
 use crate::format::freelist::Freelist;
@@ -77,11 +77,15 @@ where
     let map_size = mmap_size(len.max(opts.initial_mmap_size).max(needed), u64::from(page_size));
     let map = Arc::new(Map::new(&file, map_size, opts.mmap_populate).map_err(io("mmap"))?);
     let counters = Arc::new(Counters::default());
-    let snap = Snapshot { meta, map: map.clone(), counters: counters.clone() };
+    let snap = Snapshot { meta, map: map.clone(), counters: counters.clone(), opened: Default::default() };
     let writer = if ro {
         None
     } else {
+        // A freelist rebuilt from the trees walked them already, refusing any damage (pages
+        // reached twice included): the walk before the first write is not needed again.
+        let mut verified = Verified::Pending;
         let freelist = if meta.freelist == NO_FREELIST {
+            verified = Verified::Sound;
             Freelist::from_ids(crate::tree::check::unreachable_pages(&snap)?)
         } else {
             let bytes = snap.freelist_bytes()?;
@@ -90,7 +94,7 @@ where
             let ids = Freelist::decode_ids(bytes, meta.freelist)?;
             Freelist::from_ids(ids.into_iter().filter(|&id| id >= 2 && id < meta.pgid).collect())
         };
-        Some(Writer { freelist, file_size: len })
+        Some(Writer { freelist, file_size: len, verified })
     };
     let free_figures = writer.as_ref().map_or((0, 0, 0), |w| w.freelist.figures());
     let store_freelist = !ro && !opts.no_freelist_sync && meta.freelist == NO_FREELIST;

@@ -205,6 +205,35 @@ impl<'a> NodeView<'a> {
         leaves.chain(self.branches.iter().map(|e| u64::from(e.ksize.get()))).sum()
     }
 
+    /// Checks that the keys and values the element headers announce add up to no more than
+    /// the node's bytes: elements whose data overlap could otherwise make a page of a few
+    /// kilobytes yield gigabytes to a reader that copies or prints them all. O(elements), no
+    /// data read: readers that take every element of a node (cursors, the writer loading a
+    /// node, the check) call it; point lookups, which take one, do not need to.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] naming the page: the first element whose data lies outside the
+    /// node, if one does ([`Corruption::ElementOutOfSpan`], as reading it would say), else
+    /// [`Corruption::DataOverlap`].
+    pub fn check_data(&self) -> Result<()> {
+        let total = self.data_len();
+        if total > self.bytes.len() as u64 {
+            return Err(self.data_error(total));
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn data_error(&self, total: u64) -> Error {
+        for i in 0..self.len() {
+            let e = if self.leaf { self.leaf_elem(i).err() } else { self.branch_elem(i).err() };
+            if let Some(e) = e {
+                return e;
+            }
+        }
+        Error::corrupted(self.pgid, Corruption::DataOverlap { total, span: self.bytes.len() })
+    }
+
     /// The bytes `pos .. pos + len` counted from the start of element header `i`.
     #[inline]
     fn span(&self, i: usize, pos: u32, len: usize) -> Result<&'a [u8]> {

@@ -43,6 +43,10 @@ impl<'a> DiskCursor<'a> {
         if !node.leaf && node.is_empty() {
             return Err(Error::corrupted(node.pgid, Corruption::EmptyBranch));
         }
+        if node.leaf {
+            // A cursor may yield every element: their data must fit the page.
+            node.check_data()?;
+        }
         self.stack.push((node, idx));
         Ok(())
     }

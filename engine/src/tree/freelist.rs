@@ -26,7 +26,8 @@ pub struct StoredFreelist {
 /// Reads the freelist `meta` names; `None` when it names none ([`NO_FREELIST`]).
 ///
 /// # Errors
-/// [`Error::Corrupted`] naming the freelist page if it lies outside `2..hwm`, its overflow
+/// [`Error::Corrupted`] naming the freelist page if it lies outside `2..hwm`, its header names
+/// another page, its overflow
 /// runs past the high-water mark or the source's end, it is not a freelist page, or its count
 /// overruns it; [`Error::Io`] from the source.
 pub fn read_freelist<S: PageSource + ?Sized>(src: &S, meta: &Meta) -> Result<Option<StoredFreelist>> {
@@ -40,6 +41,9 @@ pub fn read_freelist<S: PageSource + ?Sized>(src: &S, meta: &Meta) -> Result<Opt
     }
     let first = src.pages(id, 1)?;
     let h = PageHeader::read(&first, id)?;
+    if h.id != id {
+        return Err(Error::corrupted(id, Corruption::IdMismatch { found: h.id }));
+    }
     let span = 1 + u64::from(h.overflow);
     if id + span > hwm {
         return Err(Error::corrupted(id, Corruption::FreelistOverflowPastHwm));

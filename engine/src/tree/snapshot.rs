@@ -24,6 +24,8 @@ pub struct Snapshot {
     /// The mapping (shared with other transactions of the same generation).
     pub(crate) map: Arc<Map>,
     pub(crate) counters: Arc<crate::tree::counters::Counters>,
+    /// The bucket roots opened so far (tracked in read transactions only).
+    pub(crate) opened: crate::tree::opened::Opened,
 }
 
 impl Snapshot {

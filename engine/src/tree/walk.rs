@@ -243,10 +243,14 @@ impl<'s, S: PageSource + ?Sized, V: Visitor> Walker<'s, '_, S, V> {
         Ok(Some(false))
     }
 
+    /// Tells the visitor of every page in `2..hwm` nothing claimed; reports those not free as
+    /// `unreachable unfreed`, one problem per run of consecutive pages.
     fn unreached(&mut self, known: FreeKnown) -> Result<()> {
         const BATCH: u64 = 4096;
         let present = self.hwm.min(self.src.page_count());
         let mut from = 2;
+        // The run of unreachable unfreed pages being collected: its first page and length.
+        let mut run: Option<(PageId, u64)> = None;
         while from < present {
             let to = present.min(from.saturating_add(BATCH));
             let batch: Vec<PageId> = self.claimed.missing(from, to).collect();
@@ -254,12 +258,28 @@ impl<'s, S: PageSource + ?Sized, V: Visitor> Walker<'s, '_, S, V> {
                 let free = known == Some(true) || self.free.contains(id);
                 self.v.unreached(id, free);
                 if !free && known.is_some() {
-                    self.report(Problem::new(id, Corruption::UnreachableUnfreed))?;
+                    run = match run {
+                        Some((first, n)) if first + n == id => Some((first, n + 1)),
+                        other => {
+                            self.report_run(other)?;
+                            Some((id, 1))
+                        }
+                    };
                 }
             }
             from = to;
         }
-        Ok(())
+        self.report_run(run)
+    }
+
+    /// Reports a run of unreachable unfreed pages: a single page as today, a longer run as one
+    /// problem naming its range.
+    fn report_run(&mut self, run: Option<(PageId, u64)>) -> Result<()> {
+        match run {
+            None => Ok(()),
+            Some((id, 1)) => self.report(Problem::new(id, Corruption::UnreachableUnfreed)),
+            Some((id, count)) => self.report(Problem::new(id, Corruption::UnreachableUnfreedRun { count })),
+        }
     }
 
     /// Starts bucket `name` at `nesting` (in the bucket on top of the path) and returns its
@@ -350,6 +370,10 @@ impl<'s, S: PageSource + ?Sized, V: Visitor> Walker<'s, '_, S, V> {
                 return Ok(None);
             }
         };
+        // (An element outside the node is reported where the walk meets it.)
+        if let Err(Error::Corrupted { page, reason: reason @ Corruption::DataOverlap { .. } }) = node.check_data() {
+            self.report(Problem::new(page, reason))?;
+        }
         let info =
             NodeInfo { page: id, bucket, level, inline: false, view: node, bytes: bytes.len(), overflow: h.overflow };
         self.v.node(&info);
