@@ -115,7 +115,14 @@ fn expected(file: &Path) -> Vec<(String, String)> {
             other => other.to_string(),
         };
         let k = if matches!(kind, "branch" | "leaf") { kind } else { "" };
-        v.push((owner.clone(), k.to_string()));
+        // A run of free or unreachable pages is one row, `id` to `last`.
+        let run = match (row["id"].as_u64(), row["last"].as_u64()) {
+            (Some(first), Some(last)) => last - first + 1,
+            _ => 1,
+        };
+        for _ in 0..run {
+            v.push((owner.clone(), k.to_string()));
+        }
         let more = if k.is_empty() { "" } else { "overflow" };
         for _ in 0..overflow {
             v.push((owner.clone(), more.to_string()));
