@@ -14,35 +14,70 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::format::meta::Meta;
+use crate::io::holes::next_data;
 use crate::limits::MIN_FILE_SIZE;
 
+/// Where a copy goes: bytes, and runs of zeros, which a sink may skip over.
+pub(crate) trait Sink {
+    /// Appends `buf`.
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()>;
+    /// Appends `n` zero bytes.
+    fn zeros(&mut self, n: u64) -> std::io::Result<()>;
+}
+
+/// A sink that writes everything, zeros included, to a [`Write`].
+pub(crate) struct Plain<'w, W: Write + ?Sized>(pub &'w mut W);
+
+impl<W: Write + ?Sized> Sink for Plain<'_, W> {
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(buf)
+    }
+
+    fn zeros(&mut self, mut n: u64) -> std::io::Result<()> {
+        let zeros = [0u8; 64 * 1024];
+        while n > 0 {
+            let k = n.min(zeros.len() as u64) as usize;
+            self.0.write_all(&zeros[..k])?;
+            n -= k as u64;
+        }
+        Ok(())
+    }
+}
+
 /// Writes a copy of the snapshot of `meta`, read from the database `file` (at `db_path`, for
-/// errors), to `w`. Returns the bytes written: the snapshot's size, padded with zeros to
+/// errors), to `w`. Holes of a sparse database file are not read: they go to the sink as runs
+/// of zeros. Returns the bytes written: the snapshot's size, padded with zeros to
 /// [`MIN_FILE_SIZE`] for tiny page sizes (Go refuses shorter files).
 ///
 /// # Errors
 /// [`Error::Io`] if reading the database or writing to `w` fails.
-pub(crate) fn write_snapshot<W: Write + ?Sized>(file: &File, db_path: &Path, meta: Meta, w: &mut W) -> Result<u64> {
+pub(crate) fn write_snapshot(file: &File, db_path: &Path, meta: Meta, w: &mut dyn Sink) -> Result<u64> {
     let ps = u64::from(meta.page_size);
     let io = |op: &'static str| move |source| Error::Io { op, path: db_path.to_path_buf(), source };
     let mut m0 = meta;
     m0.checksum = 0;
-    w.write_all(&m0.encode_page(0, ps as usize)).map_err(io("backup write"))?;
+    w.data(&m0.encode_page(0, ps as usize)).map_err(io("backup write"))?;
     let mut m1 = m0;
     m1.txid = meta.txid.saturating_sub(1);
-    w.write_all(&m1.encode_page(1, ps as usize)).map_err(io("backup write"))?;
+    w.data(&m1.encode_page(1, ps as usize)).map_err(io("backup write"))?;
     let end = meta.pgid * ps;
     let padded = end.max(MIN_FILE_SIZE);
     let mut buf = vec![0u8; (1 << 20).max(ps as usize)];
     let mut off = 2 * ps;
     while off < end {
+        let data = next_data(file, off).map_err(io("backup read"))?.unwrap_or(end).min(end);
+        if data > off {
+            w.zeros(data - off).map_err(io("backup write"))?;
+            off = data;
+            continue;
+        }
         let n = (end - off).min(buf.len() as u64) as usize;
         file.read_exact_at(&mut buf[..n], off).map_err(io("backup read"))?;
-        w.write_all(&buf[..n]).map_err(io("backup write"))?;
+        w.data(&buf[..n]).map_err(io("backup write"))?;
         off += n as u64;
     }
     if padded > end {
-        w.write_all(&vec![0u8; (padded - end) as usize]).map_err(io("backup write"))?;
+        w.zeros(padded - end).map_err(io("backup write"))?;
     }
     Ok(padded)
 }
@@ -57,7 +92,7 @@ pub(crate) fn write_snapshot<W: Write + ?Sized>(file: &File, db_path: &Path, met
 ///
 /// # Errors
 /// [`Error::Io`], including when `path` already exists; `write`'s error.
-pub(crate) fn to_new_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<u64>) -> Result<u64> {
+pub(crate) fn to_new_file(path: &Path, write: impl FnOnce(&mut dyn Sink) -> Result<u64>) -> Result<u64> {
     let io = |op: &'static str| move |source| Error::Io { op, path: path.to_path_buf(), source };
     let f = File::options().write(true).create_new(true).open(path).map_err(io("create backup"))?;
     let n = {
@@ -115,6 +150,17 @@ impl Write for Sparse<'_> {
     }
 }
 
+impl Sink for Sparse<'_> {
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.write_all(buf)
+    }
+
+    fn zeros(&mut self, n: u64) -> std::io::Result<()> {
+        self.pos += n;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,8 +177,8 @@ mod tests {
         data[4 * SPARSE_BLOCK] = 3;
         let len = data.len() as u64;
         let n = to_new_file(&path, |w| {
-            w.write_all(&data[..100]).unwrap();
-            w.write_all(&data[100..]).unwrap();
+            w.data(&data[..100]).unwrap();
+            w.data(&data[100..]).unwrap();
             Ok(len)
         })
         .unwrap();

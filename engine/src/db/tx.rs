@@ -409,7 +409,7 @@ impl<'db> Tx<'db> {
     /// # Ok::<(), rivet_engine::Error>(())
     /// ```
     pub fn write_to<W: Write + ?Sized>(&self, w: &mut W) -> Result<u64> {
-        backup::write_snapshot(&self.core.file, self.core.path(), self.meta(), w)
+        backup::write_snapshot(&self.core.file, self.core.path(), self.meta(), &mut backup::Plain(w))
     }
 
     /// Writes a consistent copy of this snapshot to a new file at `path` and syncs it (and its
@@ -432,7 +432,9 @@ impl<'db> Tx<'db> {
     /// # Ok::<(), rivet_engine::Error>(())
     /// ```
     pub fn copy_file(&self, path: impl AsRef<Path>) -> Result<u64> {
-        backup::to_new_file(path.as_ref(), |w| self.write_to(w))
+        backup::to_new_file(path.as_ref(), |s| {
+            backup::write_snapshot(&self.core.file, self.core.path(), self.meta(), s)
+        })
     }
 }
 
