@@ -17,6 +17,13 @@ pub const MAX_NESTING: usize = 48;
 /// a page still takes a few inserts before it splits. Files are the same format either way.
 pub const DEFAULT_FILL_PERCENT: f64 = 0.9;
 
+/// Provisional page ids start here: a commit builds its nodes under ids from `PROVISIONAL` up
+/// and gives them real pages only when all are built (`commit::spill::Spill::place`), or, with
+/// the journal, at the next checkpoint (the nodes wait in a `tree::generation::Generation`).
+/// No real page id comes near it (a file would need 2^62 pages), and a page on disk that
+/// names one is damage, so a provisional id is never mistaken for a committed one.
+pub const PROVISIONAL: u64 = 1 << 62;
+
 /// Deepest tree the engine will descend; deeper means a cycle or garbage.
 pub const MAX_DEPTH: usize = 64;
 /// Shortest database file: Go refuses files shorter than this, whatever their page size.

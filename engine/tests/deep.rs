@@ -1,6 +1,8 @@
 //! The deepest file the engine accepts is read on a small stack: `check`, bucket statistics, the
 //! JSON dump and a read of every key (cursors both ways, lookups) run on a thread with a
-//! 256 KiB stack, so none of them may recurse per tree level or per nesting level.
+//! 256 KiB stack, so none of them may recurse per tree level or per nesting level; so do a put
+//! into the deepest bucket, a compaction and the deletion of the outermost bucket. CI runs this
+//! file unoptimised too (`cargo test --profile dev`), where frames are largest.
 //!
 //! The file is made by hand from the format's own node writers: page size 512, buckets nested
 //! `MAX_NESTING` (48) levels below the root bucket, and every bucket's tree 64 levels deep
@@ -120,6 +122,63 @@ fn the_deepest_file_is_checked_counted_dumped_and_read_on_a_256_kib_stack() {
     let p = path.clone();
     let reader = std::thread::Builder::new().stack_size(256 * 1024).spawn(move || read_everything(&p)).unwrap();
     let r = reader.join();
+    std::fs::remove_dir_all(&dir).unwrap();
+    if let Err(panic) = r {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Everything that writes at the deepest point, on a 256 KiB stack: a put into the deepest
+/// bucket (a commit that rebuilds a 64-level path in each of the 49 trees above it), a
+/// compaction of the whole file, and the deletion of the outermost bucket (which frees every
+/// page below it).
+fn write_everything(path: &Path, copy: &Path) {
+    let db = DB::open(path, Options::default()).unwrap();
+    db.update(|tx| {
+        let mut names: Vec<&[u8]> = Vec::new();
+        names.resize(MAX_NESTING, b"sub");
+        tx.bucket_path_mut(&names)?.put(b"new", b"value")
+    })
+    .unwrap();
+    db.view(|tx| {
+        assert_eq!(tx.check()?, Vec::new());
+        let mut b = tx.root();
+        for _ in 0..MAX_NESTING {
+            b = b.bucket(b"sub")?;
+        }
+        assert_eq!(b.get(b"new")?, Some(&b"value"[..]));
+        Ok::<_, rivet_engine::Error>(())
+    })
+    .unwrap();
+
+    let dst = DB::open(copy, Options::default()).unwrap();
+    let keys = rivet_engine::compact(&db, &dst, 0).unwrap();
+    assert_eq!(keys as usize, MAX_NESTING * VALUES + 1);
+    dst.view(|tx| {
+        assert_eq!(tx.check()?, Vec::new());
+        assert_eq!(rivet_engine::dump::dump_json(tx)?, rivet_engine::dump::dump_json(&db.begin(false)?)?);
+        Ok::<_, rivet_engine::Error>(())
+    })
+    .unwrap();
+
+    db.update(|tx| tx.delete_bucket(b"sub")).unwrap();
+    db.view(|tx| {
+        assert_eq!(tx.check()?, Vec::new());
+        assert_eq!(tx.root().iter().count(), 0, "only `sub` was in the root bucket");
+        Ok::<_, rivet_engine::Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn the_deepest_file_is_written_compacted_and_emptied_on_a_256_kib_stack() {
+    let dir = std::env::temp_dir().join(format!("rivet-deep-w-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("deep.db");
+    std::fs::write(&path, craft()).unwrap();
+    let (p, c) = (path.clone(), dir.join("copy.db"));
+    let writer = std::thread::Builder::new().stack_size(256 * 1024).spawn(move || write_everything(&p, &c)).unwrap();
+    let r = writer.join();
     std::fs::remove_dir_all(&dir).unwrap();
     if let Err(panic) = r {
         std::panic::resume_unwind(panic);

@@ -4,13 +4,14 @@
 //! child the changes that sort between its key and the next child's ([`count_before`]), and a
 //! leaf is merged with its share ([`merge_leaf`]). Every committed page id met on the way is
 //! checked against the provisional range ([`committed_ref`]), so a damaged page cannot make a
-//! commit write through an id that placement would rewrite.
+//! commit write through an id that placement would rewrite. With the journal, committed nodes
+//! may be a generation's (`tree::generation`), which name provisional ids of earlier commits:
+//! those below the commit's own first id are committed too.
 
 use std::cmp::Ordering;
 
 use zerocopy::FromBytes;
 
-use crate::commit::place::PROVISIONAL;
 use crate::error::{Error, PageId, Result};
 use crate::format::layout::BucketHeader;
 use crate::format::page::{compare_keys, LeafElem, NodeView, BUCKET_LEAF_FLAG};
@@ -18,9 +19,10 @@ use crate::format::page::{compare_keys, LeafElem, NodeView, BUCKET_LEAF_FLAG};
 /// A bucket's pending changes in key order: the new element, or `None` for a delete.
 pub(crate) type Changes<'x> = [(&'x [u8], Option<LeafElem<'x>>)];
 
-/// Refuses a committed child or bucket root in the provisional range (a damaged page).
-pub(crate) fn committed_ref(owner: PageId, id: PageId) -> Result<PageId> {
-    if id >= PROVISIONAL {
+/// Refuses a committed child or bucket root at or above `own`, the commit's first provisional
+/// id (a damaged page): [`crate::limits::PROVISIONAL`] without the journal, the generation's next id with it.
+pub(crate) fn committed_ref(owner: PageId, id: PageId, own: PageId) -> Result<PageId> {
+    if id >= own {
         return Err(Error::corrupted(owner, format!("reference to page {id} beyond any file")));
     }
     Ok(id)
@@ -39,7 +41,7 @@ pub(crate) fn bucket_root(e: &LeafElem<'_>) -> Option<PageId> {
 /// The elements of committed leaf `node` with `changes` applied: a change before an element is
 /// an insert, one with an equal key replaces (or deletes) it. The committed sub-bucket roots
 /// kept are checked with [`committed_ref`].
-pub(crate) fn merge_leaf<'x>(node: NodeView<'x>, changes: &Changes<'x>) -> Result<Vec<LeafElem<'x>>> {
+pub(crate) fn merge_leaf<'x>(node: NodeView<'x>, changes: &Changes<'x>, own: PageId) -> Result<Vec<LeafElem<'x>>> {
     node.check_data()?;
     let mut out = Vec::with_capacity(node.len() + changes.len());
     let mut ci = 0;
@@ -60,7 +62,7 @@ pub(crate) fn merge_leaf<'x>(node: NodeView<'x>, changes: &Changes<'x>) -> Resul
         }
         if !replaced {
             if let Some(r) = bucket_root(&e) {
-                committed_ref(node.pgid, r)?;
+                committed_ref(node.pgid, r, own)?;
             }
             out.push(e);
         }
@@ -86,6 +88,7 @@ pub(crate) fn count_before(changes: &Changes<'_>, key: &[u8]) -> usize {
 mod tests {
     use super::*;
     use crate::format::page::write_leaf;
+    use crate::limits::PROVISIONAL;
 
     fn elem<'a>(key: &'a [u8], value: &'a [u8]) -> LeafElem<'a> {
         LeafElem { flags: 0, key, value }
@@ -117,7 +120,7 @@ mod tests {
             (b"f", Some(elem(b"f", b"33"))),
             (b"g", Some(elem(b"g", b"y"))),
         ];
-        let out = merge_leaf(node, &changes).expect("merge");
+        let out = merge_leaf(node, &changes, PROVISIONAL).expect("merge");
         let got: Vec<(&[u8], &[u8])> = out.iter().map(|e| (e.key, e.value)).collect();
         let want: Vec<(&[u8], &[u8])> = vec![(b"a", b"new"), (b"b", b"1"), (b"e", b"x"), (b"f", b"33"), (b"g", b"y")];
         assert_eq!(got, want);
@@ -131,6 +134,6 @@ mod tests {
         let mut page = vec![0u8; 4096];
         write_leaf(&mut page, 9, 0, stored.iter().copied()).expect("room");
         let node = NodeView::new(&page, 9).expect("a valid leaf");
-        assert!(merge_leaf(node, &[]).is_err());
+        assert!(merge_leaf(node, &[], PROVISIONAL).is_err());
     }
 }

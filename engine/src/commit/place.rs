@@ -22,11 +22,7 @@ use std::collections::BTreeMap;
 use crate::error::PageId;
 use crate::format::freelist::Freelist;
 
-/// Provisional page ids start here: a commit builds its nodes under ids from `PROVISIONAL` up
-/// and gives them real pages only when all are built ([`crate::commit::spill::Spill::place`]). No real page id comes
-/// near it (a file would need 2^62 pages), and committed references at or above it are refused
-/// as damage, so a provisional id is never mistaken for a committed one.
-pub(crate) const PROVISIONAL: PageId = 1 << 62;
+pub(crate) use crate::limits::PROVISIONAL;
 
 /// The outcome of [`crate::commit::spill::Spill::place`]: the commit's pages under their real ids.
 pub(crate) struct Placed {

@@ -2,8 +2,9 @@
 //!
 //! 1. Rebuild every touched tree copy-on-write, under provisional page ids (the spill).
 //! 2. Free the pages of the old freelist.
-//! 3. Place the new pages in the file (free runs first, then above the high-water mark), the
-//!    freelist's pages last, and encode the freelist there.
+//! 3. Lower the high-water mark over a free run that ends at it; place the new pages in the
+//!    file (free runs first, then above the high-water mark), the freelist's pages last, and
+//!    encode the freelist there.
 //! 4. Refuse growth past `max_size` (nothing has been written yet).
 //! 5. Grow the file if the new high-water mark needs it.
 //! 6. Write every page (adjacent pages coalesced) and fdatasync.
@@ -45,6 +46,8 @@ pub(crate) struct Target<'a> {
 pub(crate) struct Committed {
     pub meta: Meta,
     pub stats: TxStats,
+    /// The generation the meta's tree references (journaled commits only).
+    pub gen: Option<std::sync::Arc<crate::tree::generation::Generation>>,
 }
 
 /// Why a commit failed.
@@ -81,8 +84,10 @@ pub(crate) fn commit(w: &mut WriteTx, to: &Target<'_>) -> std::result::Result<Co
             let n = snap.page_span(snap.meta.freelist)?;
             sp.free(snap.meta.freelist, n)?;
         }
-        // 3. Placement. Placement only takes ids out of the list, so the list's size now bounds
-        //    the size it will be written at.
+        // 3. Placement, after the free run at the end of the file has left it. Placement only
+        //    takes ids out of the list, so the list's size now bounds the size it will be
+        //    written at.
+        sp.trim_free_tail();
         let freelist_pages =
             if opts.no_freelist_sync { 0 } else { (sp.freelist.encoded_size() as u64 / page_size) + 1 };
         let mut placed = sp.place(freelist_pages)?;
@@ -140,8 +145,10 @@ pub(crate) fn commit(w: &mut WriteTx, to: &Target<'_>) -> std::result::Result<Co
     })();
     stats.write_time += writing.elapsed();
     written.map_err(Failure::Io)?;
+    // The meta this one replaced as the newest is now the older one.
+    writer.older_hwm = snap.meta.pgid;
     // What the meta page now holds: these fields and the checksum `encode_page` gave them.
-    Ok(Committed { meta: Meta { checksum: meta.compute_checksum(), ..meta }, stats })
+    Ok(Committed { meta: Meta { checksum: meta.compute_checksum(), ..meta }, stats, gen: None })
 }
 
 /// Grows the file to hold `meta`'s high-water mark: to bbolt's mapping sizes while small, then

@@ -88,6 +88,17 @@ enum Child<'x> {
     Built(Node<'x>),
 }
 
+/// A branch on the path [`Spill::apply`] is rebuilding: its node, the changes that fall in it,
+/// the next element to visit, how many changes its earlier elements took, and its children so
+/// far (committed ones kept as they are, rebuilt ones as nodes).
+struct Frame<'x, 'c> {
+    node: NodeView<'x>,
+    changes: &'c [(&'x [u8], Option<LeafElem<'x>>)],
+    next: usize,
+    ci: usize,
+    children: Vec<Child<'x>>,
+}
+
 /// Where a committed bucket now lives.
 pub(crate) enum NewRoot {
     Paged(PageId),
@@ -106,11 +117,18 @@ pub(crate) struct Spill<'s> {
     dirty: BTreeMap<PageId, DirtyNode>,
     /// The next provisional id.
     next_provisional: PageId,
+    /// This commit's first provisional id: ids below it (and at or above [`PROVISIONAL`]) are
+    /// nodes of earlier journaled commits, committed as far as this one is concerned.
+    own: PageId,
+    /// Nodes of earlier journaled commits this commit freed (they leave the live set).
+    pub dead: Vec<PageId>,
     /// Whether the nodes being built belong to the root bucket.
     building_root_bucket: bool,
     /// Real pages taken by [`Spill::place`]: start, count, and whether from the freelist.
     allocated: Vec<(PageId, u64, bool)>,
     old_hwm: PageId,
+    /// The free run [`Spill::trim_free_tail`] took off the end of the file, if any.
+    trimmed: Option<(PageId, u64)>,
     /// Work counters of this commit.
     pub stats: crate::tree::counters::TxStats,
     /// Committed pages freed by this commit (a page freed twice means a damaged tree).
@@ -160,6 +178,7 @@ fn cut<'x>(node: Node<'x>, ranges: &[std::ops::Range<usize>]) -> Vec<Node<'x>> {
 impl<'s> Spill<'s> {
     pub(crate) fn new(snap: &'s Snapshot, freelist: &'s mut Freelist, txid: TxId) -> Self {
         let hwm = snap.meta.pgid;
+        let own = snap.gen.as_ref().map_or(PROVISIONAL, |g| g.next_id());
         Spill {
             snap,
             freelist,
@@ -167,10 +186,13 @@ impl<'s> Spill<'s> {
             page_size: snap.page_size() as usize,
             hwm,
             dirty: BTreeMap::new(),
-            next_provisional: PROVISIONAL,
+            next_provisional: own,
+            own,
+            dead: Vec::new(),
             building_root_bucket: false,
             allocated: Vec::new(),
             old_hwm: hwm,
+            trimmed: None,
             stats: Default::default(),
             freed: Default::default(),
         }
@@ -188,7 +210,14 @@ impl<'s> Spill<'s> {
     /// Frees `n` pages at `id`: pending if committed before, dropped if this commit built them
     /// (they never get a real page).
     pub(crate) fn free(&mut self, id: PageId, n: u64) -> Result<()> {
-        if id >= PROVISIONAL {
+        if id >= PROVISIONAL && id < self.own {
+            // A node of an earlier journaled commit: readers of older versions still read it,
+            // so it only leaves the live set.
+            if !self.freed.insert(id) {
+                return Err(Error::corrupted(id, "page reached twice (damaged tree)"));
+            }
+            self.dead.push(id);
+        } else if id >= PROVISIONAL {
             if self.dirty.remove(&id).is_none() {
                 return Err(Error::corrupted(id, "a page of this commit freed twice"));
             }
@@ -237,6 +266,19 @@ impl<'s> Spill<'s> {
         Ok(placed)
     }
 
+    /// Lowers the high-water mark over the free run that ends at it, if any: free pages at the
+    /// end of the file leave the file instead of the freelist. Without this a file whose end is
+    /// one long free run (a sparse file written without a freelist, say, with a high-water mark
+    /// of 2^26 pages and a few pages of content) would store a freelist of 2^26 ids, 512 MiB,
+    /// on its first commit. A file with a lower high-water mark is as valid to bbolt; a later
+    /// commit grows into those ids again. Call before [`Spill::place`].
+    pub(crate) fn trim_free_tail(&mut self) {
+        if let Some((start, len)) = self.freelist.take_tail(self.hwm) {
+            self.hwm = start;
+            self.trimmed = Some((start, len));
+        }
+    }
+
     /// Undoes every freelist change of this commit (it failed before anything was written).
     pub(crate) fn undo(self) {
         for (id, n, from_freelist) in self.allocated {
@@ -245,6 +287,11 @@ impl<'s> Spill<'s> {
             }
         }
         self.freelist.forget_from(self.old_hwm);
+        if let Some((start, len)) = self.trimmed {
+            // Pages placed in the trimmed run were grown from the lowered mark, not taken from
+            // the list: the whole run goes back as it was.
+            self.freelist.unallocate(start, len);
+        }
         self.freelist.rollback_pending(self.txid);
     }
 
@@ -287,26 +334,79 @@ impl<'s> Spill<'s> {
         self.stats.node_deref += 1;
         let n = node_elems(view)?;
         match &n {
-            Node::Leaf(v) => v.iter().filter_map(bucket_root).try_for_each(|r| committed_ref(e.pgid, r).map(drop))?,
-            Node::Branch(v) => v.iter().try_for_each(|c| committed_ref(e.pgid, c.pgid).map(drop))?,
+            Node::Leaf(v) => {
+                v.iter().filter_map(bucket_root).try_for_each(|r| committed_ref(e.pgid, r, self.own).map(drop))?
+            }
+            Node::Branch(v) => v.iter().try_for_each(|c| committed_ref(e.pgid, c.pgid, self.own).map(drop))?,
         }
         let span = self.span_of(e.pgid)?;
         self.free(e.pgid, span)?;
         Ok(n)
     }
 
-    /// Applies sorted `changes` (`None` = delete) to the committed node `node`.
-    fn apply<'x>(
+    /// Applies sorted `changes` (`None` = delete) to the committed node `node` and returns the
+    /// nodes that replace it (none if it emptied, several if it split).
+    ///
+    /// The descent keeps its own stack of [`Frame`]s, one per branch on the path being
+    /// rebuilt, instead of recursing: a tree at the depth limit needs a few kilobytes of heap,
+    /// not 64 native frames (too much for a 256 KiB thread in a debug build).
+    fn apply<'x, 'c>(
         &mut self,
         node: NodeView<'x>,
-        changes: &[(&'x [u8], Option<LeafElem<'x>>)],
+        changes: &'c [(&'x [u8], Option<LeafElem<'x>>)],
         fill: f64,
-        depth: usize,
     ) -> Result<Vec<Node<'x>>>
     where
         's: 'x,
     {
-        if depth > crate::limits::MAX_DEPTH {
+        let snap: &'x Snapshot = self.snap;
+        let own = self.own;
+        let mut stack: Vec<Frame<'x, 'c>> = Vec::new();
+        let mut done = self.enter(node, changes, fill, &mut stack)?;
+        loop {
+            if let Some(nodes) = done.take() {
+                match stack.last_mut() {
+                    None => return Ok(nodes),
+                    Some(parent) => parent.children.extend(nodes.into_iter().map(Child::Built)),
+                }
+            }
+            let Some(f) = stack.last_mut() else { return Ok(Vec::new()) };
+            let n = f.node.len();
+            if f.next == n {
+                let f = stack.pop().expect("a frame");
+                done = Some(self.finish_branch(f.children, fill)?);
+                continue;
+            }
+            let i = f.next;
+            f.next += 1;
+            let e = f.node.branch_elem(i)?;
+            let end = if i + 1 < n {
+                let next = f.node.branch_elem(i + 1)?.key;
+                f.ci + count_before(&f.changes[f.ci..], next)
+            } else {
+                f.changes.len()
+            };
+            if end == f.ci {
+                committed_ref(f.node.pgid, e.pgid, own)?;
+                f.children.push(Child::Existing(e));
+                continue;
+            }
+            let below = &f.changes[f.ci..end];
+            f.ci = end;
+            done = self.enter(snap.node(e.pgid)?, below, fill, &mut stack)?;
+        }
+    }
+
+    /// Starts rebuilding `node` at depth `stack.len()`: frees it, and returns the rebuilt
+    /// nodes of a leaf at once, or pushes a frame for a branch (`None`).
+    fn enter<'x, 'c>(
+        &mut self,
+        node: NodeView<'x>,
+        changes: &'c [(&'x [u8], Option<LeafElem<'x>>)],
+        fill: f64,
+        stack: &mut Vec<Frame<'x, 'c>>,
+    ) -> Result<Option<Vec<Node<'x>>>> {
+        if stack.len() > crate::limits::MAX_DEPTH {
             return Err(Error::corrupted(node.pgid, "tree deeper than 64 levels (cycle?)"));
         }
         self.stats.node_deref += 1;
@@ -315,32 +415,20 @@ impl<'s> Spill<'s> {
             self.free(node.pgid, span)?;
         }
         if node.leaf {
-            let out = merge_leaf(node, changes)?;
-            return Ok(self.split(Node::Leaf(out), fill));
+            let out = merge_leaf(node, changes, self.own)?;
+            return Ok(Some(self.split(Node::Leaf(out), fill)));
         }
-        let snap: &'x Snapshot = self.snap;
-        let n = node.len();
-        let mut children = Vec::with_capacity(n + 2);
-        let mut ci = 0;
-        for i in 0..n {
-            let e = node.branch_elem(i)?;
-            let end = if i + 1 < n {
-                let next = node.branch_elem(i + 1)?.key;
-                ci + count_before(&changes[ci..], next)
-            } else {
-                changes.len()
-            };
-            if end == ci {
-                committed_ref(node.pgid, e.pgid)?;
-                children.push(Child::Existing(e));
-                continue;
-            }
-            let child = snap.node(e.pgid)?;
-            for b in self.apply(child, &changes[ci..end], fill, depth + 1)? {
-                children.push(Child::Built(b));
-            }
-            ci = end;
-        }
+        let children = Vec::with_capacity(node.len() + 2);
+        stack.push(Frame { node, changes, next: 0, ci: 0, children });
+        Ok(None)
+    }
+
+    /// Ends a branch whose children are all known: rebalances and repacks them, writes the
+    /// rebuilt ones, and returns the branch nodes that replace it.
+    fn finish_branch<'x>(&mut self, children: Vec<Child<'x>>, fill: f64) -> Result<Vec<Node<'x>>>
+    where
+        's: 'x,
+    {
         let children = self.rebalance(children, fill)?;
         let children = self.pack(children, fill);
         let mut elems = Vec::with_capacity(children.len());
@@ -620,14 +708,14 @@ impl<'s> Spill<'s> {
             }
             Some(Origin::Paged(root)) => {
                 let snap: &'s Snapshot = self.snap;
-                self.apply(snap.node(*root)?, &changes, fill, 0)?
+                self.apply(snap.node(*root)?, &changes, fill)?
             }
             Some(Origin::Inline(bytes)) => {
                 let node = NodeView::new(bytes, 0)?;
                 if !node.leaf {
                     return Err(Error::corrupted(0, "inline bucket page is not a leaf"));
                 }
-                self.apply(node, &changes, fill, 0)?
+                self.apply(node, &changes, fill)?
             }
         };
         let root = self.finish_root(level, id != 0, fill)?;

@@ -23,6 +23,11 @@ pub(crate) struct Writer {
     pub freelist: Freelist,
     /// The file length as last set or observed.
     pub file_size: u64,
+    /// The high-water mark of the meta page not in charge (the commit before the last one),
+    /// 0 if that page is not valid. A commit can lower the mark (a free run at the end of the
+    /// file leaves it), so this one may be higher; the file is never cut below it, since an
+    /// open that finds the newer meta damaged falls back to this one.
+    pub older_hwm: PageId,
     /// Whether the committed trees were walked before this handle's first write
     /// ([`crate::tree::verify`]), and what that found.
     pub verified: Verified,

@@ -22,6 +22,7 @@ use crate::io::storage::Storage;
 use crate::limits::MIN_FILE_SIZE;
 use crate::options::Options;
 use crate::tree::counters::{Counters, Stats, TxStats};
+use crate::tree::generation::Generation;
 use crate::tree::opened::Opened;
 use crate::tree::snapshot::Snapshot;
 
@@ -31,6 +32,8 @@ pub(crate) struct Current {
     pub map: Arc<Map>,
     /// Open read transactions by the txid of their snapshot.
     pub readers: BTreeMap<TxId, usize>,
+    /// With the journal: the generation the current meta's tree may reference.
+    pub gen: Option<Arc<Generation>>,
 }
 
 /// The shared state of an open database (module docs).
@@ -71,6 +74,7 @@ impl Core {
             map: cur.map.clone(),
             counters: self.counters.clone(),
             opened: Opened::tracking(),
+            gen: cur.gen.clone(),
         };
         self.tx_n.fetch_add(1, Ordering::Relaxed);
         *cur.readers.entry(snap.meta.txid).or_insert(0) += 1;
@@ -115,6 +119,7 @@ impl Core {
             map: cur.map.clone(),
             counters: self.counters.clone(),
             opened: Opened::default(),
+            gen: cur.gen.clone(),
         };
         match cur.readers.keys().next() {
             Some(&oldest) => writer.freelist.release(oldest),
@@ -183,8 +188,15 @@ impl Core {
             maps.push(Arc::downgrade(&cur.map));
         }
         cur.meta = c.meta;
+        cur.gen = c.gen.clone();
         lock(&self.tx_stats).add(&c.stats);
-        Ok(Snapshot { meta: c.meta, map: cur.map.clone(), counters: self.counters.clone(), opened: Opened::default() })
+        Ok(Snapshot {
+            meta: c.meta,
+            map: cur.map.clone(),
+            counters: self.counters.clone(),
+            opened: Opened::default(),
+            gen: c.gen.clone(),
+        })
     }
 
     /// Database statistics (see [`crate::DB::stats`]).
@@ -223,8 +235,9 @@ impl Core {
         })
     }
 
-    /// Cuts the file to its high-water mark (see [`crate::DB::close`]). Nothing can read past
-    /// the mark: no transaction outlives the handle, and the older meta's mark is never higher.
+    /// Cuts the file to its high-water mark, or the older meta's if that is higher (see
+    /// [`crate::DB::close`]). Nothing can read past it: no transaction outlives the handle,
+    /// and an open that falls back to the older meta finds every page it names.
     ///
     /// # Errors
     /// [`Error::Io`].
@@ -234,7 +247,11 @@ impl Core {
         }
         let mut writer = lock(&self.writer);
         let Some(w) = writer.as_mut() else { return Ok(()) };
-        let needed = (lock(&self.current).meta.pgid * u64::from(self.page_size)).max(MIN_FILE_SIZE);
+        let ps = u64::from(self.page_size);
+        // The older meta may be damaged (a mark past the file's end): it keeps what the file
+        // has, never more.
+        let older = w.older_hwm.saturating_mul(ps).min(w.file_size);
+        let needed = lock(&self.current).meta.pgid.saturating_mul(ps).max(older).max(MIN_FILE_SIZE);
         if w.file_size > needed {
             self.storage.set_len(needed).map_err(|source| Error::Io { op: "trim", path: self.path.clone(), source })?;
             w.file_size = needed;

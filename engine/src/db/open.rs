@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use crate::commit::write::{Verified, Writer};
 use crate::db::core::{Core, Current};
-use crate::error::{Error, Result};
+use crate::error::{Error, PageId, Result};
 use crate::format::freelist::Freelist;
 use crate::format::meta::{Meta, NO_FREELIST};
 use crate::format::metas::valid_page_size;
@@ -66,7 +66,7 @@ where
         init(storage.as_ref(), new_ps, opts.no_sync).map_err(io("initialise"))?;
         len = storage.len().map_err(io("stat"))?;
     }
-    let (meta, page_size) = read_meta(&file, &path, len, &opts)?;
+    let (meta, older_hwm, page_size) = read_meta(&file, &path, len, &opts)?;
     let needed = meta.pgid.saturating_mul(u64::from(page_size));
     if len < needed {
         return Err(Error::Invalid(format!(
@@ -77,7 +77,7 @@ where
     let map_size = mmap_size(len.max(opts.initial_mmap_size).max(needed), u64::from(page_size));
     let map = Arc::new(Map::new(&file, map_size, opts.mmap_populate).map_err(io("mmap"))?);
     let counters = Arc::new(Counters::default());
-    let snap = Snapshot { meta, map: map.clone(), counters: counters.clone(), opened: Default::default() };
+    let snap = Snapshot { meta, map: map.clone(), counters: counters.clone(), opened: Default::default(), gen: None };
     let writer = if ro {
         None
     } else {
@@ -86,7 +86,7 @@ where
         let mut verified = Verified::Pending;
         let freelist = if meta.freelist == NO_FREELIST {
             verified = Verified::Sound;
-            Freelist::from_ids(crate::tree::check::unreachable_pages(&snap)?)
+            Freelist::from_runs(crate::tree::check::unreachable_runs(&snap)?)
         } else {
             let bytes = snap.freelist_bytes()?;
             // Ids outside 2..hwm (which Go neither writes on purpose nor checks) are ignored:
@@ -94,7 +94,7 @@ where
             let ids = Freelist::decode_ids(bytes, meta.freelist)?;
             Freelist::from_ids(ids.into_iter().filter(|&id| id >= 2 && id < meta.pgid).collect())
         };
-        Some(Writer { freelist, file_size: len, verified })
+        Some(Writer { freelist, file_size: len, older_hwm, verified })
     };
     let free_figures = writer.as_ref().map_or((0, 0, 0), |w| w.freelist.figures());
     let store_freelist = !ro && !opts.no_freelist_sync && meta.freelist == NO_FREELIST;
@@ -105,7 +105,7 @@ where
         storage,
         page_size,
         maps: Mutex::new(vec![Arc::downgrade(&map)]),
-        current: Mutex::new(Current { meta, map, readers: BTreeMap::new() }),
+        current: Mutex::new(Current { meta, map, readers: BTreeMap::new(), gen: None }),
         writer: Mutex::new(writer),
         writer_free: Condvar::new(),
         poisoned: AtomicBool::new(false),
@@ -185,7 +185,7 @@ fn interrupted_creation(file: &File, len: u64, preferred: u32) -> std::io::Resul
 /// Finds the page size and the meta to use: the valid one with the highest txid
 /// ([`crate::format::metas::select`], probing the `page_size` option and the OS page size
 /// first for meta 1 when meta 0 is damaged).
-fn read_meta(file: &File, path: &Path, len: u64, opts: &Options) -> Result<(Meta, u32)> {
+fn read_meta(file: &File, path: &Path, len: u64, opts: &Options) -> Result<(Meta, PageId, u32)> {
     if len < MIN_FILE_SIZE {
         return Err(Error::Invalid(format!(
             "the file is too small to be a database: {len} bytes (at least {MIN_FILE_SIZE} needed)"
@@ -196,7 +196,11 @@ fn read_meta(file: &File, path: &Path, len: u64, opts: &Options) -> Result<(Meta
     probe.extend((8..=16).map(|s| 1u32 << s));
     let metas = read_metas(file, path, len, &probe)?;
     match metas.active {
-        Some(i) => Ok((metas.slots[i].meta, metas.page_size)),
+        Some(i) => {
+            let other = &metas.slots[1 - i];
+            let older_hwm = if other.valid() { other.meta.pgid } else { 0 };
+            Ok((metas.slots[i].meta, older_hwm, metas.page_size))
+        }
         None => Err(metas.slots[0].problem.as_ref().map_or(Error::Checksum, |p| p.to_error())),
     }
 }

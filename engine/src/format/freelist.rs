@@ -53,6 +53,30 @@ impl Freelist {
         fl
     }
 
+    /// Builds a freelist whose free set is the runs (`start`, `len`) given, which must not
+    /// overlap (adjacent runs are joined). Memory follows the number of runs, not of pages.
+    pub fn from_runs(runs: impl IntoIterator<Item = (PageId, u64)>) -> Self {
+        let mut fl = Freelist::new();
+        for (start, len) in runs {
+            if len > 0 {
+                fl.insert_run(start, len);
+            }
+        }
+        fl
+    }
+
+    /// Takes out the free run that ends exactly at `hwm`, if there is one, and returns it: those
+    /// pages can leave the file instead of being listed (a commit then lowers the high-water
+    /// mark to the run's start). Pending pages are never taken.
+    pub fn take_tail(&mut self, hwm: PageId) -> Option<(PageId, u64)> {
+        let (&start, &len) = self.runs.range(..hwm).next_back()?;
+        if start + len != hwm {
+            return None;
+        }
+        self.remove_run(start, len);
+        Some((start, len))
+    }
+
     /// Number of pages free for allocation now.
     pub fn free_count(&self) -> u64 {
         self.free_count
@@ -277,6 +301,21 @@ mod tests {
             assert!(Freelist::decode_ids(&buf[..size - 1], 5).is_err() || n == 0);
             assert!(fl.encode(&mut buf[..size - 1], 5, 0).is_err() || n == 0);
         }
+    }
+
+    #[test]
+    fn runs_and_tail() {
+        let mut fl = Freelist::from_runs([(3, 2), (5, 1), (10, 1 << 40)]);
+        assert_eq!(fl.free_count(), 3 + (1 << 40));
+        assert!(fl.is_free(4) && fl.is_free(5) && !fl.is_free(6));
+        assert_eq!(fl.take_tail(10 + (1 << 40) + 1), None);
+        assert_eq!(fl.take_tail(10 + (1 << 40)), Some((10, 1 << 40)));
+        assert_eq!(fl.take_tail(10), None);
+        assert_eq!(fl.take_tail(6), Some((3, 3)));
+        assert_eq!(fl.free_count(), 0);
+        // Pending pages stay.
+        fl.free(9, 20, 2);
+        assert_eq!(fl.take_tail(22), None);
     }
 
     #[test]

@@ -49,15 +49,19 @@ pub fn check<S: PageSource + ?Sized>(src: &S, meta: &Meta, scope: Scope<'_>) -> 
     Ok(report)
 }
 
-/// Pages nothing reached, collected; stops at the first problem.
+/// Pages nothing reached, collected as runs (`start`, `len`) in ascending order, so that memory
+/// follows the number of runs, not the high-water mark; stops at the first problem.
 struct Unreached {
     root: PageId,
-    pages: Vec<PageId>,
+    runs: Vec<(PageId, u64)>,
 }
 
 impl Visitor for Unreached {
     fn unreached(&mut self, id: PageId, _free: bool) {
-        self.pages.push(id);
+        match self.runs.last_mut() {
+            Some((start, len)) if *start + *len == id => *len += 1,
+            _ => self.runs.push((id, 1)),
+        }
     }
 
     fn problem(&mut self, p: Problem) -> Result<()> {
@@ -68,14 +72,14 @@ impl Visitor for Unreached {
     }
 }
 
-/// Every page in `2..hwm` not reachable from the root bucket: the free set of a file written
-/// without a freelist (`no_freelist_sync`).
+/// Every page in `2..hwm` not reachable from the root bucket, as ascending runs (`start`,
+/// `len`): the free set of a file written without a freelist (`no_freelist_sync`).
 ///
 /// # Errors
 /// [`Error::Corrupted`] naming the root page if the trees are damaged at all (a freelist
 /// rebuilt from them could hand out pages still in use).
-pub fn unreachable_pages(snap: &Snapshot) -> Result<Vec<PageId>> {
-    let mut v = Unreached { root: snap.meta.root, pages: Vec::new() };
+pub fn unreachable_runs(snap: &Snapshot) -> Result<Vec<(PageId, u64)>> {
+    let mut v = Unreached { root: snap.meta.root, runs: Vec::new() };
     walk(snap, &snap.meta, Scope::Trees, &mut v)?;
-    Ok(v.pages)
+    Ok(v.runs)
 }

@@ -6,6 +6,7 @@ pub mod check;
 pub mod counters;
 pub(crate) mod cursor;
 pub mod freelist;
+pub mod generation;
 pub(crate) mod opened;
 pub mod pageset;
 pub mod snapshot;

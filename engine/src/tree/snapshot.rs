@@ -26,6 +26,9 @@ pub struct Snapshot {
     pub(crate) counters: Arc<crate::tree::counters::Counters>,
     /// The bucket roots opened so far (tracked in read transactions only).
     pub(crate) opened: crate::tree::opened::Opened,
+    /// With the journal: the nodes journaled commits built since the last checkpoint, which
+    /// this snapshot's trees may reference by provisional id.
+    pub(crate) gen: Option<Arc<crate::tree::generation::Generation>>,
 }
 
 impl Snapshot {
@@ -46,6 +49,12 @@ impl Snapshot {
     /// The bytes of page `id` (with its overflow pages) and its header.
     fn page(&self, id: PageId) -> Result<(&[u8], PageHeader)> {
         if id < 2 || id >= self.meta.pgid {
+            if id >= crate::limits::PROVISIONAL {
+                if let Some(gen) = &self.gen {
+                    let bytes = gen.page(id)?;
+                    return Ok((bytes, PageHeader::read(bytes, id)?));
+                }
+            }
             return Err(Error::corrupted(id, Corruption::OutOfBounds { hwm: self.meta.pgid }));
         }
         let ps = self.page_size();

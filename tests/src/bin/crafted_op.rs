@@ -91,17 +91,30 @@ fn top_level(db: &DB) -> Result<Vec<Vec<u8>>, Error> {
 }
 
 /// Walks a bucket and its sub-buckets through cursors; counts buckets and keys, and with
-/// `clean` looks every key up again.
-fn walk(b: Bucket<'_>, depth: usize, clean: bool, n: &mut (u64, u64)) -> Result<(), End> {
-    if depth > 65 {
-        return Err(End::Wrong(format!("the engine opened a bucket nested {depth} deep (reads stop past 64)")));
-    }
+/// `clean` looks every key up again. Keeps its own stack of open cursors (one per nesting
+/// level), as an application walking nested buckets on a small stack would.
+fn walk(root: Bucket<'_>, clean: bool, n: &mut (u64, u64)) -> Result<(), End> {
+    let mut stack = vec![(root.iter(), root)];
     n.0 += 1;
-    for item in b.iter() {
+    while let Some((items, b)) = stack.last_mut() {
+        let Some(item) = items.next() else {
+            stack.pop();
+            continue;
+        };
         let (k, v) = item?;
         n.1 += 1;
         match v {
-            None => walk(b.bucket(k)?, depth + 1, clean, n)?,
+            None => {
+                let child = b.bucket(k)?;
+                if stack.len() > 65 {
+                    let depth = stack.len();
+                    return Err(End::Wrong(format!(
+                        "the engine opened a bucket nested {depth} deep (reads stop past 64)"
+                    )));
+                }
+                n.0 += 1;
+                stack.push((child.iter(), child));
+            }
             Some(v) if clean => {
                 let got = b.get(k)?;
                 if got != Some(v) {
@@ -193,7 +206,7 @@ fn run(a: &Args) -> Op {
             let db = DB::open(&a.file, ro())?;
             let tx = db.begin(false)?;
             let mut n = (0, 0);
-            walk(tx.root(), 0, a.clean, &mut n)?;
+            walk(tx.root(), a.clean, &mut n)?;
             Ok(format!("{} buckets, {} items", n.0, n.1))
         }
         "check" => {

@@ -27,7 +27,7 @@ pub enum Tool {
 /// One operation.
 #[derive(Debug, Clone, Copy)]
 pub struct Op {
-    /// Its name in reports and in `KNOWN_FAILING`.
+    /// Its name in reports.
     pub name: &'static str,
     /// Who runs it.
     pub tool: Tool,
