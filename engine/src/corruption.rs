@@ -252,6 +252,16 @@ pub enum Corruption {
     /// known.
     #[error("while rebuilding the freelist: {0}")]
     Unrebuildable(Box<Problem>),
+    /// An operation in the operation log of a journal record cannot be decoded. The record's
+    /// checksum held, so the log was written so (a bug) or by another program; it is never
+    /// applied. The error's `page` is 0: no page is involved.
+    #[error("journal operation log, byte {offset}: {what}")]
+    JournalOp {
+        /// Offset in the record's payload of the field that failed.
+        offset: u64,
+        /// What is wrong there ("unknown opcode", "length past the end", ...).
+        what: &'static str,
+    },
     /// Anything else (rare one-offs, mostly of a commit meeting a damaged tree).
     #[error("{0}")]
     Other(String),

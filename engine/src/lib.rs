@@ -41,6 +41,7 @@ mod db;
 mod error;
 pub mod format;
 pub mod io;
+mod journal;
 mod limits;
 mod options;
 pub mod tree;
