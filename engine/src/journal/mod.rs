@@ -7,8 +7,14 @@
 //!
 //! - [`leb128`]: the variable-length integers of the operation log;
 //! - [`op`]: the operation log of a write transaction, which is a commit record's payload;
+//! - [`format`]: the journal file's header and record header, byte for byte;
+//! - [`file`]: the I/O seam ([`file::JournalIo`]) and the real file behind it;
 // Wired into the commit path by the journal integration (issue 16).
 #![allow(dead_code)]
 
+pub(crate) mod file;
+pub(crate) mod format;
 pub(crate) mod leb128;
 pub(crate) mod op;
+#[cfg(test)]
+mod testio;
