@@ -9,6 +9,7 @@
 //! - [`op`]: the operation log of a write transaction, which is a commit record's payload;
 //! - [`format`]: the journal file's header and record header, byte for byte;
 //! - [`file`]: the I/O seam ([`file::JournalIo`]) and the real file behind it;
+//! - [`writer`]: creating, appending to, syncing and resetting a journal;
 // Wired into the commit path by the journal integration (issue 16).
 #![allow(dead_code)]
 
@@ -18,3 +19,4 @@ pub(crate) mod leb128;
 pub(crate) mod op;
 #[cfg(test)]
 mod testio;
+pub(crate) mod writer;
