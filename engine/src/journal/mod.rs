@@ -10,6 +10,7 @@
 //! - [`format`]: the journal file's header and record header, byte for byte;
 //! - [`file`]: the I/O seam ([`file::JournalIo`]) and the real file behind it;
 //! - [`writer`]: creating, appending to, syncing and resetting a journal;
+//! - [`scan`]: reading a journal back for recovery, up to its first damaged record.
 // Wired into the commit path by the journal integration (issue 16).
 #![allow(dead_code)]
 
@@ -17,6 +18,7 @@ pub(crate) mod file;
 pub(crate) mod format;
 pub(crate) mod leb128;
 pub(crate) mod op;
+pub(crate) mod scan;
 #[cfg(test)]
 mod testio;
 pub(crate) mod writer;
