@@ -262,6 +262,15 @@ pub enum Corruption {
         /// What is wrong there ("unknown opcode", "length past the end", ...).
         what: &'static str,
     },
+    /// A journal record whose operations do not replay as they were recorded (an operation
+    /// fails, or hands out another bucket id): it is not applied.
+    #[error("journal record {txid} does not replay: {why}")]
+    JournalReplay {
+        /// The record's transaction id.
+        txid: u64,
+        /// Which operation, and what went wrong.
+        why: Box<str>,
+    },
     /// Anything else (rare one-offs, mostly of a commit meeting a damaged tree).
     #[error("{0}")]
     Other(String),

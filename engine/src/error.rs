@@ -120,6 +120,20 @@ pub enum Error {
     /// because the state on disk is no longer known. Reopen the database.
     #[error("database handle is poisoned by an earlier failed commit; reopen it")]
     Poisoned,
+    /// The journal beside the file (`PATH-journal`) does not follow the file's last
+    /// checkpoint: another program (Go bbolt, or Rivet without the journal) wrote the file
+    /// since, or the journal belongs to another file. Neither file was changed. Replaying it
+    /// would lose that program's commits, ignoring it would lose the journal's: move the
+    /// journal away to open the file as it is.
+    #[error(
+        "the journal follows transaction {journal_base}, but the file's last commit is {file}: another program wrote the file since (move the journal away to open the file as it is)"
+    )]
+    JournalMismatch {
+        /// The txid of the meta the journal follows.
+        journal_base: TxId,
+        /// The txid of the file's meta.
+        file: TxId,
+    },
 }
 
 /// The engine's result type.

@@ -62,7 +62,15 @@ pub struct Options {
     /// Longest a batch waits for more calls before it commits (default 10 ms).
     /// See [`Options::max_batch_delay`].
     pub max_batch_delay: Duration,
+    /// Commit through a journal beside the file (default: off). See [`Options::journal`].
+    pub journal: bool,
+    /// How much the journal and the nodes it keeps in memory may hold before a checkpoint
+    /// (default 64 MiB). See [`Options::journal_max_bytes`].
+    pub journal_max_bytes: u64,
 }
+
+/// The default of [`Options::journal_max_bytes`].
+pub const DEFAULT_JOURNAL_MAX_BYTES: u64 = 64 << 20;
 
 /// bbolt's default `AllocSize`.
 pub const DEFAULT_ALLOC_SIZE: u64 = 16 * 1024 * 1024;
@@ -84,6 +92,8 @@ impl Default for Options {
             verify_before_write: true,
             max_batch_size: 1000,
             max_batch_delay: Duration::from_millis(10),
+            journal: false,
+            journal_max_bytes: DEFAULT_JOURNAL_MAX_BYTES,
         }
     }
 }
@@ -167,6 +177,34 @@ impl Options {
     /// again by the next read-write open without this option.
     pub fn no_freelist_sync(mut self, on: bool) -> Self {
         self.no_freelist_sync = on;
+        self
+    }
+
+    /// With `on`, a commit appends its changes to a journal beside the file (`PATH-journal`)
+    /// and syncs that, one sequential write, instead of writing every changed page in place;
+    /// the changed pages stay in memory, where every transaction reads them, until a
+    /// checkpoint writes them to the file as one ordinary commit (design doc, "The journal").
+    ///
+    /// The trade: commits are durable as before and much cheaper, especially small ones and
+    /// random batches, but the memory the unwritten pages take and the journal's size grow up
+    /// to [`Options::journal_max_bytes`] between checkpoints, an open after a crash replays the
+    /// journal, and the file on disk is the last checkpoint (what Go bbolt sees if it opens
+    /// the file while Rivet is not running; a clean close checkpoints and removes the
+    /// journal). A journal that does not belong to the file (another program wrote the file
+    /// since) is refused, and neither file is touched.
+    pub fn journal(mut self, on: bool) -> Self {
+        self.journal = on;
+        self
+    }
+
+    /// Sets how many bytes the journal, and the pages it keeps in memory, may each hold
+    /// before a checkpoint writes them to the file (default 64 MiB, at least 1 MiB).
+    ///
+    /// The trade: a larger limit means fewer checkpoints (each writes the pages changed since
+    /// the last, once, however often they changed), more memory, and a longer replay after a
+    /// crash.
+    pub fn journal_max_bytes(mut self, bytes: u64) -> Self {
+        self.journal_max_bytes = bytes.max(1 << 20);
         self
     }
 

@@ -62,23 +62,85 @@ pub(crate) enum Failure {
 /// Commits the write transaction `w` to `to` (module docs: the steps). `w` keeps its writer
 /// state (freelist, file size) updated either way.
 pub(crate) fn commit(w: &mut WriteTx, to: &Target<'_>) -> std::result::Result<Committed, Failure> {
+    commit_with(w, to, &[], &mut |_| Ok(()))
+}
+
+/// A journaled commit before its record is appended (module docs of `crate::journal`): the
+/// version's meta (its root possibly provisional; hwm and freelist those of the last
+/// checkpoint), and the nodes it added to and dropped from the generation's live set.
+pub(crate) struct Kept {
+    pub meta: Meta,
+    pub born: Vec<PageId>,
+    pub dead: Vec<PageId>,
+    /// Pages of the file the commit freed, as (first, count).
+    pub freed: Vec<(PageId, u64)>,
+    pub stats: TxStats,
+}
+
+/// Step 1 only, for a journaled commit: rebuilds the touched trees under provisional ids and
+/// hands the nodes to `gen` instead of placing them. Nothing is written. On an error the
+/// freelist is as it was.
+///
+/// # Errors
+/// As the spill of [`commit`] (damage found while rebuilding).
+pub(crate) fn keep(w: &mut WriteTx, gen: &crate::tree::generation::Generation) -> Result<Kept> {
+    let WriteTx { snap, arena, writer, txid, relocated, .. } = w;
+    let txid = *txid;
+    let view = View { snap, arena };
+    let mut sp = Spill::new(snap, &mut writer.freelist, txid);
+    let started = Instant::now();
+    let root = match spill_root(&mut sp, &view, relocated) {
+        Ok(root) => root,
+        Err(e) => {
+            sp.undo();
+            return Err(e);
+        }
+    };
+    let mut dead = std::mem::take(&mut sp.dead);
+    let mut freed = std::mem::take(&mut sp.freed_real);
+    let mut stats = sp.stats;
+    stats.spill_time = started.elapsed();
+    stats.commits = 1;
+    let born = sp.into_generation(gen)?;
+    dead.extend(w.freed_nodes.drain(..));
+    freed.extend(w.freed_pages.drain(..));
+    Ok(Kept { meta: Meta { root, txid, checksum: 0, ..w.snap.meta }, born, dead, freed, stats })
+}
+
+/// Step 1: the spill, from the root bucket down; the root bucket is never inline. Returns the
+/// root page of the new root bucket (provisional if it was rebuilt).
+fn spill_root<'s>(sp: &mut Spill<'s>, view: &View<'s>, relocated: &[bool]) -> Result<PageId> {
+    Ok(match sp.commit_bucket(view, relocated, 0)? {
+        Some(v) => match decode_bucket(&v, 0)?.root {
+            DiskRoot::Paged(root) => root,
+            DiskRoot::Inline(_) => return Err(Error::corrupted(0, "the root bucket cannot be inline")),
+        },
+        None => view.snap.meta.root,
+    })
+}
+
+/// [`commit`], placing the generation nodes `adopt` along with the commit's own (a
+/// checkpoint), and calling `before_meta` with the meta after the pages are synced and before
+/// the meta is written (a checkpoint records it in the journal there). An error from
+/// `before_meta` is an I/O failure: pages were written.
+pub(crate) fn commit_with(
+    w: &mut WriteTx,
+    to: &Target<'_>,
+    adopt: &[&crate::tree::generation::GenNode],
+    before_meta: &mut dyn FnMut(&Meta) -> Result<()>,
+) -> std::result::Result<Committed, Failure> {
     let opts = to.opts;
     let page_size = w.snap.page_size();
     let WriteTx { snap, arena, writer, txid, relocated, .. } = w;
     let txid = *txid;
     let view = View { snap, arena };
     let mut sp = Spill::new(snap, &mut writer.freelist, txid);
+    sp.adopt(adopt.iter().copied());
     let started = Instant::now();
 
     let prepared = (|| -> Result<_> {
-        // 1. The spill, from the root bucket down; the root bucket is never inline.
-        let root = match sp.commit_bucket(&view, relocated, 0)? {
-            Some(v) => match decode_bucket(&v, 0)?.root {
-                DiskRoot::Paged(root) => root,
-                DiskRoot::Inline(_) => return Err(Error::corrupted(0, "the root bucket cannot be inline")),
-            },
-            None => snap.meta.root,
-        };
+        // 1. The spill, from the root bucket down.
+        let root = spill_root(&mut sp, &view, relocated)?;
         // 2. The old freelist's pages.
         if snap.meta.freelist != NO_FREELIST {
             let n = snap.page_span(snap.meta.freelist)?;
@@ -132,6 +194,7 @@ pub(crate) fn commit(w: &mut WriteTx, to: &Target<'_>) -> std::result::Result<Co
         if !opts.no_sync {
             to.storage.sync().map_err(io("sync"))?;
         }
+        before_meta(&Meta { checksum: meta.compute_checksum(), ..meta })?;
         // 7. The meta, then a sync.
         let meta_page = meta.txid % 2;
         to.storage

@@ -122,6 +122,9 @@ pub(crate) struct Spill<'s> {
     own: PageId,
     /// Nodes of earlier journaled commits this commit freed (they leave the live set).
     pub dead: Vec<PageId>,
+    /// Pages of the file this commit freed, as (first, count) (a journaled commit records
+    /// them in its generation, for the check of its versions).
+    pub freed_real: Vec<(PageId, u64)>,
     /// Whether the nodes being built belong to the root bucket.
     building_root_bucket: bool,
     /// Real pages taken by [`Spill::place`]: start, count, and whether from the freelist.
@@ -189,6 +192,7 @@ impl<'s> Spill<'s> {
             next_provisional: own,
             own,
             dead: Vec::new(),
+            freed_real: Vec::new(),
             building_root_bucket: false,
             allocated: Vec::new(),
             old_hwm: hwm,
@@ -210,17 +214,22 @@ impl<'s> Spill<'s> {
     /// Frees `n` pages at `id`: pending if committed before, dropped if this commit built them
     /// (they never get a real page).
     pub(crate) fn free(&mut self, id: PageId, n: u64) -> Result<()> {
-        if id >= PROVISIONAL && id < self.own {
-            // A node of an earlier journaled commit: readers of older versions still read it,
-            // so it only leaves the live set.
-            if !self.freed.insert(id) {
+        if id >= PROVISIONAL {
+            if id < self.own && !self.freed.insert(id) {
                 return Err(Error::corrupted(id, "page reached twice (damaged tree)"));
             }
-            self.dead.push(id);
-        } else if id >= PROVISIONAL {
-            if self.dirty.remove(&id).is_none() {
+            if self.dirty.get(&id).is_none() {
+                if id < self.own {
+                    // A node of an earlier journaled commit, not adopted: readers of older
+                    // versions still read it, so it only leaves the live set.
+                    self.dead.push(id);
+                    return Ok(());
+                }
                 return Err(Error::corrupted(id, "a page of this commit freed twice"));
             }
+            // Built by this commit, or adopted from the generation by a checkpoint: it never
+            // gets a page.
+            self.dirty.remove(&id);
             // It never reaches the file: take it out of the commit's counters again.
             self.stats.page_count = self.stats.page_count.saturating_sub(n);
             self.stats.page_alloc = self.stats.page_alloc.saturating_sub(n * self.page_size as u64);
@@ -230,6 +239,7 @@ impl<'s> Spill<'s> {
                 return Err(Error::corrupted(id, "page reached twice or already free (damaged tree)"));
             }
             self.freelist.free(self.txid, id, n);
+            self.freed_real.push((id, n));
         }
         Ok(())
     }
@@ -264,6 +274,41 @@ impl<'s> Spill<'s> {
         }
         placed.pages = pages;
         Ok(placed)
+    }
+
+    /// Hands this commit's nodes to the generation instead of placing them (a journaled
+    /// commit), in id order, and returns their ids (the nodes that join the live set).
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] if the generation moved on since this spill began (a second
+    /// writer: never, while the writer's slot is held).
+    pub(crate) fn into_generation(self, gen: &crate::tree::generation::Generation) -> Result<Vec<PageId>> {
+        let mut born = Vec::with_capacity(self.dirty.len());
+        for (id, d) in self.dirty {
+            let node = crate::tree::generation::GenNode {
+                id,
+                buf: d.buf.into_boxed_slice(),
+                refs: d.refs.into_boxed_slice(),
+                rank: d.rank,
+            };
+            gen.push(node, self.page_size)?;
+            born.push(id);
+        }
+        Ok(born)
+    }
+
+    /// Adds nodes of a generation to this commit's own, to be placed with them (a checkpoint:
+    /// the live nodes of the generation, which no commit has placed yet).
+    pub(crate) fn adopt<'n>(&mut self, nodes: impl IntoIterator<Item = &'n crate::tree::generation::GenNode>) {
+        let ps = self.page_size as u64;
+        for n in nodes {
+            let pages = (n.buf.len() as u64).div_ceil(ps).max(1);
+            self.stats.page_count += pages;
+            self.stats.page_alloc += pages * ps;
+            self.stats.node_count += 1;
+            let d = DirtyNode { buf: n.buf.to_vec(), refs: n.refs.to_vec(), rank: n.rank };
+            self.dirty.insert(n.id, d);
+        }
     }
 
     /// Lowers the high-water mark over the free run that ends at it, if any: free pages at the

@@ -12,6 +12,7 @@ use crate::corruption::Corruption;
 use crate::error::{Error, PageId, Result, TxId};
 use crate::format::bucket::{decode_bucket, DiskRoot};
 use crate::format::freelist::Freelist;
+use crate::format::oplog::OpLog;
 use crate::format::page::{LeafElem, BUCKET_LEAF_FLAG};
 use crate::limits::{MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
 use crate::tree::pageset::PageSet;
@@ -28,6 +29,10 @@ pub(crate) struct Writer {
     /// file leaves it), so this one may be higher; the file is never cut below it, since an
     /// open that finds the newer meta damaged falls back to this one.
     pub older_hwm: PageId,
+    /// Pages freed by transactions after this txid are never released: with the journal, the
+    /// last checkpoint's (its pages must survive until the next checkpoint is durable, as a
+    /// crash would reopen at it); `TxId::MAX` without.
+    pub release_cap: TxId,
     /// Whether the committed trees were walked before this handle's first write
     /// ([`crate::tree::verify`]), and what that found.
     pub verified: Verified,
@@ -55,6 +60,14 @@ pub struct WriteTx {
     /// Nesting level of each arena bucket (the root is 0).
     pub(crate) depth: Vec<usize>,
     pub(crate) on_commit: Vec<Box<dyn FnOnce() + Send>>,
+    /// With the journal: every change this transaction made, in order (the record its commit
+    /// appends). `None` without the journal, and while a record is replayed.
+    pub(crate) log: Option<OpLog>,
+    /// Nodes of the journal's generation (provisional ids) that deleted buckets owned: they
+    /// leave the generation's live set when this transaction commits.
+    pub(crate) freed_nodes: Vec<PageId>,
+    /// Pages of the file that deleted buckets owned, as (first, count).
+    pub(crate) freed_pages: Vec<(PageId, u64)>,
 }
 
 impl std::fmt::Debug for WriteTx {
@@ -78,7 +91,18 @@ impl WriteTx {
         // `begin` refuses a snapshot at u64::MAX, so this cannot wrap.
         let txid = snap.meta.txid.saturating_add(1);
         let root = BucketW::new(Some(Origin::Paged(snap.meta.root)), snap.meta.root_sequence);
-        WriteTx { snap, arena: vec![root], writer, txid, relocated: vec![false], depth: vec![0], on_commit: Vec::new() }
+        WriteTx {
+            snap,
+            arena: vec![root],
+            writer,
+            txid,
+            relocated: vec![false],
+            depth: vec![0],
+            on_commit: Vec::new(),
+            log: None,
+            freed_nodes: Vec::new(),
+            freed_pages: Vec::new(),
+        }
     }
 
     pub(crate) fn view(&self) -> View<'_> {
@@ -123,6 +147,9 @@ impl WriteTx {
             }
         };
         arena[id].compact_values();
+        if let (Ok(()), Some(log)) = (&r, &mut self.log) {
+            log.put(id, key, value);
+        }
         r
     }
 
@@ -152,6 +179,9 @@ impl WriteTx {
             },
         };
         arena[id].compact_values();
+        if let (Ok(()), Some(log)) = (&r, &mut self.log) {
+            log.delete(id, key);
+        }
         r
     }
 
@@ -159,6 +189,9 @@ impl WriteTx {
         let b = &mut self.arena[id];
         b.sequence = value;
         b.sequence_dirty = true;
+        if let Some(log) = &mut self.log {
+            log.set_sequence(id, value);
+        }
         Ok(())
     }
 
@@ -186,7 +219,13 @@ impl WriteTx {
                 }
             }
         };
-        Ok(self.attach(id, name, fresh))
+        let cid = self.attach(id, name, fresh);
+        // Logged even when the operation that needed it fails later (a refused move): the
+        // materialisation stays, and with it the ids handed out after it.
+        if let Some(log) = &mut self.log {
+            log.child(id, name, cid);
+        }
+        Ok(cid)
     }
 
     fn attach(&mut self, parent: BucketId, name: &[u8], b: BucketW) -> BucketId {
@@ -208,7 +247,13 @@ impl WriteTx {
             Some(true) => Err(Error::BucketExists),
             Some(false) => Err(Error::IncompatibleValue { found: "value", wanted: "bucket" }),
             None if self.depth[id] + 1 > MAX_NESTING => Err(Error::NestingTooDeep { max: MAX_NESTING }),
-            None => Ok(self.attach(id, name, BucketW::new(None, 0))),
+            None => {
+                let cid = self.attach(id, name, BucketW::new(None, 0));
+                if let Some(log) = &mut self.log {
+                    log.create_child(id, name, if_missing, cid);
+                }
+                Ok(cid)
+            }
         }
     }
 
@@ -228,9 +273,17 @@ impl WriteTx {
             pages
         };
         for (p, n) in pages {
-            self.writer.freelist.free(self.txid, p, n);
+            if p >= crate::limits::PROVISIONAL {
+                self.freed_nodes.push(p);
+            } else {
+                self.writer.freelist.free(self.txid, p, n);
+                self.freed_pages.push((p, n));
+            }
         }
         self.arena[id].overlay.insert(OverlayKey::from_slice(name), Change::Delete);
+        if let Some(log) = &mut self.log {
+            log.delete_child(id, name);
+        }
         Ok(())
     }
 
@@ -255,6 +308,9 @@ impl WriteTx {
         self.arena[dst].overlay.insert(OverlayKey::from_slice(name), Change::Bucket(cid));
         self.relocated[cid] = true;
         self.depth[cid] = self.depth[dst] + 1;
+        if let Some(log) = &mut self.log {
+            log.move_child(src, name, dst);
+        }
         Ok(())
     }
 

@@ -146,7 +146,7 @@ impl Batcher {
 
 /// Runs `f` in a write transaction on `core` and commits it if `f` returns `Ok`.
 fn update(core: &Core, f: impl FnOnce(&mut Tx<'_>) -> Result<()>) -> Result<()> {
-    let mut tx = Tx::new_write(core, core.begin_write()?);
+    let mut tx = Tx::new_write(core, crate::db::journaled::prepare(core, core.begin_write()?)?);
     match f(&mut tx) {
         Ok(()) => tx.commit(),
         Err(e) => {

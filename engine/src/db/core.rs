@@ -54,6 +54,10 @@ pub(crate) struct Core {
     pub maps: Mutex<Vec<Weak<Map>>>,
     /// Free pages, pending pages and freelist bytes as of the last finished write transaction.
     pub free_figures: Mutex<(u64, u64, u64)>,
+    /// The journal-mode state (`None` without the journal); taken after the writer's slot.
+    pub journal: Mutex<Option<crate::journal::state::JournalState>>,
+    /// What the open found in the journal.
+    pub recovery: Mutex<Option<crate::journal::state::Recovery>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -122,8 +126,8 @@ impl Core {
             gen: cur.gen.clone(),
         };
         match cur.readers.keys().next() {
-            Some(&oldest) => writer.freelist.release(oldest),
-            None => writer.freelist.release(TxId::MAX),
+            Some(&oldest) => writer.freelist.release(oldest.min(writer.release_cap)),
+            None => writer.freelist.release(writer.release_cap),
         }
         drop(cur);
         if snap.meta.txid == TxId::MAX {
@@ -268,6 +272,7 @@ impl Core {
 impl Drop for Core {
     fn drop(&mut self) {
         // Best effort: a failed trim leaves a longer file, which is still a valid database.
+        // (The handle checkpointed a journal before, see `DB`'s drop.)
         let _ = self.trim();
         crate::io::lock::unlock(&self.file);
     }

@@ -14,6 +14,7 @@ use crate::db::tx::Tx;
 use crate::error::{Error, Result};
 use crate::format::meta::Meta;
 use crate::io::storage::{FileStorage, Storage};
+use crate::journal::state::Recovery;
 use crate::options::Options;
 use crate::tree::counters::Stats;
 
@@ -131,7 +132,7 @@ impl DB {
     /// ```
     pub fn begin(&self, writable: bool) -> Result<Tx<'_>> {
         if writable {
-            Ok(Tx::new_write(&self.core, self.core.begin_write()?))
+            Ok(Tx::new_write(&self.core, crate::db::journaled::prepare(&self.core, self.core.begin_write()?)?))
         } else {
             Ok(Tx::new_read(&self.core, self.core.begin_read()))
         }
@@ -291,6 +292,49 @@ impl DB {
     /// # Errors
     /// [`Error::Io`] if the file cannot be cut back (it is still a valid database).
     pub fn close(self) -> Result<()> {
+        crate::db::journaled::shutdown(&self.core)?;
         self.core.trim()
+    }
+
+    /// Writes every journaled commit into the file now, as one ordinary commit, and empties
+    /// the journal (see [`Options::journal`]); nothing to do without the journal or when
+    /// nothing was committed since the last checkpoint. Checkpoints also happen by themselves
+    /// when the journal reaches [`Options::journal_max_bytes`], and at [`DB::close`].
+    ///
+    /// # Errors
+    /// As a commit: [`Error::Io`] (the handle is then poisoned, and reopening replays the
+    /// journal), [`Error::Poisoned`], [`Error::DatabaseReadOnly`].
+    ///
+    /// # Example
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("rivet-doc-checkpoint-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// use rivet_engine::{Options, DB};
+    /// let db = DB::open(dir.join("j.db"), Options::default().journal(true))?;
+    /// db.update(|tx| tx.create_bucket(b"b")?.put(b"k", b"v"))?; // one append to the journal
+    /// db.checkpoint()?; // the file now holds it too
+    /// assert_eq!(db.info().meta.txid, 4); // 2 the commit; 3 has the durable meta's page: 4
+    /// db.close()?; // a last checkpoint (nothing left to write), and the journal is removed
+    /// assert!(!dir.join("j.db-journal").exists());
+    /// # Ok::<(), rivet_engine::Error>(())
+    /// ```
+    pub fn checkpoint(&self) -> Result<()> {
+        crate::db::journaled::checkpoint(&self.core)
+    }
+
+    /// What this open found in the journal beside the file (see [`Options::journal`]): how
+    /// many journaled commits it replayed, and what it dropped from a damaged or torn end.
+    /// `None` when there was no journal and journal mode is off.
+    pub fn recovery(&self) -> Option<Recovery> {
+        crate::db::core::lock(&self.core.recovery).clone()
+    }
+}
+
+impl Drop for DB {
+    /// A last checkpoint in journal mode (as [`DB::close`], best effort: if it fails, the
+    /// journal stays and the next open replays it); the file is then trimmed as it is closed.
+    fn drop(&mut self) {
+        let _ = crate::db::journaled::shutdown(&self.core);
     }
 }

@@ -10,5 +10,6 @@ pub(crate) mod cursor;
 pub(crate) mod cursor_mut;
 pub mod dump;
 pub(crate) mod handle;
+pub(crate) mod journaled;
 pub(crate) mod open;
 pub(crate) mod tx;

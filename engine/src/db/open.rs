@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use crate::commit::write::{Verified, Writer};
 use crate::db::core::{Core, Current};
-use crate::error::{Error, PageId, Result};
+use crate::error::{Error, PageId, Result, TxId};
 use crate::format::freelist::Freelist;
 use crate::format::meta::{Meta, NO_FREELIST};
 use crate::format::metas::valid_page_size;
@@ -94,7 +94,7 @@ where
             let ids = Freelist::decode_ids(bytes, meta.freelist)?;
             Freelist::from_ids(ids.into_iter().filter(|&id| id >= 2 && id < meta.pgid).collect())
         };
-        Some(Writer { freelist, file_size: len, older_hwm, verified })
+        Some(Writer { freelist, file_size: len, older_hwm, release_cap: TxId::MAX, verified })
     };
     let free_figures = writer.as_ref().map_or((0, 0, 0), |w| w.freelist.figures());
     let store_freelist = !ro && !opts.no_freelist_sync && meta.freelist == NO_FREELIST;
@@ -113,7 +113,11 @@ where
         tx_stats: Mutex::new(TxStats::default()),
         tx_n: AtomicU64::new(0),
         free_figures: Mutex::new(free_figures),
+        journal: Mutex::new(None),
+        recovery: Mutex::new(None),
     };
+    let found = crate::db::journaled::recover(&core)?;
+    *crate::db::core::lock(&core.recovery) = found;
     Ok(Opened { core, store_freelist })
 }
 

@@ -348,7 +348,9 @@ impl<'db> Tx<'db> {
             self.finish();
             return Err(Error::TxNotWritable);
         };
-        let committed = match protocol::commit(&mut w, &self.core.target()) {
+        let outcome = crate::db::journaled::commit(self.core, &mut w)
+            .unwrap_or_else(|| protocol::commit(&mut w, &self.core.target()));
+        let committed = match outcome {
             Ok(c) => c,
             Err(failure) => {
                 let e = match failure {

@@ -6,7 +6,9 @@
 pub mod bucket;
 pub mod freelist;
 pub mod layout;
+pub(crate) mod leb128;
 pub mod meta;
 pub mod metas;
+pub(crate) mod oplog;
 pub mod page;
 pub mod source;

@@ -25,4 +25,18 @@ pub trait PageSource {
     /// [`crate::Error::Corrupted`] naming `id` when the pages lie beyond what the source
     /// holds; [`crate::Error::Io`] when reading them fails.
     fn pages(&self, id: PageId, count: u64) -> Result<Cow<'_, [u8]>>;
+
+    /// Whether the source also holds nodes under provisional ids (a snapshot of a journaled
+    /// commit, whose newest nodes are in memory): then references to them are not out of
+    /// bounds.
+    fn holds_provisional(&self) -> bool {
+        false
+    }
+
+    /// Pages in `2..hwm` that journaled commits freed since the last checkpoint, as runs
+    /// (`first`, `count`): free as far as this source's meta is concerned, though the stored
+    /// freelist (the checkpoint's) does not list them.
+    fn freed_since_checkpoint(&self) -> Vec<(PageId, u64)> {
+        Vec::new()
+    }
 }

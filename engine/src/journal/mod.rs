@@ -3,12 +3,23 @@
 //! `PATH-journal` instead of a rewrite of every page on the path of every change.
 //!
 //! This layer sits between `commit/` (which builds page images) and `db/` (which owns the
-//! handles). Its files, lowest first:
+//! handles). The operation log a commit record carries is pure bytes, written by the
+//! transaction itself, so it lives lower, in [`crate::format::oplog`] (with
+//! [`crate::format::leb128`]). Here, lowest first:
 //!
-//! - [`leb128`]: the variable-length integers of the operation log;
-//! - [`op`]: the operation log of a write transaction, which is a commit record's payload;
-// Wired into the commit path by the journal integration (issue 16).
-#![allow(dead_code)]
+//! - [`format`]: the journal file's header and record header, byte for byte;
+//! - [`file`]: the I/O seam ([`file::JournalIo`]) and the real file behind it;
+//! - [`writer`]: creating, appending to, syncing and resetting a journal;
+//! - [`scan`]: reading a journal back for recovery, up to its first damaged record;
+//! - [`replay`]: a record's operations applied to a write transaction;
+//! - [`state`]: what journal mode keeps between commits, the journaled commit and the
+//!   checkpoint.
 
-pub(crate) mod leb128;
-pub(crate) mod op;
+pub(crate) mod file;
+pub(crate) mod format;
+pub(crate) mod replay;
+pub(crate) mod scan;
+pub(crate) mod state;
+#[cfg(test)]
+mod testio;
+pub(crate) mod writer;

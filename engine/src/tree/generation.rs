@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use crate::corruption::Corruption;
-use crate::error::{Error, PageId, Result};
+use crate::error::{Error, PageId, Result, TxId};
 use crate::limits::PROVISIONAL;
 
 /// A node built by a journaled commit, waiting for a checkpoint.
@@ -40,6 +40,8 @@ pub struct Generation {
     /// Slot `i` holds id `PROVISIONAL + i`: the node that starts there (also at each of its
     /// overflow ids), or `None` for an id a commit reserved and dropped before it ended.
     slots: boxcar::Vec<Option<Arc<GenNode>>>,
+    /// Pages of the file the generation's commits freed: (txid, first page, count).
+    freed: boxcar::Vec<(TxId, PageId, u64)>,
 }
 
 impl Generation {
@@ -91,6 +93,16 @@ impl Generation {
             Some(Some(node)) => Err(Error::corrupted(id, Corruption::IdMismatch { found: node.id })),
             _ => Err(missing()),
         }
+    }
+
+    /// Records that the commit `txid` freed `count` pages of the file from `first`.
+    pub fn record_freed(&self, txid: TxId, first: PageId, count: u64) {
+        self.freed.push((txid, first, count));
+    }
+
+    /// The pages of the file that commits up to `txid` freed, as runs.
+    pub fn freed_until(&self, txid: TxId) -> Vec<(PageId, u64)> {
+        self.freed.iter().filter(|(_, f)| f.0 <= txid).map(|(_, f)| (f.1, f.2)).collect()
     }
 
     /// The page image of the node at `id` (see [`Generation::node`]).

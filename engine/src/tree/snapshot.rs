@@ -185,10 +185,30 @@ impl PageSource for Snapshot {
         self.meta.pgid
     }
 
+    fn holds_provisional(&self) -> bool {
+        self.gen.is_some()
+    }
+
+    fn freed_since_checkpoint(&self) -> Vec<(PageId, u64)> {
+        self.gen.as_ref().map_or_else(Vec::new, |g| g.freed_until(self.meta.txid))
+    }
+
     /// Only pages in `2..hwm`: the meta pages and pages past the mark may be written while the
     /// snapshot lives, so no slice of them is ever made (see `io::mmap`).
     fn pages(&self, id: PageId, count: u64) -> Result<Cow<'_, [u8]>> {
         let hwm = self.meta.pgid;
+        if let (true, Some(gen)) = (id >= crate::limits::PROVISIONAL, &self.gen) {
+            // A node a journaled commit keeps in memory: all of it, or its first pages.
+            let bytes = gen.page(id)?;
+            let want = count.saturating_mul(Snapshot::page_size(self));
+            return match usize::try_from(want).ok().filter(|&w| w <= bytes.len()) {
+                Some(w) => Ok(Cow::Borrowed(&bytes[..w])),
+                None => {
+                    let overflow = u32::try_from(count.saturating_sub(1)).unwrap_or(u32::MAX);
+                    Err(Error::corrupted(id, Corruption::OverflowPastHwm { overflow }))
+                }
+            };
+        }
         if id < 2 || id >= hwm {
             return Err(Error::corrupted(id, Corruption::OutOfBounds { hwm }));
         }

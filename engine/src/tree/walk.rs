@@ -158,6 +158,11 @@ where
         Scope::File => {
             w.metas();
             let known = w.freelist(meta)?;
+            for (first, count) in src.freed_since_checkpoint() {
+                for id in first..first.saturating_add(count) {
+                    w.free.insert(id);
+                }
+            }
             w.root_values = Some(Vec::new());
             w.tree(meta.root, 0, true)?;
             for p in w.root_values.take().unwrap_or_default() {
@@ -337,7 +342,8 @@ impl<'s, S: PageSource + ?Sized, V: Visitor> Walker<'s, '_, S, V> {
             self.report(Problem::new(id, Corruption::TreeTooDeep))?;
             return Ok(None);
         }
-        if id < 2 || id >= self.hwm {
+        let provisional = id >= crate::limits::PROVISIONAL && self.src.holds_provisional();
+        if (id < 2 || id >= self.hwm) && !provisional {
             self.report(Problem::new(id, Corruption::OutOfBounds { hwm: self.hwm }))?;
             return Ok(None);
         }
@@ -414,7 +420,7 @@ impl<'s, S: PageSource + ?Sized, V: Visitor> Walker<'s, '_, S, V> {
             return Ok(Some((first, h)));
         }
         let span = 1 + u64::from(h.overflow);
-        if id + span > self.hwm {
+        if id.saturating_add(span) > self.hwm && id < crate::limits::PROVISIONAL {
             self.report(Problem::new(id, Corruption::OverflowPastHwm { overflow: h.overflow }))?;
             return Ok(None);
         }

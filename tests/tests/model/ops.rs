@@ -236,9 +236,17 @@ pub(crate) enum Step {
     HoldReader,
     /// Check and end one of the held read transactions.
     ReleaseReader(Index),
+    /// `DB::checkpoint` (a no-op without the journal).
+    Checkpoint,
     Reopen {
         no_freelist_sync: bool,
         peek_read_only: bool,
+        /// Whether the next round runs in journal mode.
+        journal: bool,
+        /// Whether this round ends in a simulated crash: the files are copied while the handle
+        /// is open, and the next round opens the copy (what a power cut would leave, since
+        /// every commit synced). Without the journal, the file alone.
+        crash: bool,
     },
 }
 
@@ -246,6 +254,8 @@ pub(crate) enum Step {
 pub(crate) struct Plan {
     pub(crate) page_size: Option<u32>,
     pub(crate) no_freelist_sync: bool,
+    /// Whether the first round runs in journal mode.
+    pub(crate) journal: bool,
     pub(crate) steps: Vec<Step>,
 }
 
@@ -380,12 +390,14 @@ fn step() -> BoxedStrategy<Step> {
         2 => prop::collection::vec(arb_read_op(), 1..10).prop_map(Step::Read),
         1 => Just(Step::HoldReader),
         1 => any::<Index>().prop_map(Step::ReleaseReader),
-        2 => (prop::bool::weighted(0.3), prop::bool::weighted(0.3)).prop_map(
-            |(no_freelist_sync, peek_read_only)| Step::Reopen {
+        1 => Just(Step::Checkpoint),
+        2 => (prop::bool::weighted(0.3), prop::bool::weighted(0.3), prop::bool::weighted(0.4), prop::bool::weighted(0.4))
+            .prop_map(|(no_freelist_sync, peek_read_only, journal, crash)| Step::Reopen {
                 no_freelist_sync,
                 peek_read_only,
-            }
-        ),
+                journal,
+                crash,
+            }),
     ]
     .boxed()
 }
@@ -394,8 +406,9 @@ pub(crate) fn plan() -> BoxedStrategy<Plan> {
     (
         prop_oneof![6 => Just(Some(1024u32)), 2 => Just(None), 1 => Just(Some(4096)), 1 => Just(Some(512))],
         prop::bool::weighted(0.3),
+        prop::bool::weighted(0.4),
         prop::collection::vec(step(), 1..24),
     )
-        .prop_map(|(page_size, no_freelist_sync, steps)| Plan { page_size, no_freelist_sync, steps })
+        .prop_map(|(page_size, no_freelist_sync, journal, steps)| Plan { page_size, no_freelist_sync, journal, steps })
         .boxed()
 }

@@ -9,7 +9,7 @@
 //! list of operations is kept beside it.
 //!
 //! Encoding (format doc, section 19): per operation one opcode byte, then its fields in order;
-//! ids, lengths and u64 values are unsigned LEB128 ([`super::leb128`]), a name, key or value is
+//! ids, lengths and u64 values are unsigned LEB128 ([`crate::format::leb128`]), a name, key or value is
 //! its length and then its raw bytes, a flag is one byte 0 or 1.
 //!
 //! | opcode | operation | fields |
@@ -31,7 +31,7 @@
 use crate::corruption::Corruption;
 use crate::error::{Error, Result};
 
-use super::leb128::{self, LebError};
+use crate::format::leb128::{self, LebError};
 
 const CHILD: u8 = 1;
 const CREATE_CHILD: u8 = 2;

@@ -1,0 +1,242 @@
+//! The database handle's side of the journal (design doc, "The journal"): recovery at open, a
+//! checkpoint before a write transaction when the journal is full, the journaled commit,
+//! explicit checkpoints, and the checkpoint at close.
+//!
+//! The journal-mode state ([`JournalState`]) sits in [`Core::journal`]; it is only touched by
+//! the holder of the writer's slot, which takes the slot first and the state's mutex second.
+
+use std::sync::Arc;
+
+use crate::commit::protocol::{Committed, Failure};
+use crate::commit::write::WriteTx;
+use crate::corruption::Corruption;
+use crate::db::core::{lock, Core};
+use crate::error::{Error, Result};
+use crate::format::meta::Meta;
+use crate::format::oplog::OpLog;
+use crate::journal::file::{journal_path, FileJournal, JournalIo};
+use crate::journal::format::{Header, JournalDamage, RecordKind};
+use crate::journal::replay::replay;
+use crate::journal::scan::{scan, Record};
+use crate::journal::state::{mismatch, JournalState, Recovery};
+use crate::journal::writer::Journal;
+
+/// The header of a journal that follows `meta`.
+fn header_for(meta: &Meta) -> Header {
+    Header { page_size: meta.page_size, base_txid: meta.txid, base_checksum: meta.checksum }
+}
+
+/// Whether `meta` is the meta `header` names.
+fn follows(header: &Header, meta: &Meta) -> bool {
+    header.base_txid == meta.txid && header.base_checksum == meta.checksum && header.page_size == meta.page_size
+}
+
+/// At open: finds the journal beside the file, replays what it holds that the file does not,
+/// and, in journal mode, keeps it for the commits to come. Without journal mode a journal found
+/// is replayed, checkpointed and removed, so the file holds everything.
+///
+/// # Errors
+/// [`Error::JournalMismatch`] if the journal follows another state of the file (nothing is
+/// changed); [`Error::Corrupted`] if an intact record does not replay; [`Error::Io`];
+/// [`Error::Invalid`] for a read-only open of a file whose journal holds commits (they can
+/// only be replayed by a read-write open).
+pub(crate) fn recover(core: &Core) -> Result<Option<Recovery>> {
+    let path = journal_path(&core.path);
+    let existing = FileJournal::open(&path)?;
+    if existing.is_none() && (!core.opts.journal || core.opts.read_only) {
+        return Ok(None);
+    }
+    let durable = core.meta();
+    let mut report = Recovery::default();
+    let (io, todo, keep): (Arc<dyn JournalIo>, Vec<Record>, Option<(Header, u64)>) = match existing {
+        None => (Arc::new(FileJournal::create(&path)?), Vec::new(), None),
+        Some(f) => {
+            let io: Arc<dyn JournalIo> = Arc::new(f);
+            let s = scan(&*io)?;
+            if let Some(d) = &s.dropped {
+                report.dropped = Some((d.at, d.bytes, d.reason.to_string()));
+            }
+            match s.header {
+                Err(JournalDamage::Empty) => (io, Vec::new(), None),
+                // A header that does not hold: no record can be trusted to follow the file.
+                Err(_) => (io, Vec::new(), None),
+                Ok(h) if follows(&h, &durable) => {
+                    // Every commit record; a checkpoint record here is one whose meta never
+                    // reached the file (the commits before it are replayed instead).
+                    let end = s.valid_end;
+                    let todo = s.records.into_iter().filter(|r| r.kind == RecordKind::Commit).collect();
+                    (io, todo, Some((h, end)))
+                }
+                Ok(h) => {
+                    let done = s.records.iter().rposition(|r| {
+                        r.kind == RecordKind::Checkpoint
+                            && r.txid == durable.txid
+                            && r.payload == durable.checksum.to_le_bytes()
+                    });
+                    match done {
+                        // The checkpoint reached the file, the reset did not: what follows it
+                        // (nothing, normally) is still to replay, on a fresh journal.
+                        Some(i) => (
+                            io,
+                            s.records.into_iter().skip(i + 1).filter(|r| r.kind == RecordKind::Commit).collect(),
+                            None,
+                        ),
+                        None => return Err(mismatch(h.base_txid, durable.txid)),
+                    }
+                }
+            }
+        }
+    };
+    if core.opts.read_only {
+        if todo.is_empty() {
+            return Ok(Some(report));
+        }
+        return Err(Error::Invalid(format!(
+            "the journal holds {} commits not yet in the file; open the database read-write once to replay them",
+            todo.len()
+        )));
+    }
+    let journal = match keep {
+        Some((h, end)) => Journal::open_at_end(io, h, end)?,
+        None => Journal::create(io, header_for(&durable))?,
+    };
+    *lock(&core.journal) = Some(JournalState::new(journal, durable, core.opts.journal_max_bytes));
+    if let Some(w) = lock(&core.writer).as_mut() {
+        w.release_cap = durable.txid;
+    }
+    for r in &todo {
+        replay_one(core, r)?;
+        report.replayed += 1;
+    }
+    if !core.opts.journal {
+        shutdown(core)?;
+    }
+    Ok(Some(report))
+}
+
+/// Replays one commit record: a write transaction that applies its operations and commits
+/// into the generation without appending (the record is in the journal already).
+fn replay_one(core: &Core, r: &Record) -> Result<()> {
+    let mut w = core.begin_write()?;
+    if w.txid != r.txid {
+        let why = format!("the database is at transaction {}, the record follows {}", w.txid - 1, r.txid - 1);
+        core.end_write(w.writer);
+        return Err(Error::corrupted(0, Corruption::JournalReplay { txid: r.txid, why: why.into() }));
+    }
+    if let Err(e) = replay(&mut w, r.txid, &r.payload) {
+        core.end_write(w.writer);
+        return Err(e);
+    }
+    let committed = {
+        let mut js = lock(&core.journal);
+        let js = js.as_mut().ok_or(Error::TxClosed)?;
+        js.commit(&mut w, &[], false, false)
+    };
+    finish(core, w, committed)
+}
+
+/// Publishes a commit that succeeded, or handles one that failed (poisoning the handle after
+/// an I/O failure), and gives the writer's slot back.
+fn finish(core: &Core, w: WriteTx, committed: std::result::Result<Committed, Failure>) -> Result<()> {
+    let result = match committed {
+        Ok(c) => core.publish(&c).map(drop),
+        Err(Failure::Refused(e)) => Err(e),
+        Err(Failure::Io(e)) => {
+            core.poison();
+            Err(e)
+        }
+    };
+    core.end_write(w.writer);
+    result
+}
+
+/// In journal mode, after the writer's slot is taken: checkpoints first if the journal is
+/// full (on `w`, which is then used up and replaced by a fresh transaction), and starts the
+/// operation log of the transaction returned.
+///
+/// # Errors
+/// As [`checkpoint`].
+pub(crate) fn prepare(core: &Core, mut w: WriteTx) -> Result<WriteTx> {
+    let full = match lock(&core.journal).as_ref() {
+        None => return Ok(w),
+        Some(js) => js.full() && js.dirty(&w.snap.meta),
+    };
+    if full {
+        run_checkpoint(core, w)?;
+        w = core.begin_write()?;
+    }
+    w.log = Some(OpLog::new());
+    Ok(w)
+}
+
+/// Commits `w` in journal mode: a journaled commit, or, for a transaction too large for the
+/// journal, a checkpoint that includes it. `None` without journal mode.
+pub(crate) fn commit(core: &Core, w: &mut WriteTx) -> Option<std::result::Result<Committed, Failure>> {
+    let mut guard = lock(&core.journal);
+    let js = guard.as_mut()?;
+    let log = w.log.take().unwrap_or_default();
+    if js.too_large(log.len()) && js.checkpoint_txid(w.txid) == w.txid {
+        return Some(js.checkpoint(w, &core.target()));
+    }
+    Some(js.commit(w, log.as_bytes(), true, !core.opts.no_sync))
+}
+
+/// Checkpoints on the empty write transaction `w` if anything was journaled since the last
+/// checkpoint, and gives the slot back.
+fn run_checkpoint(core: &Core, mut w: WriteTx) -> Result<()> {
+    let committed = {
+        let mut guard = lock(&core.journal);
+        match guard.as_mut() {
+            Some(js) if js.dirty(&w.snap.meta) => {
+                w.txid = js.checkpoint_txid(w.txid);
+                Some(js.checkpoint(&mut w, &core.target()))
+            }
+            _ => None,
+        }
+    };
+    match committed {
+        Some(c) => finish(core, w, c),
+        None => {
+            core.end_write(w.writer);
+            Ok(())
+        }
+    }
+}
+
+/// Writes every journaled commit to the file now ([`crate::DB::checkpoint`]).
+///
+/// # Errors
+/// As a commit: [`Error::Io`] (the handle is then poisoned), [`Error::Poisoned`],
+/// [`Error::DatabaseReadOnly`].
+pub(crate) fn checkpoint(core: &Core) -> Result<()> {
+    if lock(&core.journal).is_none() {
+        return Ok(());
+    }
+    let w = core.begin_write()?;
+    run_checkpoint(core, w)
+}
+
+/// At close: a last checkpoint, then the journal is removed (its directory entry synced), so
+/// that the file holds everything and nothing is replayed at the next open.
+///
+/// # Errors
+/// As [`checkpoint`]; the journal stays if the checkpoint failed.
+pub(crate) fn shutdown(core: &Core) -> Result<()> {
+    if lock(&core.journal).is_none() || core.poisoned.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(());
+    }
+    checkpoint(core)?;
+    *lock(&core.journal) = None;
+    remove_durably(&journal_path(&core.path))
+}
+
+/// Removes the file at `path` and syncs its directory, so that the removal survives a crash.
+fn remove_durably(path: &std::path::Path) -> Result<()> {
+    let io = |op| move |source| Error::Io { op, path: path.to_path_buf(), source };
+    std::fs::remove_file(path).map_err(io("remove"))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync directory of"))
+}
