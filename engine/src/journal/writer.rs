@@ -49,7 +49,9 @@ impl Journal {
 
     /// Continues the journal in `io` after recovery: its header is `header` and its intact
     /// records end at `end` (the scan's `valid_end`). A longer file is truncated to `end` and
-    /// synced first, so that no dropped record can ever follow a new one.
+    /// synced first, so that no dropped record can ever follow a new one. The file must hold a
+    /// valid header (`end` is at least 64); after a scan that rejected the header, use
+    /// [`Journal::create`].
     pub(crate) fn open_at_end(io: Arc<dyn JournalIo>, header: Header, end: u64) -> Result<Journal> {
         let end = end.max(HEADER_SIZE);
         let j = Journal { io, header, end, buf: Vec::new() };
