@@ -7,8 +7,8 @@
 //!
 //! - [`leb128`]: the variable-length integers of the operation log;
 //! - [`op`]: the operation log of a write transaction, which is a commit record's payload;
-//! - [`format`]: the journal file's header and record header, byte for byte;
-//! - [`file`]: the I/O seam ([`file::JournalIo`]) and the real file behind it;
+//! - [`mod@format`]: the journal file's header and record header, byte for byte;
+//! - [`mod@file`]: the I/O seam ([`file::JournalIo`]) and the real file behind it;
 //! - [`writer`]: creating, appending to, syncing and resetting a journal;
 //! - [`scan`]: reading a journal back for recovery, up to its first damaged record.
 // Wired into the commit path by the journal integration (issue 16).
