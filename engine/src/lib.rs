@@ -57,6 +57,7 @@ pub use db::handle::{Info, DB};
 pub use db::tx::Tx;
 pub use error::{Error, PageId, Result, TxId};
 pub use io::storage::{FileStorage, Storage};
+pub use journal::file::JournalIo;
 pub use journal::state::Recovery;
 pub use limits::{DEFAULT_FILL_PERCENT, MAX_DEPTH, MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
 pub use options::{Options, DEFAULT_ALLOC_SIZE};

@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::db::batch::Batcher;
 use crate::db::core::Core;
@@ -14,6 +15,7 @@ use crate::db::tx::Tx;
 use crate::error::{Error, Result};
 use crate::format::meta::Meta;
 use crate::io::storage::{FileStorage, Storage};
+use crate::journal::file::JournalIo;
 use crate::journal::state::Recovery;
 use crate::options::Options;
 use crate::tree::counters::Stats;
@@ -79,7 +81,21 @@ impl DB {
     where
         F: FnOnce(File) -> Box<dyn Storage>,
     {
-        let Opened { core, store_freelist } = open(path.as_ref(), opts, make)?;
+        Self::open_with_io(path, opts, make, |io| io)
+    }
+
+    /// Like [`DB::open_with_storage`], with the journal's file (journal mode, see
+    /// [`Options::journal`]) also going through what `wrap_journal` makes of the real one: to
+    /// inject faults into, or record the writes of, the journal as well as the database.
+    ///
+    /// # Errors
+    /// As [`DB::open`]; errors of either wrapper are [`Error::Io`].
+    pub fn open_with_io<F, J>(path: impl AsRef<Path>, opts: Options, make: F, mut wrap_journal: J) -> Result<DB>
+    where
+        F: FnOnce(File) -> Box<dyn Storage>,
+        J: FnMut(Arc<dyn JournalIo>) -> Arc<dyn JournalIo>,
+    {
+        let Opened { core, store_freelist } = open(path.as_ref(), opts, make, &mut wrap_journal)?;
         let db = DB { core, batcher: Batcher::default() };
         if store_freelist {
             // As Go does: store a real freelist at once, so that older readers can open the file.

@@ -21,6 +21,10 @@ use crate::journal::scan::{scan, Record};
 use crate::journal::state::{mismatch, JournalState, Recovery};
 use crate::journal::writer::Journal;
 
+/// What the journal's file goes through: the real file as it is, or wrapped by a test (to
+/// inject faults or record writes, as [`crate::DB::open_with_storage`] does for the database).
+pub(crate) type WrapJournal<'a> = &'a mut dyn FnMut(Arc<dyn JournalIo>) -> Arc<dyn JournalIo>;
+
 /// The header of a journal that follows `meta`.
 fn header_for(meta: &Meta) -> Header {
     Header { page_size: meta.page_size, base_txid: meta.txid, base_checksum: meta.checksum }
@@ -40,7 +44,7 @@ fn follows(header: &Header, meta: &Meta) -> bool {
 /// changed); [`Error::Corrupted`] if an intact record does not replay; [`Error::Io`];
 /// [`Error::Invalid`] for a read-only open of a file whose journal holds commits (they can
 /// only be replayed by a read-write open).
-pub(crate) fn recover(core: &Core) -> Result<Option<Recovery>> {
+pub(crate) fn recover(core: &Core, wrap: WrapJournal<'_>) -> Result<Option<Recovery>> {
     let path = journal_path(&core.path);
     let existing = FileJournal::open(&path)?;
     if existing.is_none() && (!core.opts.journal || core.opts.read_only) {
@@ -49,9 +53,9 @@ pub(crate) fn recover(core: &Core) -> Result<Option<Recovery>> {
     let durable = core.meta();
     let mut report = Recovery::default();
     let (io, todo, keep): (Arc<dyn JournalIo>, Vec<Record>, Option<(Header, u64)>) = match existing {
-        None => (Arc::new(FileJournal::create(&path)?), Vec::new(), None),
+        None => (wrap(Arc::new(FileJournal::create(&path)?)), Vec::new(), None),
         Some(f) => {
-            let io: Arc<dyn JournalIo> = Arc::new(f);
+            let io: Arc<dyn JournalIo> = wrap(Arc::new(f));
             let s = scan(&*io)?;
             if let Some(d) = &s.dropped {
                 report.dropped = Some((d.at, d.bytes, d.reason.to_string()));

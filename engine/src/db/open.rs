@@ -35,7 +35,12 @@ pub(crate) struct Opened {
 ///
 /// # Errors
 /// As [`crate::DB::open`].
-pub(crate) fn open<F>(path: &Path, opts: Options, make: F) -> Result<Opened>
+pub(crate) fn open<F>(
+    path: &Path,
+    opts: Options,
+    make: F,
+    wrap: crate::db::journaled::WrapJournal<'_>,
+) -> Result<Opened>
 where
     F: FnOnce(File) -> Box<dyn Storage>,
 {
@@ -116,7 +121,7 @@ where
         journal: Mutex::new(None),
         recovery: Mutex::new(None),
     };
-    let found = crate::db::journaled::recover(&core)?;
+    let found = crate::db::journaled::recover(&core, wrap)?;
     *crate::db::core::lock(&core.recovery) = found;
     Ok(Opened { core, store_freelist })
 }

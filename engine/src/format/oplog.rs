@@ -119,16 +119,19 @@ impl OpLog {
         self.buf.len()
     }
 
+    #[cfg(test)]
     /// Operations in the log.
     pub(crate) fn count(&self) -> u64 {
         self.count
     }
 
+    #[cfg(test)]
     /// Whether nothing was logged.
     pub(crate) fn is_empty(&self) -> bool {
         self.count == 0
     }
 
+    #[cfg(test)]
     /// Forgets every operation, keeping the buffer's capacity for the next transaction.
     pub(crate) fn clear(&mut self) {
         self.buf.clear();

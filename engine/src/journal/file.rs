@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 
 /// The operations the journal needs from its file.
 #[allow(clippy::len_without_is_empty)]
-pub(crate) trait JournalIo: Send + Sync {
+pub trait JournalIo: Send + Sync {
     /// Fills all of `buf` from byte offset `off` (an error, `UnexpectedEof` included, if it
     /// cannot).
     fn read_at(&self, buf: &mut [u8], off: u64) -> io::Result<()>;

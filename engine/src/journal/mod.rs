@@ -7,8 +7,8 @@
 //! transaction itself, so it lives lower, in [`crate::format::oplog`] (with
 //! [`crate::format::leb128`]). Here, lowest first:
 //!
-//! - [`format`]: the journal file's header and record header, byte for byte;
-//! - [`file`]: the I/O seam ([`file::JournalIo`]) and the real file behind it;
+//! - [`mod@format`]: the journal file's header and record header, byte for byte;
+//! - [`mod@file`]: the I/O seam ([`file::JournalIo`]) and the real file behind it;
 //! - [`writer`]: creating, appending to, syncing and resetting a journal;
 //! - [`scan`]: reading a journal back for recovery, up to its first damaged record;
 //! - [`replay`]: a record's operations applied to a write transaction;

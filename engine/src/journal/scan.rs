@@ -374,6 +374,47 @@ mod tests {
     }
 
     #[test]
+    fn a_real_file_journal_reads_back_after_reopening() {
+        use super::super::file::{journal_path, FileJournal};
+        let dir = std::env::temp_dir().join(format!("rivet-journal-scan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = journal_path(&dir.join("t.db"));
+        let mut j = Journal::create(Arc::new(FileJournal::create(&path).unwrap()), header()).unwrap();
+        j.append(RecordKind::Commit, BASE + 1, b"one").unwrap();
+        let end = j.append(RecordKind::Commit, BASE + 2, b"two").unwrap();
+        j.sync().unwrap();
+        drop(j);
+        let s = scan(&FileJournal::open(&path).unwrap().unwrap()).unwrap();
+        assert_eq!((s.header, s.records.len(), s.valid_end, s.dropped), (Ok(header()), 2, end, None));
+        assert_eq!(s.records[1].payload, b"two");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+        #[test]
+        fn garbage_never_panics_and_is_accounted_for(
+            garbage in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            after_header in proptest::prelude::any::<bool>(),
+        ) {
+            let mut bytes = if after_header { journal(&three()).0 } else { Vec::new() };
+            bytes.extend_from_slice(&garbage);
+            let len = bytes.len() as u64;
+            let s = scan_of(bytes);
+            let end = s.records.last().map_or(s.valid_end, Record::end);
+            proptest::prop_assert_eq!(end, s.valid_end);
+            match s.dropped {
+                Some(d) => proptest::prop_assert_eq!((d.at, d.at + d.bytes), (s.valid_end, len)),
+                None => proptest::prop_assert_eq!(s.valid_end, len),
+            }
+            if after_header {
+                proptest::prop_assert!(s.records.len() >= 3, "the intact records stay");
+            }
+        }
+    }
+
+    #[test]
     fn a_failed_read_is_an_io_error() {
         let mem = MemJournal::with(journal(&three()).0);
         mem.fail(Faults { read: true, ..Faults::default() });
