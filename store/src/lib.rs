@@ -243,6 +243,7 @@ extern crate self as rivet;
 
 mod abort;
 mod audit;
+mod backend;
 mod build;
 pub mod catalog;
 pub mod codec;
