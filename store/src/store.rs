@@ -152,6 +152,13 @@ impl Store {
         Ok(Store { backend: backend?, hub: Arc::default() })
     }
 
+    /// A store on the in-memory map backend (tests only: it shows the store runs on any
+    /// backend of the seam).
+    #[cfg(test)]
+    pub(crate) fn in_map() -> Store {
+        Store { backend: Backend::Mem(Default::default()), hub: Arc::default() }
+    }
+
     /// A store over an engine handle that is already open. Engine-only.
     pub fn from_engine(db: DB) -> Store {
         Store { backend: Backend::from_engine(db), hub: Arc::default() }

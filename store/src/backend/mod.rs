@@ -51,7 +51,11 @@ impl From<Error> for crate::Error {
 /// The seam's result.
 pub(crate) type Result<T> = std::result::Result<T, Error>;
 
+#[cfg(test)]
+mod differential;
 pub(crate) mod engine;
+#[cfg(test)]
+pub(crate) mod mem;
 #[cfg(test)]
 mod tests;
 
@@ -88,15 +92,23 @@ pub(crate) fn is_wrong_kind(e: &Error) -> bool {
 }
 
 /// An open backend.
+// The engine's handle is large and the test map's small: boxing the engine's would cost an
+// indirection on every call for nothing (the map only exists in tests).
+#[cfg_attr(test, allow(clippy::large_enum_variant))]
 pub(crate) enum Backend {
     /// The embedded engine: one database file.
     Engine(engine::Db),
+    /// A map in memory (tests only).
+    #[cfg(test)]
+    Mem(mem::Db),
 }
 
 impl fmt::Debug for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Backend::Engine(db) => f.debug_tuple("Engine").field(db).finish(),
+            #[cfg(test)]
+            Backend::Mem(db) => f.debug_tuple("Mem").field(db).finish(),
         }
     }
 }
@@ -116,6 +128,8 @@ impl Backend {
     pub(crate) fn engine(&self) -> &engine::DbHandle {
         match self {
             Backend::Engine(db) => db.handle(),
+            #[cfg(test)]
+            Backend::Mem(_) => unreachable!("the map in memory has no engine"),
         }
     }
 
@@ -123,6 +137,8 @@ impl Backend {
     pub(crate) fn into_engine(self) -> engine::DbHandle {
         match self {
             Backend::Engine(db) => db.into_handle(),
+            #[cfg(test)]
+            Backend::Mem(_) => unreachable!("the map in memory has no engine"),
         }
     }
 
@@ -131,6 +147,8 @@ impl Backend {
     pub(crate) fn begin_read(&self) -> Result<Txn<'_>> {
         match self {
             Backend::Engine(db) => Ok(Txn::Engine(db.begin(false)?)),
+            #[cfg(test)]
+            Backend::Mem(db) => Ok(Txn::Mem(db.begin(false))),
         }
     }
 
@@ -141,6 +159,8 @@ impl Backend {
     pub(crate) fn begin_write(&self) -> Result<Txn<'_>> {
         match self {
             Backend::Engine(db) => Ok(Txn::Engine(db.begin(true)?)),
+            #[cfg(test)]
+            Backend::Mem(db) => Ok(Txn::Mem(db.begin(true))),
         }
     }
 
@@ -148,6 +168,8 @@ impl Backend {
     pub(crate) fn close(self) -> crate::Result<()> {
         match self {
             Backend::Engine(db) => Ok(db.close()?),
+            #[cfg(test)]
+            Backend::Mem(_) => Ok(()),
         }
     }
 }
@@ -158,6 +180,9 @@ impl Backend {
 pub(crate) enum Txn<'db> {
     /// An engine transaction.
     Engine(engine::Txn<'db>),
+    /// A transaction of the map in memory (tests only).
+    #[cfg(test)]
+    Mem(mem::Txn<'db>),
 }
 
 impl<'db> Txn<'db> {
@@ -166,6 +191,8 @@ impl<'db> Txn<'db> {
     pub(crate) fn tree(&self, name: &[u8]) -> Result<Option<Tree<'_>>> {
         match self {
             Txn::Engine(t) => Ok(t.tree(name)?.map(Tree::Engine)),
+            #[cfg(test)]
+            Txn::Mem(t) => Ok(t.tree(name)?.map(Tree::Mem)),
         }
     }
 
@@ -173,6 +200,8 @@ impl<'db> Txn<'db> {
     pub(crate) fn has_top_level(&self, name: &[u8]) -> Result<bool> {
         match self {
             Txn::Engine(t) => t.has_top_level(name),
+            #[cfg(test)]
+            Txn::Mem(t) => t.has_top_level(name),
         }
     }
 
@@ -181,6 +210,8 @@ impl<'db> Txn<'db> {
     pub(crate) fn tree_mut(&mut self, name: &[u8]) -> Result<TreeMut<'_>> {
         match self {
             Txn::Engine(t) => Ok(TreeMut::Engine(t.tree_mut(name)?)),
+            #[cfg(test)]
+            Txn::Mem(t) => Ok(TreeMut::Mem(t.tree_mut(name)?)),
         }
     }
 
@@ -188,6 +219,8 @@ impl<'db> Txn<'db> {
     pub(crate) fn ensure_tree(&mut self, name: &[u8]) -> Result<TreeMut<'_>> {
         match self {
             Txn::Engine(t) => Ok(TreeMut::Engine(t.ensure_tree(name)?)),
+            #[cfg(test)]
+            Txn::Mem(t) => Ok(TreeMut::Mem(t.ensure_tree(name)?)),
         }
     }
 
@@ -195,6 +228,8 @@ impl<'db> Txn<'db> {
     pub(crate) fn create_tree(&mut self, name: &[u8]) -> Result<TreeMut<'_>> {
         match self {
             Txn::Engine(t) => Ok(TreeMut::Engine(t.create_tree(name)?)),
+            #[cfg(test)]
+            Txn::Mem(t) => Ok(TreeMut::Mem(t.create_tree(name)?)),
         }
     }
 
@@ -202,6 +237,8 @@ impl<'db> Txn<'db> {
     pub(crate) fn delete_tree(&mut self, name: &[u8]) -> Result<bool> {
         match self {
             Txn::Engine(t) => t.delete_tree(name),
+            #[cfg(test)]
+            Txn::Mem(t) => t.delete_tree(name),
         }
     }
 
@@ -210,6 +247,8 @@ impl<'db> Txn<'db> {
     pub(crate) fn commit(self) -> Result<()> {
         match self {
             Txn::Engine(t) => t.commit(),
+            #[cfg(test)]
+            Txn::Mem(t) => t.commit(),
         }
     }
 
@@ -217,6 +256,8 @@ impl<'db> Txn<'db> {
     pub(crate) fn rollback(self) {
         match self {
             Txn::Engine(t) => t.rollback(),
+            #[cfg(test)]
+            Txn::Mem(t) => drop(t),
         }
     }
 
@@ -224,6 +265,8 @@ impl<'db> Txn<'db> {
     pub(crate) fn engine(&self) -> &engine::TxHandle<'db> {
         match self {
             Txn::Engine(t) => t.handle(),
+            #[cfg(test)]
+            Txn::Mem(_) => unreachable!("the map in memory has no engine"),
         }
     }
 
@@ -231,6 +274,8 @@ impl<'db> Txn<'db> {
     pub(crate) fn engine_mut(&mut self) -> &mut engine::TxHandle<'db> {
         match self {
             Txn::Engine(t) => t.handle_mut(),
+            #[cfg(test)]
+            Txn::Mem(_) => unreachable!("the map in memory has no engine"),
         }
     }
 
@@ -239,6 +284,8 @@ impl<'db> Txn<'db> {
     pub(crate) fn reader(&self) -> TxnRef<'_, 'db> {
         match self {
             Txn::Engine(t) => TxnRef::Engine(t.handle()),
+            #[cfg(test)]
+            Txn::Mem(t) => TxnRef::Mem(t),
         }
     }
 }
@@ -249,6 +296,9 @@ impl<'db> Txn<'db> {
 pub(crate) enum TxnRef<'t, 'db> {
     /// An engine transaction.
     Engine(&'t engine::TxHandle<'db>),
+    /// A transaction of the map in memory (tests only).
+    #[cfg(test)]
+    Mem(&'t mem::Txn<'db>),
 }
 
 impl<'t, 'db> TxnRef<'t, 'db> {
@@ -263,6 +313,8 @@ impl<'t, 'db> TxnRef<'t, 'db> {
     pub(crate) fn tree(self, name: &[u8]) -> Result<Option<Tree<'t>>> {
         match self {
             TxnRef::Engine(t) => Ok(engine::tree_of(t, name)?.map(Tree::Engine)),
+            #[cfg(test)]
+            TxnRef::Mem(t) => Ok(t.tree(name)?.map(Tree::Mem)),
         }
     }
 }
@@ -272,6 +324,9 @@ impl<'t, 'db> TxnRef<'t, 'db> {
 pub(crate) enum Tree<'a> {
     /// An engine bucket.
     Engine(engine::Tree<'a>),
+    /// A tree of the map in memory (tests only).
+    #[cfg(test)]
+    Mem(mem::Tree<'a>),
 }
 
 impl<'a> Tree<'a> {
@@ -280,6 +335,8 @@ impl<'a> Tree<'a> {
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<&'a [u8]>> {
         match self {
             Tree::Engine(t) => t.get(key),
+            #[cfg(test)]
+            Tree::Mem(t) => t.get(key),
         }
     }
 
@@ -288,6 +345,8 @@ impl<'a> Tree<'a> {
     pub(crate) fn child(&self, name: &[u8]) -> Result<Option<Tree<'a>>> {
         match self {
             Tree::Engine(t) => Ok(t.child(name)?.map(Tree::Engine)),
+            #[cfg(test)]
+            Tree::Mem(t) => Ok(t.child(name)?.map(Tree::Mem)),
         }
     }
 
@@ -295,6 +354,8 @@ impl<'a> Tree<'a> {
     pub(crate) fn has_child(&self, name: &[u8]) -> Result<bool> {
         match self {
             Tree::Engine(t) => t.has_child(name),
+            #[cfg(test)]
+            Tree::Mem(t) => t.has_child(name),
         }
     }
 
@@ -302,6 +363,8 @@ impl<'a> Tree<'a> {
     pub(crate) fn children(&self) -> Result<Vec<Vec<u8>>> {
         match self {
             Tree::Engine(t) => t.children(),
+            #[cfg(test)]
+            Tree::Mem(t) => t.children(),
         }
     }
 
@@ -310,6 +373,8 @@ impl<'a> Tree<'a> {
     pub(crate) fn sequence(&self) -> Result<u64> {
         match self {
             Tree::Engine(t) => Ok(t.sequence()),
+            #[cfg(test)]
+            Tree::Mem(t) => Ok(t.sequence()),
         }
     }
 
@@ -318,6 +383,8 @@ impl<'a> Tree<'a> {
     pub(crate) fn scan(&self) -> Scan<'a> {
         match self {
             Tree::Engine(t) => Scan::Engine(t.scan()),
+            #[cfg(test)]
+            Tree::Mem(t) => Scan::Mem(t.scan()),
         }
     }
 
@@ -344,9 +411,15 @@ pub(crate) type Item<'a> = Result<Option<(&'a [u8], &'a [u8])>>;
 /// item it lands on, or `None` past either end. The position is always the key of the item
 /// last returned, so a backend that reads in pages can re-establish it from the key.
 #[derive(Debug)]
+// An engine cursor is large (its path down the tree) and lives on the stack: boxing it would
+// add an allocation to every scan; the small variant only exists in tests.
+#[cfg_attr(test, allow(clippy::large_enum_variant))]
 pub(crate) enum Scan<'a> {
     /// An engine cursor.
     Engine(engine::Scan<'a>),
+    /// A scan of the map in memory (tests only).
+    #[cfg(test)]
+    Mem(mem::Scan<'a>),
 }
 
 impl<'a> Scan<'a> {
@@ -355,6 +428,8 @@ impl<'a> Scan<'a> {
     pub(crate) fn first(&mut self) -> Item<'a> {
         match self {
             Scan::Engine(s) => s.first(),
+            #[cfg(test)]
+            Scan::Mem(s) => s.first(),
         }
     }
 
@@ -363,6 +438,8 @@ impl<'a> Scan<'a> {
     pub(crate) fn last(&mut self) -> Item<'a> {
         match self {
             Scan::Engine(s) => s.last(),
+            #[cfg(test)]
+            Scan::Mem(s) => s.last(),
         }
     }
 
@@ -371,6 +448,8 @@ impl<'a> Scan<'a> {
     pub(crate) fn seek(&mut self, key: &[u8]) -> Item<'a> {
         match self {
             Scan::Engine(s) => s.seek(key),
+            #[cfg(test)]
+            Scan::Mem(s) => s.seek(key),
         }
     }
 
@@ -379,6 +458,8 @@ impl<'a> Scan<'a> {
     pub(crate) fn next(&mut self) -> Item<'a> {
         match self {
             Scan::Engine(s) => s.next(),
+            #[cfg(test)]
+            Scan::Mem(s) => s.next(),
         }
     }
 
@@ -387,6 +468,8 @@ impl<'a> Scan<'a> {
     pub(crate) fn prev(&mut self) -> Item<'a> {
         match self {
             Scan::Engine(s) => s.prev(),
+            #[cfg(test)]
+            Scan::Mem(s) => s.prev(),
         }
     }
 
@@ -460,6 +543,9 @@ impl<'a> Iterator for Iter<'a> {
 pub(crate) enum TreeMut<'t> {
     /// An engine bucket, to write.
     Engine(engine::TreeMut<'t>),
+    /// A tree of the map in memory, to write (tests only).
+    #[cfg(test)]
+    Mem(mem::TreeMut<'t>),
 }
 
 impl TreeMut<'_> {
@@ -468,6 +554,8 @@ impl TreeMut<'_> {
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
         match self {
             TreeMut::Engine(t) => t.get(key),
+            #[cfg(test)]
+            TreeMut::Mem(t) => t.get(key),
         }
     }
 
@@ -476,6 +564,8 @@ impl TreeMut<'_> {
     pub(crate) fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         match self {
             TreeMut::Engine(t) => t.put(key, value),
+            #[cfg(test)]
+            TreeMut::Mem(t) => t.put(key, value),
         }
     }
 
@@ -484,6 +574,8 @@ impl TreeMut<'_> {
     pub(crate) fn delete(&mut self, key: &[u8]) -> Result<()> {
         match self {
             TreeMut::Engine(t) => t.delete(key),
+            #[cfg(test)]
+            TreeMut::Mem(t) => t.delete(key),
         }
     }
 
@@ -492,6 +584,8 @@ impl TreeMut<'_> {
     pub(crate) fn child_mut(&mut self, name: &[u8]) -> Result<TreeMut<'_>> {
         match self {
             TreeMut::Engine(t) => Ok(TreeMut::Engine(t.child_mut(name)?)),
+            #[cfg(test)]
+            TreeMut::Mem(t) => Ok(TreeMut::Mem(t.child_mut(name)?)),
         }
     }
 
@@ -499,6 +593,8 @@ impl TreeMut<'_> {
     pub(crate) fn ensure_child(&mut self, name: &[u8]) -> Result<TreeMut<'_>> {
         match self {
             TreeMut::Engine(t) => Ok(TreeMut::Engine(t.ensure_child(name)?)),
+            #[cfg(test)]
+            TreeMut::Mem(t) => Ok(TreeMut::Mem(t.ensure_child(name)?)),
         }
     }
 
@@ -506,6 +602,8 @@ impl TreeMut<'_> {
     pub(crate) fn create_child(&mut self, name: &[u8]) -> Result<TreeMut<'_>> {
         match self {
             TreeMut::Engine(t) => Ok(TreeMut::Engine(t.create_child(name)?)),
+            #[cfg(test)]
+            TreeMut::Mem(t) => Ok(TreeMut::Mem(t.create_child(name)?)),
         }
     }
 
@@ -513,6 +611,8 @@ impl TreeMut<'_> {
     pub(crate) fn delete_child(&mut self, name: &[u8]) -> Result<bool> {
         match self {
             TreeMut::Engine(t) => t.delete_child(name),
+            #[cfg(test)]
+            TreeMut::Mem(t) => t.delete_child(name),
         }
     }
 
@@ -520,6 +620,8 @@ impl TreeMut<'_> {
     pub(crate) fn sequence(&self) -> Result<u64> {
         match self {
             TreeMut::Engine(t) => Ok(t.sequence()),
+            #[cfg(test)]
+            TreeMut::Mem(t) => Ok(t.sequence()),
         }
     }
 
@@ -528,6 +630,8 @@ impl TreeMut<'_> {
     pub(crate) fn set_sequence(&mut self, value: u64) -> Result<()> {
         match self {
             TreeMut::Engine(t) => t.set_sequence(value),
+            #[cfg(test)]
+            TreeMut::Mem(t) => t.set_sequence(value),
         }
     }
 }
