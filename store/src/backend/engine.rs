@@ -56,7 +56,7 @@ pub(crate) fn is_wrong_kind(e: &Error) -> bool {
 }
 
 /// `BucketNotFound` as `None`.
-#[inline]
+#[inline(always)]
 fn found<T>(r: eng::Result<T>) -> Result<Option<T>> {
     match r {
         Ok(v) => Ok(Some(v)),
@@ -102,7 +102,7 @@ impl Db {
 }
 
 /// The top-level bucket `name` of `tx`, or `None`.
-#[inline]
+#[inline(always)]
 pub(crate) fn tree_of<'t>(tx: &'t eng::Tx<'_>, name: &[u8]) -> Result<Option<Tree<'t>>> {
     Ok(found(tx.bucket(name))?.map(Tree))
 }
@@ -112,7 +112,7 @@ pub(crate) fn tree_of<'t>(tx: &'t eng::Tx<'_>, name: &[u8]) -> Result<Option<Tre
 pub(crate) struct Txn<'db>(eng::Tx<'db>);
 
 impl<'db> Txn<'db> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn tree(&self, name: &[u8]) -> Result<Option<Tree<'_>>> {
         tree_of(&self.0, name)
     }
@@ -166,7 +166,7 @@ impl<'a> Tree<'a> {
         Ok(self.0.get(key)?)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn child(&self, name: &[u8]) -> Result<Option<Tree<'a>>> {
         Ok(found(self.0.bucket(name))?.map(Tree))
     }

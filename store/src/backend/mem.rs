@@ -147,7 +147,10 @@ impl<'a> Tree<'a> {
     pub(crate) fn children(&self) -> Result<Vec<Vec<u8>>> {
         let p = self.prefix();
         let mut out = Vec::new();
-        for k in self.map.range::<[u8], _>((Bound::Included(p), Bound::Unbounded)).map(|(k, _)| k) {
+        // Child trees' keys sort after the values (`00 02 ..`): an escaped name starts with a
+        // byte above 0, or with `00 ff`. So the listing starts past the values, never reading them.
+        let from = join(p, &VALUES_END, &[]);
+        for k in self.map.range::<[u8], _>((Bound::Included(from.as_slice()), Bound::Unbounded)).map(|(k, _)| k) {
             let Some(rest) = k.strip_prefix(p) else { break };
             // A child's marker: an escaped name, `00 01`, then `00 00` and nothing more.
             let Some(name) = rest.strip_suffix(&[0, 1, 0, 0]) else { continue };

@@ -187,7 +187,7 @@ pub(crate) enum Txn<'db> {
 
 impl<'db> Txn<'db> {
     /// The top-level tree `name`, or `None` if there is none.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn tree(&self, name: &[u8]) -> Result<Option<Tree<'_>>> {
         match self {
             Txn::Engine(t) => Ok(t.tree(name)?.map(Tree::Engine)),
@@ -309,7 +309,7 @@ impl<'t, 'db> TxnRef<'t, 'db> {
     }
 
     /// The top-level tree `name`, or `None` (see [`Txn::tree`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn tree(self, name: &[u8]) -> Result<Option<Tree<'t>>> {
         match self {
             TxnRef::Engine(t) => Ok(engine::tree_of(t, name)?.map(Tree::Engine)),
@@ -341,7 +341,7 @@ impl<'a> Tree<'a> {
     }
 
     /// The child tree `name`, or `None` if there is none.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn child(&self, name: &[u8]) -> Result<Option<Tree<'a>>> {
         match self {
             Tree::Engine(t) => Ok(t.child(name)?.map(Tree::Engine)),

@@ -104,6 +104,7 @@ impl<'db> ReadTx<'db> {
 
     /// Checks `T` against the catalog (once per transaction) and returns its record bucket, or
     /// `None` if the type has no records yet.
+    #[inline]
     pub(crate) fn records<T: Record>(&self) -> Result<Option<Tree<'_>>> {
         self.resolved::<T>()?;
         Ok(self.tx.tree(T::schema().bucket.as_bytes())?)
