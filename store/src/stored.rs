@@ -264,9 +264,11 @@ fn index_bucket(ty: &StoredType, records: &Tree<'_>, name: &str) -> Result<Vec<u
 /// module docs for what can be judged this way).
 ///
 /// # Errors
-/// [`Error::Engine`] for a damaged file. What the audit finds wrong is not an error but a
-/// [`Problem`] in the result; a missing record bucket, too, is a `Problem::IndexBucket` for each
-/// index the entry lists.
+/// [`Error::Engine`](crate::Error::Engine) for a damaged file. What the audit finds wrong is not
+/// an error but a [`Problem`] in the result; a missing record bucket, too, is a
+/// `Problem::IndexBucket` for each index the entry lists.
+///
+/// Engine-only: it takes an engine transaction (`rivet check` reads files through the engine).
 pub fn audit_stored(tx: &Tx<'_>, ty: &StoredType) -> Result<StoredAudit> {
     let tx = TxnRef::from_engine(tx);
     let mut out = StoredAudit::default();
