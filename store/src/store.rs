@@ -27,6 +27,12 @@ pub struct Migrated {
 
 /// An open typed store: one database file. `Send + Sync`; share it by reference or `Arc`.
 ///
+/// How a store is opened picks what it runs on: [`Store::open`], [`Store::open_with`],
+/// [`Store::memory`] and [`Store::from_engine`] run it on the embedded engine. Everything else
+/// (transactions, queries, subscriptions) is the same whatever it runs on; only the accessors
+/// marked engine-only ([`Store::engine`], [`ReadTx::engine`], [`WriteTx::engine_mut`]) reach
+/// underneath.
+///
 /// ```
 /// use rivet::{Record, Store};
 /// use serde::{Deserialize, Serialize};
