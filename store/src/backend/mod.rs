@@ -53,6 +53,8 @@ pub(crate) type Result<T> = std::result::Result<T, Error>;
 
 #[cfg(test)]
 mod differential;
+#[cfg(test)]
+mod differential_evolve;
 pub(crate) mod engine;
 #[cfg(test)]
 pub(crate) mod mem;
