@@ -32,8 +32,8 @@ pub(crate) fn stored(tx: TxnRef<'_, '_>, bucket: &str) -> Result<Option<u64>> {
     Ok(counts.get(bucket.as_bytes())?.and_then(|v| <[u8; 8]>::try_from(v).ok()).map(u64::from_be_bytes))
 }
 
-/// How many records `records` holds, walking its keys (nested buckets are indexes, not
-/// records).
+/// How many records `records` holds, walking its keys (the backend's scans pass over the
+/// index trees inside it).
 ///
 /// # Errors
 /// Engine errors.

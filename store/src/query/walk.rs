@@ -21,7 +21,7 @@ use crate::scan::before_end;
 use super::check::{bound_ref, Ctx};
 use super::merge::{at_or_past, Phase};
 
-/// Steps a [`Walk`] takes towards a seek target before it seeks with the cursor. A step is a
+/// Steps a [`Walk`] takes towards a seek target before it seeks with the scan. A step is a
 /// move to the next slot of a leaf; a seek descends the tree from its root, which costs about
 /// as much as this many steps on a 200,000-record bucket. Stepping that far first keeps a seek
 /// within about twice the cheaper of the two whether the target is near (merging streams of
@@ -92,7 +92,7 @@ impl<'a> Walk<'a> {
         self.buf.extend_from_slice(key);
     }
 
-    /// Positions a new cursor at the start bound.
+    /// Positions a new scan at the start bound.
     fn start(&mut self) -> Result<Option<&'a [u8]>> {
         let mut c = self.bucket.scan();
         let (start, _) = self.start_end();
@@ -127,7 +127,7 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Moves from the cursor's item to the first one the walk yields.
+    /// Moves from the scan's item to the first one the walk yields.
     fn settle(&mut self, mut item: Item<'a>) -> Result<Option<&'a [u8]>> {
         loop {
             let Some((k, v)) = item? else { return Ok(self.finish()) };
@@ -206,7 +206,8 @@ impl<'a> Walk<'a> {
         self.reposition(target)
     }
 
-    /// Moves the cursor to the first item at or past `target` with one B+tree seek.
+    /// Moves the scan to the first item at or past `target` with one seek (a B+tree descent in
+    /// the engine).
     fn reposition(&mut self, target: &[u8]) -> Result<Option<&'a [u8]>> {
         self.full_key(target);
         let item = match &mut self.cursor {
