@@ -20,7 +20,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
 
-use rivet_engine::Bucket;
+use crate::backend::Tree;
 
 use crate::error::{hex, Result};
 use crate::key_kind::KeyFields;
@@ -272,15 +272,19 @@ impl AuditIndex {
 /// # Errors
 /// Engine errors; what the indexer's `read` returns.
 pub(crate) fn audit<I: Indexer>(
-    records: &Bucket<'_>,
+    records: &Tree<'_>,
     indexes: &[AuditIndex],
     indexer: &mut I,
     problems: &mut Vec<Problem>,
 ) -> Result<(u64, Vec<u64>)> {
-    let buckets: Vec<Option<Bucket<'_>>> = indexes
+    let buckets: Vec<Option<Tree<'_>>> = indexes
         .iter()
-        .map(|idx| match records.bucket(&idx.bucket) {
-            Ok(b) => Some(b),
+        .map(|idx| match records.child(&idx.bucket) {
+            Ok(Some(b)) => Some(b),
+            Ok(None) => {
+                problems.push(Problem::IndexBucket { index: idx.name.clone(), cause: "bucket not found".into() });
+                None
+            }
             Err(e) => {
                 problems.push(Problem::IndexBucket { index: idx.name.clone(), cause: e.to_string() });
                 None
@@ -294,7 +298,6 @@ pub(crate) fn audit<I: Indexer>(
     // Step 1: every record's entries.
     for item in records.iter() {
         let (k, v) = item?;
-        let Some(v) = v else { continue };
         read += 1;
         let Some(rec) = indexer.read(k, v, problems)? else {
             unknown.iter_mut().for_each(|u| *u += 1);
@@ -366,6 +369,9 @@ pub(crate) fn audit<I: Indexer>(
             item?;
             count += 1;
         }
+        // Nested buckets in an index are damage too (only raw engine writes make them).
+        let nested = bucket.children()?;
+        problems.extend(nested.iter().map(|k| Problem::NestedBucket { index: idx.name.clone(), key: hex(k) }));
         if count != found[i] || unknown[i] > 0 {
             explain(records, bucket, idx, indexer, problems)?;
         }
@@ -374,7 +380,7 @@ pub(crate) fn audit<I: Indexer>(
 }
 
 /// Whether record `key` (if it exists and reads) has index value `value` in index `i`.
-fn holds<I: Indexer>(records: &Bucket<'_>, indexer: &mut I, i: usize, key: &[u8], value: &[u8]) -> Result<bool> {
+fn holds<I: Indexer>(records: &Tree<'_>, indexer: &mut I, i: usize, key: &[u8], value: &[u8]) -> Result<bool> {
     let Some(v) = records.get(key)? else { return Ok(false) };
     // Problems of the record itself were reported when step 1 read it.
     let mut ignored = Vec::new();
@@ -386,8 +392,8 @@ fn holds<I: Indexer>(records: &Bucket<'_>, indexer: &mut I, i: usize, key: &[u8]
 
 /// Walks index `i`'s bucket and reports every entry that no record calls for.
 fn explain<I: Indexer>(
-    records: &Bucket<'_>,
-    bucket: &Bucket<'_>,
+    records: &Tree<'_>,
+    bucket: &Tree<'_>,
     idx: &AuditIndex,
     indexer: &mut I,
     problems: &mut Vec<Problem>,
@@ -396,10 +402,6 @@ fn explain<I: Indexer>(
     let (mut computed, mut cspans) = (Vec::new(), Vec::new());
     for item in bucket.iter() {
         let (k, v) = item?;
-        let Some(v) = v else {
-            problems.push(Problem::NestedBucket { index: idx.name.clone(), key: hex(k) });
-            continue;
-        };
         // The entry's value part and the record it names.
         let (value, record) = if idx.unique {
             (k, Some(v))
@@ -440,7 +442,7 @@ fn explain<I: Indexer>(
 
 /// Where a non-unique entry's record key starts: after the value, when the index's kinds are
 /// known; else the first split whose tail is an existing record's key.
-fn split_entry(records: &Bucket<'_>, idx: &AuditIndex, entry: &[u8]) -> Result<Option<usize>> {
+fn split_entry(records: &Tree<'_>, idx: &AuditIndex, entry: &[u8]) -> Result<Option<usize>> {
     if let Some(fields) = &idx.fields {
         return Ok(fields.prefix_len(entry).filter(|&at| at < entry.len()));
     }

@@ -8,7 +8,7 @@
 
 use std::cmp::Ordering;
 
-use rivet_engine::Tx;
+use crate::backend::{self, Txn};
 
 use crate::catalog::CATALOG_BUCKET;
 use crate::error::{Error, Result};
@@ -37,8 +37,8 @@ impl Entries {
     /// Adds the entry whose key is `data[start..]` (already appended) and whose value is `value`.
     fn finish(&mut self, start: usize, value: &[u8]) -> Result<()> {
         let key_len = self.data.len() - start;
-        if key_len == 0 || key_len > rivet_engine::MAX_KEY_SIZE {
-            return Err(rivet_engine::Error::KeyTooLarge { size: key_len }.into());
+        if key_len == 0 || key_len > backend::MAX_KEY_SIZE {
+            return Err(backend::key_too_large(key_len));
         }
         let mut head = [0u8; 16];
         let n = key_len.min(16);
@@ -85,7 +85,7 @@ impl Entries {
 /// engine's limit; decode and upgrade errors of the records read; engine errors. The caller
 /// aborts the transaction on error: some entries may have been written.
 pub(crate) fn build_indexes<T: Record>(
-    tx: &mut Tx<'_>,
+    tx: &mut Txn<'_>,
     resolved: &Resolved,
     positions: &[usize],
     from: &[u8],
@@ -100,11 +100,9 @@ pub(crate) fn build_indexes<T: Record>(
     let mut next = None;
     let mut values = Vec::new();
     {
-        let b = tx.bucket(name)?;
-        let records = if from.is_empty() { b.iter() } else { b.range(from.to_vec()..) };
-        for item in records {
+        let b = tx.tree(name)?.ok_or_else(backend::missing_tree)?;
+        for item in b.iter_from(Some(from).filter(|f| !f.is_empty())) {
             let (k, v) = item?;
-            let Some(v) = v else { continue };
             if read == limit {
                 next = Some(k.to_vec());
                 break;
@@ -151,14 +149,11 @@ pub(crate) fn build_indexes<T: Record>(
                 return Err(collision::<T>(tx, resolved, i, entries.key(&w[0]), &first, &second));
             }
         }
-        let mut b = tx.bucket_mut(name)?;
+        let mut b = tx.tree_mut(name)?;
         if fresh {
-            match b.delete_bucket(&idx.bucket) {
-                Ok(()) | Err(rivet_engine::Error::BucketNotFound) => {}
-                Err(e) => return Err(e.into()),
-            }
+            b.delete_child(&idx.bucket)?;
         }
-        let mut ib = b.create_bucket_if_not_exists(&idx.bucket)?;
+        let mut ib = b.ensure_child(&idx.bucket)?;
         for s in &entries.spans {
             let (key, value) = (entries.key(s), entries.value(s));
             if idx.unique && !fresh {
@@ -184,7 +179,7 @@ pub(crate) fn build_indexes<T: Record>(
 /// # Errors
 /// As [`build_indexes`].
 pub(crate) fn next_batch<T: Record>(
-    tx: &mut Tx<'_>,
+    tx: &mut Txn<'_>,
     resolved: &Resolved,
     limit: usize,
 ) -> Result<Option<(usize, Vec<u8>)>> {
@@ -198,13 +193,13 @@ pub(crate) fn next_batch<T: Record>(
     let (read, next) = build_indexes::<T>(tx, resolved, &[i], &from, limit, false)?;
     building[i] = next;
     let entry = crate::evolve::entry_building(schema, old, resolved.write_layout, &building).render().into_bytes();
-    tx.create_bucket_if_not_exists(CATALOG_BUCKET)?.put(schema.bucket.as_bytes(), &entry)?;
+    tx.ensure_tree(CATALOG_BUCKET)?.put(schema.bucket.as_bytes(), &entry)?;
     Ok(Some((read, entry)))
 }
 
 /// The error for records `first` and `second` holding one value (`entry`) of unique index `i`.
 fn collision<T: Record>(
-    tx: &Tx<'_>,
+    tx: &Txn<'_>,
     resolved: &Resolved,
     i: usize,
     entry: &[u8],
@@ -213,8 +208,9 @@ fn collision<T: Record>(
 ) -> Error {
     let schema = T::schema();
     let value = tx
-        .bucket(schema.bucket.as_bytes())
+        .tree(schema.bucket.as_bytes())
         .ok()
+        .flatten()
         .and_then(|b| b.get(first).ok().flatten())
         .and_then(|v| resolved.decode::<T>(first, v).ok())
         .map(|r| r.index_value(i))
@@ -262,7 +258,7 @@ mod tests {
     fn empty_and_oversized_keys_are_refused() {
         let mut e = Entries::default();
         assert!(e.finish(0, b"v").is_err());
-        e.data.extend(std::iter::repeat_n(1u8, rivet_engine::MAX_KEY_SIZE + 1));
+        e.data.extend(std::iter::repeat_n(1u8, backend::MAX_KEY_SIZE + 1));
         assert!(e.finish(0, b"v").is_err());
     }
 }

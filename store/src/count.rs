@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 
-use rivet_engine::{Bucket, Tx};
+use crate::backend::{self, Tree, Txn, TxnRef};
 
 use crate::error::Result;
 
@@ -22,26 +22,26 @@ pub const COUNTS_BUCKET: &[u8] = b"__rivet_counts";
 ///
 /// # Errors
 /// Engine errors.
-pub(crate) fn stored(tx: &Tx<'_>, bucket: &str) -> Result<Option<u64>> {
-    let counts = match tx.bucket(COUNTS_BUCKET) {
-        Ok(b) => b,
-        Err(rivet_engine::Error::BucketNotFound | rivet_engine::Error::IncompatibleValue { .. }) => return Ok(None),
+pub(crate) fn stored(tx: TxnRef<'_, '_>, bucket: &str) -> Result<Option<u64>> {
+    let counts = match tx.tree(COUNTS_BUCKET) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(None),
+        Err(e) if backend::is_wrong_kind(&e) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
     Ok(counts.get(bucket.as_bytes())?.and_then(|v| <[u8; 8]>::try_from(v).ok()).map(u64::from_be_bytes))
 }
 
-/// How many records `records` holds, walking its keys (nested buckets are indexes, not
-/// records).
+/// How many records `records` holds, walking its keys (the backend's scans pass over the
+/// index trees inside it).
 ///
 /// # Errors
 /// Engine errors.
-pub(crate) fn walk(records: &Bucket<'_>) -> Result<u64> {
+pub(crate) fn walk(records: &Tree<'_>) -> Result<u64> {
     let mut n = 0u64;
     for item in records.iter() {
-        if item?.1.is_some() {
-            n += 1;
-        }
+        item?;
+        n += 1;
     }
     Ok(n)
 }
@@ -72,24 +72,23 @@ impl Counts {
     ///
     /// # Errors
     /// Engine errors.
-    pub(crate) fn flush(&self, tx: &mut Tx<'_>) -> Result<()> {
+    pub(crate) fn flush(&self, tx: &mut Txn<'_>) -> Result<()> {
         let changes = std::mem::take(&mut *self.changes.borrow_mut());
         for (bucket, delta) in changes {
             if delta == 0 {
                 continue;
             }
-            let n = match stored(tx, bucket)? {
+            let n = match stored(tx.reader(), bucket)? {
                 Some(n) => n.saturating_add_signed(delta),
-                None => match tx.bucket(bucket.as_bytes()) {
-                    Ok(b) => walk(&b)?,
-                    Err(rivet_engine::Error::BucketNotFound) => 0,
-                    Err(e) => return Err(e.into()),
+                None => match tx.tree(bucket.as_bytes())? {
+                    Some(b) => walk(&b)?,
+                    None => 0,
                 },
             };
-            match tx.create_bucket_if_not_exists(COUNTS_BUCKET) {
+            match tx.ensure_tree(COUNTS_BUCKET) {
                 Ok(mut b) => b.put(bucket.as_bytes(), &n.to_be_bytes())?,
                 // Something else holds the name: no counters (counts walk), writes go on.
-                Err(rivet_engine::Error::IncompatibleValue { .. }) => return Ok(()),
+                Err(e) if backend::is_wrong_kind(&e) => return Ok(()),
                 Err(e) => return Err(e.into()),
             }
         }

@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
-use rivet_engine::Tx;
+use crate::backend::Txn;
 
 use crate::catalog::{push_envelope, split_envelope, Entry, StoredBuild, StoredLayout, CATALOG_BUCKET, FORMAT};
 use crate::codec::Codec;
@@ -488,12 +488,13 @@ fn without_build_progress(entry: &[u8]) -> Cow<'_, [u8]> {
 ///
 /// # Errors
 /// Engine errors; a catalog entry that does not parse.
-pub(crate) fn building_from<T: Record>(tx: &Tx<'_>, resolved: &Resolved) -> Result<Vec<Option<Vec<u8>>>> {
+pub(crate) fn building_from<T: Record>(tx: &Txn<'_>, resolved: &Resolved) -> Result<Vec<Option<Vec<u8>>>> {
     let schema = T::schema();
     if resolved.building.iter().all(Option::is_none) {
         return Ok(resolved.building.clone());
     }
-    let bytes = tx.bucket(CATALOG_BUCKET)?.get(schema.bucket.as_bytes())?.unwrap_or_default();
+    let catalog = tx.tree(CATALOG_BUCKET)?.ok_or_else(crate::backend::missing_tree)?;
+    let bytes = catalog.get(schema.bucket.as_bytes())?.unwrap_or_default();
     let entry = Entry::parse(bytes).map_err(|e| Error::SchemaMismatch {
         bucket: schema.bucket.into(),
         reason: Mismatch::Damaged { reason: e.0 },
@@ -513,15 +514,15 @@ pub(crate) fn building_from<T: Record>(tx: &Tx<'_>, resolved: &Resolved) -> Resu
 /// [`Error::UniqueCollision`] if a new unique index would hold a value twice; decode and
 /// upgrade errors of the values read; engine errors. The caller aborts the transaction on
 /// error: the registration may be half done.
-pub(crate) fn register<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved, builds: Builds) -> Result<Vec<u8>> {
+pub(crate) fn register<T: Record>(tx: &mut Txn<'_>, resolved: &Resolved, builds: Builds) -> Result<Vec<u8>> {
     let schema = T::schema();
     let name = schema.bucket.as_bytes();
     let Some(old) = &resolved.entry else {
         let fresh = schema.catalog_entry().as_bytes().to_vec();
-        tx.create_bucket_if_not_exists(CATALOG_BUCKET)?.put(name, &fresh)?;
-        let mut b = tx.create_bucket_if_not_exists(name)?;
+        tx.ensure_tree(CATALOG_BUCKET)?.put(name, &fresh)?;
+        let mut b = tx.ensure_tree(name)?;
         for idx in &schema.indexes {
-            b.create_bucket_if_not_exists(&idx.bucket)?;
+            b.ensure_child(&idx.bucket)?;
         }
         return Ok(fresh);
     };
@@ -574,7 +575,7 @@ pub(crate) fn register<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved, builds: 
                     None => {
                         let idx = &schema.indexes[i];
                         drop_index::<T>(tx, idx.name)?;
-                        tx.bucket_mut(name)?.create_bucket(&idx.bucket)?;
+                        tx.tree_mut(name)?.create_child(&idx.bucket)?;
                         Vec::new()
                     }
                 });
@@ -582,17 +583,15 @@ pub(crate) fn register<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved, builds: 
             entry_building(schema, &base, resolved.write_layout, &building).render().into_bytes()
         }
     };
-    tx.create_bucket_if_not_exists(CATALOG_BUCKET)?.put(name, &bytes)?;
+    tx.ensure_tree(CATALOG_BUCKET)?.put(name, &bytes)?;
     Ok(bytes)
 }
 
 /// Drops the bucket of index `index` of `T`, if it has one.
-fn drop_index<T: Record>(tx: &mut Tx<'_>, index: &str) -> Result<()> {
+fn drop_index<T: Record>(tx: &mut Txn<'_>, index: &str) -> Result<()> {
     let b = crate::record::index_bucket_name::<T::Key>(index);
-    match tx.bucket_mut(T::schema().bucket.as_bytes())?.delete_bucket(&b) {
-        Ok(()) | Err(rivet_engine::Error::BucketNotFound) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    tx.tree_mut(T::schema().bucket.as_bytes())?.delete_child(&b)?;
+    Ok(())
 }
 
 fn resolved_for<T: Record>(entry: &[u8]) -> Result<&'static Resolved> {
@@ -601,22 +600,20 @@ fn resolved_for<T: Record>(entry: &[u8]) -> Result<&'static Resolved> {
 
 /// Gives every value of a format 1 bucket the envelope of layout 1 (the layout of the type at
 /// the entry's version) and records that layout.
-fn convert_bare(tx: &mut Tx<'_>, name: &[u8], fields: Vec<FieldShape>, entry: &mut Entry) -> Result<()> {
+fn convert_bare(tx: &mut Txn<'_>, name: &[u8], fields: Vec<FieldShape>, entry: &mut Entry) -> Result<()> {
     let values: Vec<(Vec<u8>, Vec<u8>)> = {
-        let b = tx.bucket(name)?;
+        let b = tx.tree(name)?.ok_or_else(crate::backend::missing_tree)?;
         let mut out = Vec::new();
         for item in b.iter() {
             let (k, v) = item?;
-            if let Some(v) = v {
-                let mut e = Vec::with_capacity(v.len() + 1);
-                push_envelope(1, &mut e);
-                e.extend_from_slice(v);
-                out.push((k.to_vec(), e));
-            }
+            let mut e = Vec::with_capacity(v.len() + 1);
+            push_envelope(1, &mut e);
+            e.extend_from_slice(v);
+            out.push((k.to_vec(), e));
         }
         out
     };
-    let mut b = tx.bucket_mut(name)?;
+    let mut b = tx.tree_mut(name)?;
     for (k, v) in &values {
         b.put(k, v)?;
     }

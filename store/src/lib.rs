@@ -243,6 +243,7 @@ extern crate self as rivet;
 
 mod abort;
 mod audit;
+mod backend;
 mod build;
 pub mod catalog;
 pub mod codec;
@@ -281,9 +282,9 @@ pub use scan::{IndexKeys, IndexQuery, IndexView, Keys, Query};
 pub use store::{Migrated, Store};
 pub use txn::{ReadTx, WriteTx};
 
-/// The engine crate, for raw work underneath the store.
+/// The engine crate, for raw work underneath the store (engine-only: see [`Store::engine`]).
 pub use rivet_engine as engine;
-/// Engine open options (see [`Store::open_with`]).
+/// Engine open options (see [`Store::open_with`]; engine-only).
 pub use rivet_engine::Options;
 /// The serde version records are encoded with (for `#[serde(crate = "rivet::serde")]` in a
 /// crate that does not depend on serde itself).

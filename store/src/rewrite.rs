@@ -2,7 +2,7 @@
 //! and dropping from the catalog the layouts no value has any more (after which the program
 //! may drop the old types of its chain that only those layouts needed).
 
-use rivet_engine::Tx;
+use crate::backend::Txn;
 
 use crate::catalog::{push_envelope, split_envelope, CATALOG_BUCKET};
 use crate::codec::Codec;
@@ -14,7 +14,7 @@ use crate::record::Record;
 /// primary key `from` (encoded; `None`: the first). Returns how many were rewritten and where
 /// to go on (`None`: the end was reached). The type must be registered.
 pub(crate) fn rewrite<T: Record>(
-    tx: &mut Tx<'_>,
+    tx: &mut Txn<'_>,
     resolved: &Resolved,
     from: Option<&[u8]>,
     limit: usize,
@@ -30,18 +30,11 @@ pub(crate) fn rewrite<T: Record>(
     let mut out = Vec::new();
     let mut next = None;
     {
-        let b = match tx.bucket(name) {
-            Ok(b) => b,
-            Err(rivet_engine::Error::BucketNotFound) => return Ok((0, None)),
-            Err(e) => return Err(e.into()),
+        let Some(b) = tx.tree(name)? else {
+            return Ok((0, None));
         };
-        let range = match from {
-            Some(f) => b.range(f.to_vec()..),
-            None => b.iter(),
-        };
-        for item in range {
+        for item in b.iter_from(from) {
             let (k, v) = item?;
-            let Some(v) = v else { continue };
             if resolved.is_current(v) {
                 continue;
             }
@@ -58,7 +51,7 @@ pub(crate) fn rewrite<T: Record>(
             out.push((k.to_vec(), value));
         }
     }
-    let mut b = tx.bucket_mut(name)?;
+    let mut b = tx.tree_mut(name)?;
     for (k, v) in &out {
         b.put(k, v)?;
     }
@@ -71,7 +64,7 @@ pub(crate) fn rewrite<T: Record>(
 ///
 /// # Errors
 /// Engine errors.
-pub(crate) fn prune_layouts<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved) -> Result<Option<Vec<u8>>> {
+pub(crate) fn prune_layouts<T: Record>(tx: &mut Txn<'_>, resolved: &Resolved) -> Result<Option<Vec<u8>>> {
     let schema = T::schema();
     let (Some(entry), Some(own)) = (&resolved.entry, resolved.write_layout) else {
         return Ok(None);
@@ -80,23 +73,19 @@ pub(crate) fn prune_layouts<T: Record>(tx: &mut Tx<'_>, resolved: &Resolved) -> 
         return Ok(None);
     }
     {
-        let b = match tx.bucket(schema.bucket.as_bytes()) {
-            Ok(b) => b,
-            Err(rivet_engine::Error::BucketNotFound) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(b) = tx.tree(schema.bucket.as_bytes())? else {
+            return Ok(None);
         };
         for item in b.iter() {
             let (_, v) = item?;
-            if let Some(v) = v {
-                if split_envelope(v).ok().map(|(id, _)| id) != Some(own) {
-                    return Ok(None);
-                }
+            if split_envelope(v).ok().map(|(id, _)| id) != Some(own) {
+                return Ok(None);
             }
         }
     }
     let mut pruned = entry.clone();
     pruned.layouts.retain(|l| l.id == own);
     let bytes = pruned.render().into_bytes();
-    tx.create_bucket_if_not_exists(CATALOG_BUCKET)?.put(schema.bucket.as_bytes(), &bytes)?;
+    tx.ensure_tree(CATALOG_BUCKET)?.put(schema.bucket.as_bytes(), &bytes)?;
     Ok(Some(bytes))
 }

@@ -3,14 +3,14 @@
 //!
 //! Each yields `Result`s. A failure (an engine error, a value or key that does not decode, an
 //! index entry naming a missing record) is yielded once and ends the iteration: nothing is ever
-//! skipped silently. Nested buckets inside a record bucket (the indexes) are not records and
-//! are passed over.
+//! skipped silently. The index trees inside a record tree are not records: the backend's scans
+//! pass over them.
 
 use std::cmp::Ordering;
 use std::marker::PhantomData;
 use std::ops::Bound;
 
-use rivet_engine::{Bucket, Cursor};
+use crate::backend::{self, Scan, Tree};
 
 use crate::error::{hex, Error, Result};
 use crate::evolve::Resolved;
@@ -18,17 +18,17 @@ use crate::key::{self, EncodedBounds, Key, KeyLike, KeyPrefix, KeyRange};
 use crate::record::{IndexSchema, Marker, Record, Unique};
 use crate::txn::describe_key;
 
-/// Where a query reads from: a bucket, nothing (the type has no records yet), or an error to
+/// Where a query reads from: a tree, nothing (the type has no records yet), or an error to
 /// report on the first step.
 #[derive(Debug)]
 pub(crate) enum Source<'a> {
-    Bucket(Bucket<'a>),
+    Bucket(Tree<'a>),
     Empty,
     Failed(Option<Error>),
 }
 
 impl<'a> Source<'a> {
-    pub(crate) fn from_result(r: Result<Option<Bucket<'a>>>) -> Self {
+    pub(crate) fn from_result(r: Result<Option<Tree<'a>>>) -> Self {
         match r {
             Ok(Some(b)) => Source::Bucket(b),
             Ok(None) => Source::Empty,
@@ -73,9 +73,9 @@ pub(crate) fn before_end(k: &[u8], end: Bound<&[u8]>, reverse: bool) -> bool {
 }
 
 /// The raw walk shared by every query: items of one bucket within bounds, forwards or
-/// backwards, after a position, at most `limit` of them, nested buckets skipped.
+/// backwards, after a position, at most `limit` of them.
 ///
-/// It drives an engine cursor directly: one seek to the starting bound, then one step per
+/// It drives a backend [`Scan`] directly: one seek to the starting bound, then one step per
 /// item, checking only the bound it walks towards (the seek already honours the other). The
 /// bounds stay as they were given, so [`Walk::restart`] can start over in either direction.
 #[derive(Debug)]
@@ -85,12 +85,12 @@ struct Walk<'a> {
     reverse: bool,
     limit: Option<usize>,
     after: Option<Vec<u8>>,
-    cursor: Option<Cursor<'a>>,
+    cursor: Option<Scan<'a>>,
     yielded: usize,
     done: bool,
 }
 
-type Step<'a> = rivet_engine::Result<Option<(&'a [u8], Option<&'a [u8]>)>>;
+type Step<'a> = backend::Item<'a>;
 
 impl<'a> Walk<'a> {
     fn new(source: Source<'a>, bounds: EncodedBounds) -> Self {
@@ -120,7 +120,7 @@ impl<'a> Walk<'a> {
     }
 
     /// Positions a new cursor on the first item at or past `start` in the walking direction.
-    fn first_step(c: &mut Cursor<'a>, start: Bound<&[u8]>, reverse: bool) -> Step<'a> {
+    fn first_step(c: &mut Scan<'a>, start: Bound<&[u8]>, reverse: bool) -> Step<'a> {
         match (start, reverse) {
             (Bound::Unbounded, false) => c.first(),
             (Bound::Included(l), false) => c.seek(l),
@@ -129,11 +129,8 @@ impl<'a> Walk<'a> {
                 other => Ok(other),
             },
             (Bound::Unbounded, true) => c.last(),
-            (Bound::Included(h) | Bound::Excluded(h), true) => match c.seek(h)? {
-                None => c.last(),
-                Some((k, v)) if k == h && matches!(start, Bound::Included(_)) => Ok(Some((k, v))),
-                Some(_) => c.prev(),
-            },
+            (Bound::Included(h), true) => c.seek_back(h, true),
+            (Bound::Excluded(h), true) => c.seek_back(h, false),
         }
     }
 
@@ -141,7 +138,7 @@ impl<'a> Walk<'a> {
         if self.done || self.limit.is_some_and(|n| self.yielded >= n) {
             return None;
         }
-        let mut item = match &mut self.cursor {
+        let item = match &mut self.cursor {
             Some(c) => {
                 if self.reverse {
                     c.prev()
@@ -161,36 +158,29 @@ impl<'a> Walk<'a> {
                         return e.take().map(Err);
                     }
                 };
-                let mut c = bucket.cursor();
+                let mut c = bucket.scan();
                 let item = Self::first_step(&mut c, self.start(), self.reverse);
                 self.cursor = Some(c);
                 item
             }
         };
-        loop {
-            match item {
-                Ok(None) => {
+        match item {
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e.into()))
+            }
+            Ok(Some((k, v))) => {
+                if !before_end(k, self.end(), self.reverse) {
                     self.done = true;
                     return None;
                 }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e.into()));
-                }
-                Ok(Some((k, v))) => {
-                    if !before_end(k, self.end(), self.reverse) {
-                        self.done = true;
-                        return None;
-                    }
-                    if let Some(v) = v {
-                        self.yielded += 1;
-                        return Some(Ok((k, v)));
-                    }
-                }
+                self.yielded += 1;
+                Some(Ok((k, v)))
             }
-            // A nested bucket (an index), not a record.
-            let c = self.cursor.as_mut()?;
-            item = if self.reverse { c.prev() } else { c.next() };
         }
     }
 
@@ -375,7 +365,7 @@ impl<T: Record> Iterator for Keys<'_, T> {
 /// ```
 #[derive(Debug)]
 pub struct IndexView<'a, T, K, U> {
-    records: Option<Bucket<'a>>,
+    records: Option<Tree<'a>>,
     resolved: Option<&'static Resolved>,
     index: Source<'a>,
     /// The index's position and schema (`None` when the handle does not match the type; the
@@ -386,7 +376,7 @@ pub struct IndexView<'a, T, K, U> {
 
 impl<'a, T: Record, K: Key, U> IndexView<'a, T, K, U> {
     pub(crate) fn new(
-        records: Option<Bucket<'a>>,
+        records: Option<Tree<'a>>,
         index: Source<'a>,
         schema: Option<(usize, &'static IndexSchema)>,
         resolved: Option<&'static Resolved>,
@@ -483,7 +473,7 @@ impl<T: Record, K: Key> IndexView<'_, T, K, Unique> {
 #[derive(Debug)]
 pub struct IndexQuery<'a, T, K> {
     walk: Walk<'a>,
-    records: Option<Bucket<'a>>,
+    records: Option<Tree<'a>>,
     resolved: Option<&'static Resolved>,
     schema: Option<(usize, &'static IndexSchema)>,
     pending_after: Option<Error>,
@@ -615,7 +605,7 @@ fn decode<T: Record>(resolved: Option<&'static Resolved>, key: &[u8], value: &[u
 
 /// The record an index entry names by its primary key `pk`.
 fn fetch<T: Record>(
-    records: Option<Bucket<'_>>,
+    records: Option<Tree<'_>>,
     resolved: Option<&'static Resolved>,
     pk: &[u8],
     schema: Option<(usize, &'static IndexSchema)>,

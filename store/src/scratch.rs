@@ -114,10 +114,10 @@ impl Scratch {
 /// Validates an engine key before any write, so that the writes themselves cannot fail on it.
 pub(crate) fn check_key(k: &[u8]) -> crate::Result<()> {
     if k.is_empty() {
-        return Err(rivet_engine::Error::KeyRequired.into());
+        return Err(crate::backend::key_required());
     }
-    if k.len() > rivet_engine::MAX_KEY_SIZE {
-        return Err(rivet_engine::Error::KeyTooLarge { size: k.len() }.into());
+    if k.len() > crate::backend::MAX_KEY_SIZE {
+        return Err(crate::backend::key_too_large(k.len()));
     }
     Ok(())
 }

@@ -1,10 +1,14 @@
-//! The store handle: a [`rivet_engine::DB`] plus typed transactions.
+//! The store handle: a backend (today the embedded engine, a [`rivet_engine::DB`]) plus typed
+//! transactions. How a store is opened is the only place the backend shows; everything else
+//! goes through [`crate::backend`].
 
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
 use rivet_engine::{Options, DB};
+
+use crate::backend::Backend;
 
 use crate::error::{Error, Result};
 use crate::key::KeyRange;
@@ -22,6 +26,12 @@ pub struct Migrated {
 }
 
 /// An open typed store: one database file. `Send + Sync`; share it by reference or `Arc`.
+///
+/// How a store is opened picks what it runs on: [`Store::open`], [`Store::open_with`],
+/// [`Store::memory`] and [`Store::from_engine`] run it on the embedded engine. Everything else
+/// (transactions, queries, subscriptions) is the same whatever it runs on; only the accessors
+/// marked engine-only ([`Store::engine`], [`ReadTx::engine`], [`WriteTx::engine_mut`]) reach
+/// underneath.
 ///
 /// ```
 /// use rivet::{Record, Store};
@@ -43,7 +53,7 @@ pub struct Migrated {
 /// ```
 #[derive(Debug)]
 pub struct Store {
-    db: DB,
+    backend: Backend,
     /// Change subscriptions ([`Store::watch`]).
     hub: Arc<Hub>,
 }
@@ -110,7 +120,7 @@ impl Store {
     /// # Ok::<(), rivet::Error>(())
     /// ```
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Store> {
-        Ok(Store { db: DB::open(path, options)?, hub: Arc::default() })
+        Ok(Store { backend: Backend::open_file(path.as_ref(), options)?, hub: Arc::default() })
     }
 
     /// A store in memory, for tests and caches: the same store (types, indexes, transactions,
@@ -142,25 +152,33 @@ impl Store {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = dir.join(format!("rivet-memory-{}-{n}-{nanos}.db", std::process::id()));
-        let db = DB::open(&path, Options::default().no_sync(true));
+        let backend = Backend::open_file(&path, Options::default().no_sync(true));
         // Unlinked at once: the open file and its map keep the data while the store lives.
         let _ = std::fs::remove_file(&path);
-        Ok(Store { db: db?, hub: Arc::default() })
+        Ok(Store { backend: backend?, hub: Arc::default() })
     }
 
-    /// A store over an engine handle that is already open.
+    /// A store on the in-memory map backend (tests only: it shows the store runs on any
+    /// backend of the seam).
+    #[cfg(test)]
+    pub(crate) fn in_map() -> Store {
+        Store { backend: Backend::Mem(Default::default()), hub: Arc::default() }
+    }
+
+    /// A store over an engine handle that is already open. Engine-only.
     pub fn from_engine(db: DB) -> Store {
-        Store { db, hub: Arc::default() }
+        Store { backend: Backend::from_engine(db), hub: Arc::default() }
     }
 
-    /// The engine underneath, for raw work (other buckets, stats, backup, check).
+    /// The engine underneath, for raw work (other buckets, stats, backup, check). Engine-only:
+    /// a store on another backend has no engine handle.
     pub fn engine(&self) -> &DB {
-        &self.db
+        self.backend.engine()
     }
 
-    /// Gives the engine handle back.
+    /// Gives the engine handle back. Engine-only, as [`Store::engine`].
     pub fn into_engine(self) -> DB {
-        self.db
+        self.backend.into_engine()
     }
 
     /// Runs `f` in a write transaction and commits if it returns `Ok` (durably, when this
@@ -348,7 +366,7 @@ impl Store {
     /// store opened read-only, or [`Poisoned`](rivet_engine::Error::Poisoned) after a commit
     /// failed to reach the disk (reopen the store).
     pub fn begin_write(&self) -> Result<WriteTx<'_>> {
-        let tx = self.db.begin(true)?;
+        let tx = self.backend.begin_write()?;
         // Taken after the engine's writer lock: tickets follow the commit order.
         Ok(WriteTx::new(tx, Some(self.hub.ticket())))
     }
@@ -360,7 +378,7 @@ impl Store {
     /// None today: beginning a read transaction does not fail. The `Result` leaves room for
     /// [`Error::Engine`].
     pub fn begin_read(&self) -> Result<ReadTx<'_>> {
-        Ok(ReadTx::new(self.db.begin(false)?))
+        Ok(ReadTx::new(self.backend.begin_read()?))
     }
 
     /// Brings record type `T` up to date in the file in bounded transactions (each durable),
@@ -474,6 +492,6 @@ impl Store {
     /// [`Error::Engine`] with [`Io`](rivet_engine::Error::Io) if giving back the file's unused
     /// tail fails.
     pub fn close(self) -> Result<()> {
-        Ok(self.db.close()?)
+        self.backend.close()
     }
 }

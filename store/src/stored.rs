@@ -18,10 +18,12 @@ use std::ops::Range;
 
 use rivet_engine::Tx;
 
+use crate::backend::{Tree, TxnRef};
+
 use crate::audit::{self, AuditIndex, Indexed, Indexer, Problem};
 use crate::catalog::{split_envelope, Entry, StoredLayout};
 use crate::codec::{Codec, Postcard};
-use crate::error::{hex, Error, Result};
+use crate::error::{hex, Result};
 use crate::key_kind::KeyFields;
 use crate::layout::{FieldShape, Shape};
 use crate::value::Value;
@@ -245,15 +247,15 @@ fn parse_definition(text: &str) -> Option<Definition> {
 
 /// The name of an index's bucket: `index:NAME`, or `index:NAME~` when `index:NAME` is a valid
 /// key (see `rivet::index_bucket_name`); with unknown key kinds, whichever exists.
-fn index_bucket(ty: &StoredType, records: &rivet_engine::Bucket<'_>, name: &str) -> Result<Vec<u8>> {
+fn index_bucket(ty: &StoredType, records: &Tree<'_>, name: &str) -> Result<Vec<u8>> {
     let plain = format!("index:{name}").into_bytes();
     let mut longer = plain.clone();
     longer.push(b'~');
     Ok(match &ty.key {
         Some(k) if k.decode(&plain).is_ok() => longer,
         Some(_) => plain,
-        None if records.has_bucket(&plain)? => plain,
-        None if records.has_bucket(&longer)? => longer,
+        None if records.has_child(&plain)? => plain,
+        None if records.has_child(&longer)? => longer,
         None => plain,
     })
 }
@@ -262,15 +264,16 @@ fn index_bucket(ty: &StoredType, records: &rivet_engine::Bucket<'_>, name: &str)
 /// module docs for what can be judged this way).
 ///
 /// # Errors
-/// [`Error::Engine`] for a damaged file. What the audit finds wrong is not an error but a
-/// [`Problem`] in the result; a missing record bucket, too, is a `Problem::IndexBucket` for each
-/// index the entry lists.
+/// [`Error::Engine`](crate::Error::Engine) for a damaged file. What the audit finds wrong is not
+/// an error but a [`Problem`] in the result; a missing record bucket, too, is a
+/// `Problem::IndexBucket` for each index the entry lists.
+///
+/// Engine-only: it takes an engine transaction (`rivet check` reads files through the engine).
 pub fn audit_stored(tx: &Tx<'_>, ty: &StoredType) -> Result<StoredAudit> {
+    let tx = TxnRef::from_engine(tx);
     let mut out = StoredAudit::default();
-    let records = match tx.bucket(&ty.bucket) {
-        Ok(b) => b,
-        Err(rivet_engine::Error::BucketNotFound) => return Ok(out),
-        Err(e) => return Err(Error::from(e)),
+    let Some(records) = tx.tree(&ty.bucket)? else {
+        return Ok(out);
     };
     if ty.entry.format < 2 {
         out.unverified.push(Unverified::Values(Undecodable::Format1));

@@ -17,7 +17,7 @@
 
 use std::ops::Bound;
 
-use rivet_engine::Bucket;
+use crate::backend::Tree;
 
 use crate::error::{Error, Result};
 use crate::evolve::Resolved;
@@ -55,7 +55,7 @@ pub(crate) enum Check<'a> {
     },
     /// A non-unique index has the entry `value ++ key`.
     Entry {
-        index: Bucket<'a>,
+        index: Tree<'a>,
         value: Vec<u8>,
         text: String,
     },
@@ -158,7 +158,7 @@ impl<'a> Check<'a> {
 /// What a running query reads records through.
 #[derive(Debug)]
 pub(crate) struct Ctx<'a, T> {
-    records: Bucket<'a>,
+    records: Tree<'a>,
     resolved: &'static Resolved,
     /// The indexes whose entries name the candidates (for [`Error::Inconsistent`]).
     sources: String,
@@ -170,7 +170,7 @@ pub(crate) struct Ctx<'a, T> {
 }
 
 impl<'a, T: Record> Ctx<'a, T> {
-    pub(crate) fn new(records: Bucket<'a>, resolved: &'static Resolved, sources: String) -> Self {
+    pub(crate) fn new(records: Tree<'a>, resolved: &'static Resolved, sources: String) -> Self {
         Ctx { records, resolved, sources, cached: None, hand: None, buf: Vec::new() }
     }
 

@@ -30,7 +30,7 @@
 use std::cmp::Ordering;
 use std::ops::Bound;
 
-use rivet_engine::Bucket;
+use crate::backend::Tree;
 
 use crate::error::{hex, Error, Mismatch, Result};
 use crate::evolve::Resolved;
@@ -62,7 +62,7 @@ fn intersect(a: &EncodedBounds, b: &EncodedBounds) -> EncodedBounds {
 
 /// Plans the streams of one query.
 pub(crate) struct Planner<'a> {
-    pub records: Bucket<'a>,
+    pub records: Tree<'a>,
     pub schema: &'static Schema,
     pub resolved: &'static Resolved,
     pub reverse: bool,
@@ -165,7 +165,7 @@ impl<'a> Planner<'a> {
 
     /// The bucket and schema of the index a leaf names, checked as [`crate::ReadTx::index`]
     /// checks them.
-    fn open(&self, leaf: &IndexLeaf) -> Result<(Bucket<'a>, &'static IndexSchema)> {
+    fn open(&self, leaf: &IndexLeaf) -> Result<(Tree<'a>, &'static IndexSchema)> {
         let schema = self.schema;
         let Some(is) = schema.indexes.get(leaf.position).filter(|i| i.name == leaf.name) else {
             return Err(Error::SchemaMismatch {
@@ -176,12 +176,9 @@ impl<'a> Planner<'a> {
         if !self.resolved.is_built(leaf.position) {
             return Err(Error::IndexNotBuilt { bucket: schema.bucket.into(), index: is.name.into() });
         }
-        match self.records.bucket(&is.bucket) {
-            Ok(b) => Ok((b, is)),
-            Err(rivet_engine::Error::BucketNotFound) => {
-                Err(self.inconsistent(is.name, "the index bucket is missing".into()))
-            }
-            Err(e) => Err(e.into()),
+        match self.records.child(&is.bucket)? {
+            Some(b) => Ok((b, is)),
+            None => Err(self.inconsistent(is.name, "the index bucket is missing".into())),
         }
     }
 
@@ -211,12 +208,12 @@ impl<'a> Planner<'a> {
     fn range(
         &self,
         leaf: &IndexLeaf,
-        ib: Bucket<'a>,
+        ib: Tree<'a>,
         unique: bool,
         rb: &EncodedBounds,
         bounds: &EncodedBounds,
     ) -> Result<Planned<'a>> {
-        let mut c = ib.cursor();
+        let mut c = ib.scan();
         let mut item = match bound_ref(&rb.0) {
             Bound::Unbounded => c.first(),
             Bound::Included(l) | Bound::Excluded(l) => c.seek(l),
@@ -227,7 +224,7 @@ impl<'a> Planner<'a> {
             if !before_end(k, bound_ref(&rb.1), false) {
                 break;
             }
-            if let (Some(v), true) = (v, before_end(k, bound_ref(&rb.0), true)) {
+            if before_end(k, bound_ref(&rb.0), true) {
                 read += 1;
                 if read > self.sort_budget {
                     let text = format!("index {} (more than {} entries to sort)", leaf.text, self.sort_budget);

@@ -4,14 +4,14 @@
 //! Over the record bucket (no prefix) it walks the primary keys, passing over the nested
 //! buckets (the indexes). Over a non-unique index, with the prefix of one encoded value, it
 //! walks that value's entries (`value ++ key`), which sort by primary key: this is what makes an
-//! index equality a stream that merges cheaply. It drives an engine cursor directly, so every
+//! index equality a stream that merges cheaply. It drives a backend scan directly, so every
 //! key it yields is borrowed from the transaction. A seek steps forward a few slots first (in a
 //! merge of streams of similar density the target is usually a slot or two ahead), then
-//! repositions the cursor with one B+tree seek.
+//! repositions the scan with one seek (a B+tree descent in the engine).
 
 use std::ops::Bound;
 
-use rivet_engine::{Bucket, Cursor};
+use crate::backend::{self, Scan, Tree};
 
 use crate::error::Result;
 use crate::key::{successor, EncodedBounds};
@@ -21,7 +21,7 @@ use crate::scan::before_end;
 use super::check::{bound_ref, Ctx};
 use super::merge::{at_or_past, Phase};
 
-/// Steps a [`Walk`] takes towards a seek target before it seeks with the cursor. A step is a
+/// Steps a [`Walk`] takes towards a seek target before it seeks with the scan. A step is a
 /// move to the next slot of a leaf; a seek descends the tree from its root, which costs about
 /// as much as this many steps on a 200,000-record bucket. Stepping that far first keeps a seek
 /// within about twice the cheaper of the two whether the target is near (merging streams of
@@ -29,10 +29,10 @@ use super::merge::{at_or_past, Phase};
 const STEPS_BEFORE_SEEK: usize = 16;
 
 /// The keys of a bucket that start with `prefix`, the prefix cut off, within `bounds` (see the
-/// module docs). Nested buckets (a record bucket's indexes) are passed over.
+/// module docs). The backend's scans pass over child trees (a record tree's indexes).
 #[derive(Debug)]
 pub(crate) struct Walk<'a> {
-    pub(crate) bucket: Bucket<'a>,
+    pub(crate) bucket: Tree<'a>,
     pub(crate) prefix: Vec<u8>,
     pub(crate) bounds: EncodedBounds,
     /// The index whose entries this walks (`None`: the records).
@@ -41,7 +41,7 @@ pub(crate) struct Walk<'a> {
     /// `explain`.
     pub(crate) text: String,
     reverse: bool,
-    cursor: Option<Cursor<'a>>,
+    cursor: Option<Scan<'a>>,
     pub(crate) current: Option<&'a [u8]>,
     /// The value stored under `current` (for a walk of the records).
     value: Option<&'a [u8]>,
@@ -49,11 +49,11 @@ pub(crate) struct Walk<'a> {
     buf: Vec<u8>,
 }
 
-type Item<'a> = rivet_engine::Result<Option<(&'a [u8], Option<&'a [u8]>)>>;
+type Item<'a> = backend::Item<'a>;
 
 impl<'a> Walk<'a> {
     pub(crate) fn new(
-        bucket: Bucket<'a>,
+        bucket: Tree<'a>,
         prefix: Vec<u8>,
         bounds: EncodedBounds,
         index: Option<&'static str>,
@@ -92,31 +92,22 @@ impl<'a> Walk<'a> {
         self.buf.extend_from_slice(key);
     }
 
-    /// The last item at or before `key` (or strictly before it).
-    fn seek_back(c: &mut Cursor<'a>, key: &[u8], inclusive: bool) -> Item<'a> {
-        match c.seek(key)? {
-            None => c.last(),
-            Some((k, v)) if inclusive && k == key => Ok(Some((k, v))),
-            Some(_) => c.prev(),
-        }
-    }
-
-    /// Positions a new cursor at the start bound.
+    /// Positions a new scan at the start bound.
     fn start(&mut self) -> Result<Option<&'a [u8]>> {
-        let mut c = self.bucket.cursor();
+        let mut c = self.bucket.scan();
         let (start, _) = self.start_end();
         let item = match (start, self.reverse) {
             (Bound::Unbounded, false) if self.prefix.is_empty() => c.first(),
             (Bound::Unbounded, false) => c.seek(&self.prefix),
             (Bound::Unbounded, true) => match successor(&self.prefix) {
-                Some(s) => Self::seek_back(&mut c, &s, false),
+                Some(s) => c.seek_back(&s, false),
                 None => c.last(),
             },
             (Bound::Included(k) | Bound::Excluded(k), reverse) => {
                 let k = k.to_vec();
                 self.full_key(&k);
                 if reverse {
-                    Self::seek_back(&mut c, &self.buf, true)
+                    c.seek_back(&self.buf, true)
                 } else {
                     c.seek(&self.buf)
                 }
@@ -127,6 +118,7 @@ impl<'a> Walk<'a> {
         self.settle(item)
     }
 
+    #[inline(always)]
     fn step(&mut self) -> Item<'a> {
         match &mut self.cursor {
             Some(c) if self.reverse => c.prev(),
@@ -135,7 +127,7 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Moves from the cursor's item to the first one the walk yields.
+    /// Moves from the scan's item to the first one the walk yields.
     fn settle(&mut self, mut item: Item<'a>) -> Result<Option<&'a [u8]>> {
         loop {
             let Some((k, v)) = item? else { return Ok(self.finish()) };
@@ -144,10 +136,10 @@ impl<'a> Walk<'a> {
             if !before_end(pk, end, self.reverse) {
                 return Ok(self.finish());
             }
-            // Nested buckets are not records; an exclusive start bound passes over its key.
-            if v.is_some() && before_end(pk, start, !self.reverse) {
+            // An exclusive start bound passes over its key.
+            if before_end(pk, start, !self.reverse) {
                 self.current = Some(pk);
-                self.value = v;
+                self.value = Some(v);
                 return Ok(Some(pk));
             }
             item = self.step();
@@ -170,6 +162,7 @@ impl<'a> Walk<'a> {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn next(&mut self) -> Result<Option<&'a [u8]>> {
         match self.phase {
             Phase::Fresh => self.start(),
@@ -186,7 +179,7 @@ impl<'a> Walk<'a> {
             // A first seek within the bounds goes straight to its target.
             match target {
                 Some(t) if before_end(t, self.start_end().0, !self.reverse) => {
-                    self.cursor = Some(self.bucket.cursor());
+                    self.cursor = Some(self.bucket.scan());
                     self.phase = Phase::Running;
                     return self.reposition(t);
                 }
@@ -213,11 +206,12 @@ impl<'a> Walk<'a> {
         self.reposition(target)
     }
 
-    /// Moves the cursor to the first item at or past `target` with one B+tree seek.
+    /// Moves the scan to the first item at or past `target` with one seek (a B+tree descent in
+    /// the engine).
     fn reposition(&mut self, target: &[u8]) -> Result<Option<&'a [u8]>> {
         self.full_key(target);
         let item = match &mut self.cursor {
-            Some(c) if self.reverse => Self::seek_back(c, &self.buf, true),
+            Some(c) if self.reverse => c.seek_back(&self.buf, true),
             Some(c) => c.seek(&self.buf),
             None => Ok(None),
         };

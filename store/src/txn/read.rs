@@ -4,7 +4,9 @@
 use std::any::TypeId;
 use std::cell::RefCell;
 
-use rivet_engine::{Bucket, Tx};
+use rivet_engine::Tx;
+
+use crate::backend::{Tree, Txn};
 
 use crate::audit::{self, AuditIndex, Typed};
 use crate::catalog::CATALOG_BUCKET;
@@ -25,21 +27,13 @@ pub(crate) fn describe_key<K: Key>(bytes: &[u8]) -> String {
     }
 }
 
-fn not_found_is_none<T>(r: rivet_engine::Result<T>) -> Result<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(rivet_engine::Error::BucketNotFound) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// A read transaction of the typed store: a consistent snapshot to query. Every query method is
 /// also available on [`WriteTx`](crate::WriteTx), where it sees the transaction's own writes.
 ///
 /// Queries return lazy iterators that borrow the transaction; nothing read can outlive it.
 #[derive(Debug)]
 pub struct ReadTx<'db> {
-    pub(super) tx: Tx<'db>,
+    pub(super) tx: Txn<'db>,
     /// Record types already checked against the catalog in this transaction, with how to
     /// read their values.
     /// (When a type registers, the entries of other types of its bucket are dropped: the
@@ -52,7 +46,7 @@ pub struct ReadTx<'db> {
 }
 
 impl<'db> ReadTx<'db> {
-    pub(crate) fn new(tx: Tx<'db>) -> Self {
+    pub(crate) fn new(tx: Txn<'db>) -> Self {
         ReadTx { tx, verified: RefCell::new(Vec::new()), scratch: RefCell::new(Vec::new()), counts: Counts::default() }
     }
 
@@ -68,8 +62,9 @@ impl<'db> ReadTx<'db> {
     }
 
     /// The engine transaction underneath, for raw work (buckets, cursors, `check`).
+    /// Engine-only: a transaction of another backend has none.
     pub fn engine(&self) -> &Tx<'db> {
-        &self.tx
+        self.tx.engine()
     }
 
     pub(super) fn verified<T: Record>(&self) -> Option<&'static Resolved> {
@@ -92,12 +87,11 @@ impl<'db> ReadTx<'db> {
         }
         let schema = T::schema();
         let name = schema.bucket.as_bytes();
-        let catalog = not_found_is_none(self.tx.bucket(CATALOG_BUCKET))?;
-        let entry = match catalog {
+        let entry = match self.tx.tree(CATALOG_BUCKET)? {
             Some(c) => c.get(name)?,
             None => None,
         };
-        if entry.is_none() && (self.tx.root().get(name)?.is_some() || self.tx.root().has_bucket(name)?) {
+        if entry.is_none() && self.tx.has_top_level(name)? {
             return Err(Error::SchemaMismatch {
                 bucket: schema.bucket.into(),
                 reason: Mismatch::Unmanaged { type_name: schema.type_name.into() },
@@ -110,9 +104,10 @@ impl<'db> ReadTx<'db> {
 
     /// Checks `T` against the catalog (once per transaction) and returns its record bucket, or
     /// `None` if the type has no records yet.
-    pub(crate) fn records<T: Record>(&self) -> Result<Option<Bucket<'_>>> {
+    #[inline]
+    pub(crate) fn records<T: Record>(&self) -> Result<Option<Tree<'_>>> {
         self.resolved::<T>()?;
-        not_found_is_none(self.tx.bucket(T::schema().bucket.as_bytes()))
+        Ok(self.tx.tree(T::schema().bucket.as_bytes())?)
     }
 
     /// Whether `T` is registered in the file exactly as it is (nothing for a write to do
@@ -284,7 +279,7 @@ impl<'db> ReadTx<'db> {
             return Ok(0);
         };
         let bucket = T::schema().bucket;
-        let n = match count::stored(&self.tx, bucket)? {
+        let n = match count::stored(self.tx.reader(), bucket)? {
             Some(n) => n.saturating_add_signed(self.counts.pending(bucket)),
             None => count::walk(&records)?,
         };
@@ -298,7 +293,7 @@ impl<'db> ReadTx<'db> {
     /// [`Error::SchemaMismatch`] if the file cannot be read as `T`; [`Error::Engine`] for a
     /// damaged file.
     pub fn sequence<T: Record>(&self) -> Result<u64> {
-        Ok(self.records::<T>()?.map(|b| b.sequence()).unwrap_or(0))
+        Ok(self.records::<T>()?.map_or(Ok(0), |b| b.sequence())?)
     }
 
     /// Queries through an index: `tx.index(User::email).get("ada@example.com")`,
@@ -359,9 +354,9 @@ impl<'db> ReadTx<'db> {
                 None,
                 Source::Failed(Some(Error::IndexNotBuilt { bucket: schema.bucket.into(), index: ischema.name.into() })),
             ),
-            Ok(Some(b)) => match b.bucket(&ischema.bucket) {
-                Ok(ib) => (Some(b), Source::Bucket(ib)),
-                Err(rivet_engine::Error::BucketNotFound) => (
+            Ok(Some(b)) => match b.child(&ischema.bucket) {
+                Ok(Some(ib)) => (Some(b), Source::Bucket(ib)),
+                Ok(None) => (
                     Some(b),
                     Source::Failed(Some(Error::Inconsistent {
                         bucket: schema.bucket.into(),
@@ -457,7 +452,7 @@ impl<'db> ReadTx<'db> {
         let mut problems = Vec::new();
         let (read, _) = audit::audit(&records, &indexes, &mut Typed::<T>::new(self), &mut problems)?;
         let bucket = T::schema().bucket;
-        if let Some(stored) = count::stored(&self.tx, bucket)? {
+        if let Some(stored) = count::stored(self.tx.reader(), bucket)? {
             let stored = stored.saturating_add_signed(self.counts.pending(bucket));
             if stored != read {
                 problems.push(crate::Problem::Count { stored, records: read });
@@ -471,7 +466,7 @@ impl<'db> ReadTx<'db> {
         self.finish().rollback();
     }
 
-    pub(super) fn finish(self) -> Tx<'db> {
+    pub(super) fn finish(self) -> Txn<'db> {
         self.tx
     }
 }

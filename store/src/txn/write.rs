@@ -5,6 +5,8 @@ use std::ops::Deref;
 
 use rivet_engine::Tx;
 
+use crate::backend::{self, Txn};
+
 use crate::abort::Abort;
 use crate::catalog::envelope;
 use crate::codec::Codec;
@@ -55,7 +57,7 @@ impl<'db> Deref for WriteTx<'db> {
 }
 
 impl<'db> WriteTx<'db> {
-    pub(crate) fn new(tx: Tx<'db>, ticket: Option<Ticket>) -> Self {
+    pub(crate) fn new(tx: Txn<'db>, ticket: Option<Ticket>) -> Self {
         WriteTx { read: ReadTx::new(tx), aborted: None, scratch: Scratch::default(), ticket }
     }
 
@@ -92,8 +94,9 @@ impl<'db> WriteTx<'db> {
 
     /// The engine transaction underneath, for raw writes. Changing a record bucket or an index
     /// bucket directly can break the store's invariants; [`ReadTx::verify`] finds out.
+    /// Engine-only: a transaction of another backend has none.
     pub fn engine_mut(&mut self) -> &mut Tx<'db> {
-        &mut self.read.tx
+        self.read.tx.engine_mut()
     }
 
     /// Whether the transaction was aborted (by a write that failed halfway, or a failed
@@ -196,7 +199,7 @@ impl<'db> WriteTx<'db> {
         self.register::<T>()?;
         let schema = T::schema();
         if schema.auto_key {
-            let current = self.read.records::<T>()?.map(|b| b.sequence()).unwrap_or(0);
+            let current = self.read.records::<T>()?.map_or(Ok(0), |b| b.sequence())?;
             let overflow = || Error::SequenceOverflow { bucket: schema.bucket.into(), sequence: current };
             let next = current.checked_add(1).ok_or_else(overflow)?;
             if !record.assign_auto_key(next) {
@@ -370,8 +373,8 @@ impl<'db> WriteTx<'db> {
         };
         let (envelope, len) = envelope(layout);
         s.value.splice(0..0, envelope[..len].iter().copied());
-        if s.value.len() > rivet_engine::MAX_VALUE_SIZE {
-            return Err(rivet_engine::Error::ValueTooLarge { size: s.value.len() }.into());
+        if s.value.len() > backend::MAX_VALUE_SIZE {
+            return Err(backend::value_too_large(s.value.len()));
         }
         let Some(records) = self.read.records::<T>()? else {
             return Err(Error::Inconsistent {
@@ -417,7 +420,7 @@ impl<'db> WriteTx<'db> {
                 let Some(entry) = s.bytes(&c.add) else { continue };
                 check_key(entry)?;
                 if idx.unique {
-                    let ib = records.bucket(&idx.bucket)?;
+                    let ib = records.child(&idx.bucket)?.ok_or_else(backend::missing_tree)?;
                     if let Some(owner) = ib.get(entry)? {
                         if owner != s.key.as_slice() {
                             return Err(Error::UniqueViolation {
@@ -430,8 +433,10 @@ impl<'db> WriteTx<'db> {
                 }
             }
         }
-        let sequence =
-            if schema.auto_key { record.auto_key_sequence().filter(|q| *q > records.sequence()) } else { None };
+        let sequence = match record.auto_key_sequence() {
+            Some(q) if schema.auto_key && q > records.sequence()? => Some(q),
+            _ => None,
+        };
         if watched {
             self.check_change::<T>(&s.key, old_raw.as_deref(), Some(&s.value))?;
         }
@@ -451,11 +456,11 @@ impl<'db> WriteTx<'db> {
     fn apply<T: Record>(&mut self, s: &Scratch, put: bool, sequence: Option<u64>) -> Result<()> {
         let schema = T::schema();
         let k = s.key.as_slice();
-        let r = (|| -> rivet_engine::Result<()> {
-            let mut b = self.read.tx.bucket_mut(schema.bucket.as_bytes())?;
+        let r = (|| -> Result<()> {
+            let mut b = self.read.tx.tree_mut(schema.bucket.as_bytes())?;
             for c in &s.changes {
                 let Some(idx) = schema.indexes.get(c.position) else { continue };
-                let mut ib = b.bucket_mut(&idx.bucket)?;
+                let mut ib = b.child_mut(&idx.bucket)?;
                 if let Some(old) = s.bytes(&c.remove) {
                     // A unique entry is removed only while it still names this record.
                     if !idx.unique || ib.get(old)? == Some(k) {
@@ -476,9 +481,8 @@ impl<'db> WriteTx<'db> {
             }
             Ok(())
         })();
-        r.map_err(|e| {
+        r.inspect_err(|e| {
             self.aborted = Some(Abort::Failed { bucket: schema.bucket.into(), cause: e.to_string() });
-            Error::Engine(e)
         })
     }
 

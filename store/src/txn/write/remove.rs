@@ -130,7 +130,6 @@ impl WriteTx<'_> {
         if let Some(records) = self.read.records::<T>()? {
             for item in records.iter() {
                 let (k, v) = item?;
-                let Some(v) = v else { continue };
                 if !keep(&self.read.decode::<T>(k, v)?) {
                     gone.push(k.to_vec());
                 }
@@ -164,27 +163,25 @@ impl WriteTx<'_> {
             if let Some(records) = self.read.records::<T>()? {
                 for item in records.iter() {
                     let (k, v) = item?;
-                    if let Some(v) = v {
-                        self.check_change::<T>(k, Some(v), None)?;
-                        gone.push((k.to_vec(), v.to_vec()));
-                    }
+                    self.check_change::<T>(k, Some(v), None)?;
+                    gone.push((k.to_vec(), v.to_vec()));
                 }
             }
         }
         let name = schema.bucket.as_bytes();
         let tx = &mut self.read.tx;
-        let r = (|| -> rivet_engine::Result<()> {
-            let sequence = tx.bucket(name)?.sequence();
-            tx.delete_bucket(name)?;
-            let mut b = tx.create_bucket(name)?;
+        let r = (|| -> Result<()> {
+            let sequence = tx.tree_mut(name)?.sequence()?;
+            tx.delete_tree(name)?;
+            let mut b = tx.create_tree(name)?;
             for idx in &schema.indexes {
-                b.create_bucket(&idx.bucket)?;
+                b.create_child(&idx.bucket)?;
             }
-            b.set_sequence(sequence)
+            Ok(b.set_sequence(sequence)?)
         })();
         if let Err(e) = r {
             self.aborted = Some(Abort::Failed { bucket: schema.bucket.into(), cause: e.to_string() });
-            return Err(e.into());
+            return Err(e);
         }
         self.read.counts.add(schema.bucket, -i64::try_from(n).unwrap_or(i64::MAX));
         if gone.is_empty() {
@@ -203,11 +200,8 @@ impl WriteTx<'_> {
     fn keys_in<T: Record>(&self, bounds: crate::key::EncodedBounds) -> Result<Vec<Vec<u8>>> {
         let mut keys = Vec::new();
         if let Some(records) = self.read.records::<T>()? {
-            for item in records.range(bounds) {
-                let (k, v) = item?;
-                if v.is_some() {
-                    keys.push(k.to_vec());
-                }
+            for item in records.range(bounds.0.as_ref().map(Vec::as_slice), bounds.1.as_ref().map(Vec::as_slice)) {
+                keys.push(item?.0.to_vec());
             }
         }
         Ok(keys)
