@@ -44,7 +44,7 @@ usage: cargo run --release -p rivet-bench -- [--n N] [--runs R] [--only a,b] [--
 
   --n N        keys of the bulk load and records of the typed workload (default 200000; 200k, 1m accepted)
   --runs R     runs per contender; the table shows the median and the spread (default 3)
-  --only a,b   contenders to run: rivet, lmdb, redb, bbolt, jammdb, sled, fjall, native_db, rivet-engine,
+  --only a,b   contenders to run: rivet, rivet-journal, lmdb, redb, bbolt, jammdb, sled, fjall, native_db, rivet-engine,
                fdatasync, or the groups kv and typed (rivet brings in its references fdatasync and rivet-engine)
   --json FILE  also write the results as JSON, and an SVG bar chart per workload beside it
                (results.json: results-kv.svg, results-typed.svg)
@@ -99,8 +99,19 @@ impl Args {
                 other => return Err(format!("unknown argument `{other}`\n\n{USAGE}")),
             }
         }
-        let known =
-            ["rivet", "lmdb", "redb", "bbolt", "jammdb", "sled", "fjall", "native_db", "rivet-engine", "fdatasync"];
+        let known = [
+            "rivet",
+            "rivet-journal",
+            "lmdb",
+            "redb",
+            "bbolt",
+            "jammdb",
+            "sled",
+            "fjall",
+            "native_db",
+            "rivet-engine",
+            "fdatasync",
+        ];
         for o in &a.only {
             if !known.contains(&o.as_str()) && o != "kv" && o != "typed" {
                 return Err(format!("--only: unknown contender `{o}` (known: {}, kv, typed)", known.join(", ")));
@@ -361,7 +372,8 @@ pub fn main(args: Args) -> i32 {
         program: Program::SelfExe(worker),
         phases: &KV_PHASES,
     };
-    let mut jobs = vec![kv("rivet", "rivet"), kv("lmdb", "lmdb"), kv("redb", "redb")];
+    let mut jobs =
+        vec![kv("rivet", "rivet"), kv("rivet-journal", "rivet-journal"), kv("lmdb", "lmdb"), kv("redb", "redb")];
     if let Some(bin) = &go_bin {
         jobs.push(Job { label: "bbolt", group: "kv", program: Program::Go(bin.clone()), phases: &KV_PHASES });
     }

@@ -3,6 +3,7 @@
 //! | contender | durability per commit |
 //! |---|---|
 //! | `rivet` | engine default: data pages, fdatasync, meta page, fdatasync |
+//! | `rivet-journal` | `Options::journal`: the commit's record appended to the journal, fdatasync (pages at checkpoints) |
 //! | `lmdb` (heed) | LMDB default (no `MDB_NOSYNC`): data, fdatasync, meta, fdatasync |
 //! | `redb` | `Durability::Immediate` (redb's default) |
 //! | `jammdb` | writes pages and meta, then one `fsync` (it has no ordering sync between them) |
@@ -98,7 +99,8 @@ pub trait Kv: Sync {
 /// An unknown name, or the contender's open error.
 pub fn open(name: &str, dir: &Path) -> Result<Box<dyn Kv>> {
     Ok(match name {
-        "rivet" => Box::new(RivetKv::open(dir)?),
+        "rivet" => Box::new(RivetKv::open(dir, false)?),
+        "rivet-journal" => Box::new(RivetKv::open(dir, true)?),
         "lmdb" => Box::new(LmdbKv::open(dir)?),
         "redb" => Box::new(RedbKv::open(dir)?),
         "jammdb" => Box::new(JammKv::open(dir)?),
@@ -113,14 +115,15 @@ const BUCKET: &[u8] = b"bench";
 // ---------------------------------------------------------------------------------------------
 // Rivet
 
-/// Rivet's engine with default (durable) options.
+/// Rivet's engine with default (durable) options, with or without the journal.
 pub struct RivetKv {
     db: rivet_engine::DB,
 }
 
 impl RivetKv {
-    fn open(dir: &Path) -> Result<Self> {
-        let db = rivet_engine::DB::open(dir.join("rivet.db"), rivet_engine::Options::default())?;
+    fn open(dir: &Path, journal: bool) -> Result<Self> {
+        let opts = rivet_engine::Options::default().journal(journal);
+        let db = rivet_engine::DB::open(dir.join("rivet.db"), opts)?;
         db.update(|tx| tx.create_bucket(BUCKET).map(drop))?;
         Ok(RivetKv { db })
     }

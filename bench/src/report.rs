@@ -268,7 +268,7 @@ pub(crate) fn print_report(
         let Some(rv) = find(rows, "rivet", phase).and_then(Row::ops_per_sec) else { continue };
         let best = rows
             .iter()
-            .filter(|r| r.phase == *phase && r.contender != "rivet" && !r.reference && r.contender != "rivet-engine")
+            .filter(|r| r.phase == *phase && !r.reference && !r.contender.starts_with("rivet"))
             .filter_map(|r| r.ops_per_sec().map(|o| (r.contender.as_str(), o)))
             .max_by(|a, b| a.1.total_cmp(&b.1));
         if let Some((peer, po)) = best {

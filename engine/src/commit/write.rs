@@ -12,6 +12,7 @@ use crate::corruption::Corruption;
 use crate::error::{Error, PageId, Result, TxId};
 use crate::format::bucket::{decode_bucket, DiskRoot};
 use crate::format::freelist::Freelist;
+use crate::format::meta::Meta;
 use crate::format::oplog::OpLog;
 use crate::format::page::{LeafElem, BUCKET_LEAF_FLAG};
 use crate::limits::{MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
@@ -33,6 +34,9 @@ pub(crate) struct Writer {
     /// last checkpoint's (its pages must survive until the next checkpoint is durable, as a
     /// crash would reopen at it); `TxId::MAX` without.
     pub release_cap: TxId,
+    /// The newest committed version while it is not published yet (a journaled commit waiting
+    /// for the sync it shares with others): the next write transaction starts from it.
+    pub newest: Option<(Meta, Option<std::sync::Arc<crate::tree::generation::Generation>>)>,
     /// Whether the committed trees were walked before this handle's first write
     /// ([`crate::tree::verify`]), and what that found.
     pub verified: Verified,

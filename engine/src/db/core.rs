@@ -56,6 +56,9 @@ pub(crate) struct Core {
     pub free_figures: Mutex<(u64, u64, u64)>,
     /// The journal-mode state (`None` without the journal); taken after the writer's slot.
     pub journal: Mutex<Option<crate::journal::state::JournalState>>,
+    /// Journaled commits waiting for a shared sync (group commit), and their waiters.
+    pub group: Mutex<crate::journal::group::Group>,
+    pub group_done: Condvar,
     /// What the open found in the journal.
     pub recovery: Mutex<Option<crate::journal::state::Recovery>>,
 }
@@ -118,13 +121,13 @@ impl Core {
         };
         drop(slot);
         let cur = lock(&self.current);
-        let snap = Snapshot {
-            meta: cur.meta,
-            map: cur.map.clone(),
-            counters: self.counters.clone(),
-            opened: Opened::default(),
-            gen: cur.gen.clone(),
+        // The newest version, published or still waiting for its sync.
+        let (meta, gen) = match writer.newest.take() {
+            Some((meta, gen)) if meta.txid > cur.meta.txid => (meta, gen),
+            _ => (cur.meta, cur.gen.clone()),
         };
+        let snap =
+            Snapshot { meta, map: cur.map.clone(), counters: self.counters.clone(), opened: Opened::default(), gen };
         match cur.readers.keys().next() {
             Some(&oldest) => writer.freelist.release(oldest.min(writer.release_cap)),
             None => writer.freelist.release(writer.release_cap),
@@ -162,6 +165,11 @@ impl Core {
         Target { storage: self.storage.as_ref(), path: &self.path, opts: &self.opts }
     }
 
+    /// Whether the handle commits through a journal.
+    pub fn journal_mode(&self) -> bool {
+        lock(&self.journal).is_some()
+    }
+
     /// Marks the handle unusable for writes after an I/O error in a commit.
     pub fn poison(&self) {
         self.poisoned.store(true, Ordering::SeqCst);
@@ -177,6 +185,16 @@ impl Core {
         let ps = u64::from(self.page_size);
         let needed = (c.meta.pgid * ps).max(MIN_FILE_SIZE);
         let mut cur = lock(&self.current);
+        if c.meta.txid <= cur.meta.txid {
+            // Already superseded (a checkpoint published a later version first).
+            return Ok(Snapshot {
+                meta: c.meta,
+                map: cur.map.clone(),
+                counters: self.counters.clone(),
+                opened: Opened::default(),
+                gen: c.gen.clone(),
+            });
+        }
         if needed > cur.map.size() {
             let size = mmap_size(needed.max(self.opts.initial_mmap_size), ps);
             let map = match Map::new(&self.file, size, self.opts.mmap_populate) {

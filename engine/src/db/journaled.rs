@@ -19,7 +19,7 @@ use crate::journal::format::{Header, JournalDamage, RecordKind};
 use crate::journal::replay::replay;
 use crate::journal::scan::{scan, Record};
 use crate::journal::state::{mismatch, JournalState, Recovery};
-use crate::journal::writer::Journal;
+use crate::journal::writer::{Journal, Syncer};
 
 /// What the journal's file goes through: the real file as it is, or wrapped by a test (to
 /// inject faults or record writes, as [`crate::DB::open_with_storage`] does for the database).
@@ -173,6 +173,113 @@ pub(crate) fn prepare(core: &Core, mut w: WriteTx) -> Result<WriteTx> {
     Ok(w)
 }
 
+/// Commits `w` in journal mode with group commit (module `crate::journal::group`): appends
+/// its record, gives the writer's slot up, and returns once a sync shared with other
+/// committers has made the record durable and its version is published. Gives `w` back when
+/// the commit must run inline instead, holding the slot through its sync: without journal mode,
+/// in strict mode (the check needs the slot), or for a transaction too large for the journal
+/// (see [`commit`]).
+///
+/// # Errors
+/// As a commit: [`Error::Io`] (the handle is then poisoned; a commit that shared the failed
+/// sync fails too), [`Error::Corrupted`].
+pub(crate) fn commit_grouped(core: &Core, mut w: Box<WriteTx>) -> std::result::Result<Result<()>, Box<WriteTx>> {
+    let (committed, syncer) = {
+        let mut guard = lock(&core.journal);
+        let Some(js) = guard.as_mut() else { return Err(w) };
+        let log_len = w.log.as_ref().map_or(0, OpLog::len);
+        if core.opts.strict_mode || js.too_large(log_len) {
+            return Err(w);
+        }
+        let log = w.log.take().unwrap_or_default();
+        (js.commit(&mut w, log.as_bytes(), true, false), js.journal.syncer())
+    };
+    let committed = match committed {
+        Ok(c) => c,
+        Err(failure) => return Ok(finish(core, *w, Err(failure))),
+    };
+    // Queued before the slot is given up, so that the queue is in txid order; the next writer
+    // starts from this version.
+    w.writer.newest = Some((committed.meta, committed.gen.clone()));
+    let callbacks = std::mem::take(&mut w.on_commit);
+    let seq = lock(&core.group).push(committed, callbacks);
+    core.end_write(w.writer);
+    Ok(wait_durable(core, seq, &syncer))
+}
+
+/// Waits until record `seq` is durable and its version published, syncing the journal itself
+/// when no other committer is.
+fn wait_durable(core: &Core, seq: u64, syncer: &Syncer) -> Result<()> {
+    let mut g = lock(&core.group);
+    loop {
+        if g.synced >= seq {
+            return Ok(());
+        }
+        if g.failed {
+            return Err(Error::Poisoned);
+        }
+        if g.syncing {
+            g = core.group_done.wait(g).unwrap_or_else(|e| e.into_inner());
+            continue;
+        }
+        g.syncing = true;
+        let target = g.appended;
+        drop(g);
+        let synced = if core.opts.no_sync { Ok(()) } else { syncer.sync() };
+        g = lock(&core.group);
+        g.syncing = false;
+        if let Err(e) = synced {
+            g.failed = true;
+            core.poison();
+            core.group_done.notify_all();
+            return Err(e);
+        }
+        let ready = g.synced_to(target);
+        g = publish_in_order(core, g, ready);
+        core.group_done.notify_all();
+    }
+}
+
+/// Publishes commits whose records are durable, in order, then runs the callbacks queued so
+/// far in the same order, unless another thread is running them already (it runs these too).
+/// Callbacks run with the group unlocked: a callback may commit.
+fn publish_in_order<'g>(
+    core: &'g Core,
+    mut g: std::sync::MutexGuard<'g, crate::journal::group::Group>,
+    ready: Vec<crate::journal::group::Waiting>,
+) -> std::sync::MutexGuard<'g, crate::journal::group::Group> {
+    for r in ready {
+        // A failed remap poisons the handle; the commit is durable all the same.
+        let _ = core.publish(&r.committed);
+        g.callbacks.extend(r.callbacks);
+    }
+    if g.running {
+        return g;
+    }
+    g.running = true;
+    while !g.callbacks.is_empty() {
+        let batch: Vec<_> = g.callbacks.drain(..).collect();
+        drop(g);
+        for f in batch {
+            f();
+        }
+        g = lock(&core.group);
+    }
+    g.running = false;
+    g
+}
+
+/// Publishes every journaled commit still waiting for a sync: the caller synced the journal
+/// past all of them (a checkpoint, or an inline commit).
+pub(crate) fn flush_waiting(core: &Core) {
+    let mut g = lock(&core.group);
+    let all = g.appended;
+    let ready = g.synced_to(all);
+    let g = publish_in_order(core, g, ready);
+    drop(g);
+    core.group_done.notify_all();
+}
+
 /// Commits `w` in journal mode: a journaled commit, or, for a transaction too large for the
 /// journal, a checkpoint that includes it. `None` without journal mode.
 pub(crate) fn commit(core: &Core, w: &mut WriteTx) -> Option<std::result::Result<Committed, Failure>> {
@@ -199,7 +306,12 @@ fn run_checkpoint(core: &Core, mut w: WriteTx) -> Result<()> {
         }
     };
     match committed {
-        Some(c) => finish(core, w, c),
+        Some(c) => {
+            if c.is_ok() {
+                flush_waiting(core);
+            }
+            finish(core, w, c)
+        }
         None => {
             core.end_write(w.writer);
             Ok(())

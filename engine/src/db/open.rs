@@ -99,7 +99,7 @@ where
             let ids = Freelist::decode_ids(bytes, meta.freelist)?;
             Freelist::from_ids(ids.into_iter().filter(|&id| id >= 2 && id < meta.pgid).collect())
         };
-        Some(Writer { freelist, file_size: len, older_hwm, release_cap: TxId::MAX, verified })
+        Some(Writer { freelist, file_size: len, older_hwm, release_cap: TxId::MAX, newest: None, verified })
     };
     let free_figures = writer.as_ref().map_or((0, 0, 0), |w| w.freelist.figures());
     let store_freelist = !ro && !opts.no_freelist_sync && meta.freelist == NO_FREELIST;
@@ -119,6 +119,8 @@ where
         tx_n: AtomicU64::new(0),
         free_figures: Mutex::new(free_figures),
         journal: Mutex::new(None),
+        group: Mutex::default(),
+        group_done: Condvar::new(),
         recovery: Mutex::new(None),
     };
     let found = crate::db::journaled::recover(&core, wrap)?;

@@ -274,6 +274,10 @@ impl<'db> Tx<'db> {
     /// commit is durable and the next writer can start. Nothing runs if the transaction is
     /// rolled back or [`Tx::commit`] fails with anything but [`Error::CheckFailed`]; in a read
     /// transaction `f` is dropped unrun.
+    ///
+    /// With the journal ([`crate::Options::journal`]), commits of several threads share one
+    /// sync, and their callbacks run in commit order on whichever of those threads runs them:
+    /// perhaps not the committing thread, and perhaps after its [`Tx::commit`] returned.
     pub fn on_commit<F: FnOnce() + Send + 'static>(&mut self, f: F) {
         if let Some(w) = self.write.as_deref_mut() {
             w.on_commit.push(Box::new(f));
@@ -344,14 +348,24 @@ impl<'db> Tx<'db> {
     /// reached the disk); [`Error::CheckFailed`] in [strict mode](crate::Options::strict_mode)
     /// (the commit is durable).
     pub fn commit(mut self) -> Result<()> {
-        let Some(mut w) = self.write.take() else {
+        let Some(w) = self.write.take() else {
             self.finish();
             return Err(Error::TxNotWritable);
+        };
+        let mut w = match crate::db::journaled::commit_grouped(self.core, w) {
+            Ok(done) => return done,
+            Err(w) => w,
         };
         let outcome = crate::db::journaled::commit(self.core, &mut w)
             .unwrap_or_else(|| protocol::commit(&mut w, &self.core.target()));
         let committed = match outcome {
-            Ok(c) => c,
+            Ok(c) => {
+                if self.core.journal_mode() {
+                    // Synced past every commit still waiting for a shared sync: they go first.
+                    crate::db::journaled::flush_waiting(self.core);
+                }
+                c
+            }
             Err(failure) => {
                 let e = match failure {
                     Failure::Refused(e) => e,

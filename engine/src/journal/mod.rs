@@ -11,12 +11,14 @@
 //! - [`mod@file`]: the I/O seam ([`file::JournalIo`]) and the real file behind it;
 //! - [`writer`]: creating, appending to, syncing and resetting a journal;
 //! - [`scan`]: reading a journal back for recovery, up to its first damaged record;
+//! - [`group`]: group commit, several journaled commits sharing one sync;
 //! - [`replay`]: a record's operations applied to a write transaction;
 //! - [`state`]: what journal mode keeps between commits, the journaled commit and the
 //!   checkpoint.
 
 pub(crate) mod file;
 pub(crate) mod format;
+pub(crate) mod group;
 pub(crate) mod replay;
 pub(crate) mod scan;
 pub(crate) mod state;

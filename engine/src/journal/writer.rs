@@ -90,7 +90,6 @@ impl Journal {
 
     /// A handle that syncs this journal without borrowing it, for a sync that runs while
     /// the next commit appends.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn syncer(&self) -> Syncer {
         Syncer { io: Arc::clone(&self.io) }
     }
@@ -133,7 +132,6 @@ pub(crate) struct Syncer {
     io: Arc<dyn JournalIo>,
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 impl Syncer {
     /// Makes every record appended before the call durable.
     pub(crate) fn sync(&self) -> Result<(), Error> {
