@@ -12,7 +12,18 @@ use crate::data::{parse_count, Workload};
 use crate::report::{first_line, fmt_time, machine, print_report, stats, utc_date, versions, Row};
 
 /// Phases of the key/value workload, in order.
-pub const KV_PHASES: [&str; 7] =
+pub const KV_PHASES: [&str; 8] = [
+    "bulk_load",
+    "individual_writes",
+    "batch_writes",
+    "random_reads",
+    "random_reads_2t",
+    "range_scans",
+    "removals",
+    "concurrent_writes",
+];
+/// The phases Go bbolt's worker runs (all but `concurrent_writes`).
+pub const GO_PHASES: [&str; 7] =
     ["bulk_load", "individual_writes", "batch_writes", "random_reads", "random_reads_2t", "range_scans", "removals"];
 /// Phases of the typed workload, in order.
 pub const TYPED_PHASES: [&str; 6] =
@@ -375,7 +386,7 @@ pub fn main(args: Args) -> i32 {
     let mut jobs =
         vec![kv("rivet", "rivet"), kv("rivet-journal", "rivet-journal"), kv("lmdb", "lmdb"), kv("redb", "redb")];
     if let Some(bin) = &go_bin {
-        jobs.push(Job { label: "bbolt", group: "kv", program: Program::Go(bin.clone()), phases: &KV_PHASES });
+        jobs.push(Job { label: "bbolt", group: "kv", program: Program::Go(bin.clone()), phases: &GO_PHASES });
     }
     jobs.extend([kv("jammdb", "jammdb"), kv("sled", "sled"), kv("fjall", "fjall")]);
     jobs.push(Job {

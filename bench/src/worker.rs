@@ -10,7 +10,8 @@
 //! size <after_writes|final> <apparent bytes> <allocated bytes>
 //! ```
 //!
-//! Go bbolt's worker (`bench/go/main.go`) prints the same lines.
+//! Go bbolt's worker (`bench/go/main.go`) prints the same lines, for every phase but
+//! `concurrent_writes` (4 threads committing single inserts at once, Rust contenders only).
 
 use std::io::Write;
 use std::path::Path;
@@ -18,6 +19,9 @@ use std::time::{Duration, Instant};
 
 use crate::data::{Workload, BATCHES, BATCH_SIZE, INDIVIDUAL_WRITES, LOOKUPS, SCANS};
 use crate::kv::{self, fail, Result};
+
+/// Threads of the `concurrent_writes` phase.
+const WRITER_THREADS: usize = 4;
 
 /// Prints one protocol line (stdout is line-buffered, so the driver sees it at once).
 pub fn emit(line: &str) {
@@ -137,7 +141,46 @@ pub fn run_kv(name: &str, dir: &Path, n: usize) -> Result<()> {
     if count != want {
         return fail(format!("after the removals: {count} entries instead of {want}"));
     }
-    for i in (0..w.removals().end).step_by(997) {
+
+    // Threads each committing single inserts at once (the last removed keys come back).
+    let back = w.removals().end.saturating_sub(INDIVIDUAL_WRITES)..w.removals().end;
+    emit("begin concurrent_writes");
+    let per = back.len().div_ceil(WRITER_THREADS).max(1);
+    let times: Vec<Result<Duration>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..WRITER_THREADS)
+            .map(|t| {
+                let (w, mine) = (&w, back.start + t * per..(back.start + (t + 1) * per).min(back.end));
+                s.spawn(move || {
+                    let started = Instant::now();
+                    for i in mine {
+                        db.write(w, i..i + 1)?;
+                    }
+                    Ok(started.elapsed())
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap_or_else(|_| fail("a writer thread panicked"))).collect()
+    });
+    let mut ns = Vec::new();
+    for t in times {
+        ns.push(t.map_err(|e| format!("concurrent_writes: {e}"))?.as_nanos());
+    }
+    let max = ns.iter().copied().max().unwrap_or(0);
+    emit(&format!(
+        "phase concurrent_writes {max} {} {}",
+        back.len(),
+        ns.iter().map(u128::to_string).collect::<Vec<_>>().join(" ")
+    ));
+    let count = db.count()?;
+    if count != want + back.len() {
+        return fail(format!("after the concurrent writes: {count} entries instead of {}", want + back.len()));
+    }
+    for i in back.clone().step_by(97) {
+        if db.get(&w.keys[i])?.as_deref() != Some(&w.values[i][..]) {
+            return fail(format!("key #{i} written concurrently is missing"));
+        }
+    }
+    for i in (0..back.start).step_by(997) {
         if db.get(&w.keys[i])?.is_some() {
             return fail(format!("removed key #{i} is still there"));
         }

@@ -120,6 +120,16 @@ pub enum Error {
     /// because the state on disk is no longer known. Reopen the database.
     #[error("database handle is poisoned by an earlier failed commit; reopen it")]
     Poisoned,
+    /// A backup of a transaction that sees journaled commits not yet in the file (see
+    /// [`crate::Options::journal`]): a backup copies the file's pages. Call
+    /// [`crate::DB::checkpoint`] first, then begin the transaction to back up.
+    #[error(
+        "transaction {txid} sees journaled commits not written to the file yet; checkpoint first (DB::checkpoint)"
+    )]
+    NotCheckpointed {
+        /// The transaction's id.
+        txid: TxId,
+    },
     /// The journal beside the file (`PATH-journal`) does not follow the file's last
     /// checkpoint: another program (Go bbolt, or Rivet without the journal) wrote the file
     /// since, or the journal belongs to another file. Neither file was changed. Replaying it

@@ -41,7 +41,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn dump(db: &DB) -> String {
-    db.view(|tx| dump_json(tx)).unwrap()
+    db.view(dump_json).unwrap()
 }
 
 fn check_clean(db: &DB) {
@@ -188,23 +188,31 @@ fn a_damaged_record_is_dropped_with_everything_after_it_and_reported() {
     let mut states = Vec::new();
     for i in 0..5 {
         fill(&db, i * 10, i * 10 + 10);
-        states.push((std::fs::metadata(journal_of(&path)).unwrap().len(), dump(&db)));
+        states.push(dump(&db));
     }
     let copy = d.join("copy");
     crash_copy(&path, &copy);
     drop(db);
     // Flip a byte inside the fourth record: the first three are replayed, the rest dropped.
+    // (Records: a 24-byte header whose first four bytes are the payload's length, then the
+    // payload, from offset 64 on; zeros follow the last one.)
     let j = journal_of(&copy);
     let mut bytes = std::fs::read(&j).unwrap();
-    let at = states[2].0 as usize + 30;
-    bytes[at] ^= 0x40;
+    let mut ends = vec![64usize];
+    for _ in 0..5 {
+        let at = *ends.last().unwrap();
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        ends.push(at + 24 + len);
+    }
+    assert!(bytes[ends[5]..].iter().all(|&b| b == 0));
+    bytes[ends[3] + 30] ^= 0x40;
     std::fs::write(&j, &bytes).unwrap();
     let again = DB::open(&copy, jopts()).unwrap();
     let r = again.recovery().unwrap();
     assert_eq!(r.replayed, 3);
     let (dropped_at, dropped_bytes, _) = r.dropped.expect("reported");
-    assert_eq!((dropped_at, dropped_at + dropped_bytes), (states[2].0, states[4].0));
-    assert_eq!(dump(&again), states[2].1);
+    assert_eq!((dropped_at, dropped_at + dropped_bytes), (ends[3] as u64, bytes.len() as u64));
+    assert_eq!(dump(&again), states[2]);
     check_clean(&again);
     drop(again);
     std::fs::remove_dir_all(&d).unwrap();
@@ -325,5 +333,22 @@ fn concurrent_commits_share_syncs_and_all_survive() {
     assert_eq!(dump(&again), want);
     drop(again);
     drop(db);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn a_backup_needs_a_checkpoint_first() {
+    let d = dir("backup");
+    let path = d.join("db");
+    let db = DB::open(&path, jopts()).unwrap();
+    fill(&db, 0, 100);
+    let r = db.view(|tx| tx.copy_file(d.join("copy1")));
+    assert!(matches!(r, Err(Error::NotCheckpointed { .. })), "{r:?}");
+    assert!(!d.join("copy1").exists());
+    db.checkpoint().unwrap();
+    db.view(|tx| tx.copy_file(d.join("copy2"))).unwrap();
+    let copy = DB::open(d.join("copy2"), Options::default().read_only(true)).unwrap();
+    assert_eq!(dump(&copy), dump(&db));
+    drop((copy, db));
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -102,8 +102,8 @@ pub(crate) fn keep(w: &mut WriteTx, gen: &crate::tree::generation::Generation) -
     stats.spill_time = started.elapsed();
     stats.commits = 1;
     let born = sp.into_generation(gen)?;
-    dead.extend(w.freed_nodes.drain(..));
-    freed.extend(w.freed_pages.drain(..));
+    dead.append(&mut w.freed_nodes);
+    freed.append(&mut w.freed_pages);
     Ok(Kept { meta: Meta { root, txid, checksum: 0, ..w.snap.meta }, born, dead, freed, stats })
 }
 

@@ -218,7 +218,7 @@ impl<'s> Spill<'s> {
             if id < self.own && !self.freed.insert(id) {
                 return Err(Error::corrupted(id, "page reached twice (damaged tree)"));
             }
-            if self.dirty.get(&id).is_none() {
+            if !self.dirty.contains_key(&id) {
                 if id < self.own {
                     // A node of an earlier journaled commit, not adopted: readers of older
                     // versions still read it, so it only leaves the live set.
@@ -415,10 +415,9 @@ impl<'s> Spill<'s> {
                     Some(parent) => parent.children.extend(nodes.into_iter().map(Child::Built)),
                 }
             }
-            let Some(f) = stack.last_mut() else { return Ok(Vec::new()) };
+            let Some(mut f) = stack.pop() else { return Ok(Vec::new()) };
             let n = f.node.len();
             if f.next == n {
-                let f = stack.pop().expect("a frame");
                 done = Some(self.finish_branch(f.children, fill)?);
                 continue;
             }
@@ -434,10 +433,12 @@ impl<'s> Spill<'s> {
             if end == f.ci {
                 committed_ref(f.node.pgid, e.pgid, own)?;
                 f.children.push(Child::Existing(e));
+                stack.push(f);
                 continue;
             }
             let below = &f.changes[f.ci..end];
             f.ci = end;
+            stack.push(f);
             done = self.enter(snap.node(e.pgid)?, below, fill, &mut stack)?;
         }
     }

@@ -25,6 +25,10 @@ use crate::journal::writer::{Journal, Syncer};
 /// inject faults or record writes, as [`crate::DB::open_with_storage`] does for the database).
 pub(crate) type WrapJournal<'a> = &'a mut dyn FnMut(Arc<dyn JournalIo>) -> Arc<dyn JournalIo>;
 
+/// What the open found: the journal's file, the commit records to replay, and, if the journal
+/// goes on as it is, its header and where its intact records end.
+type Found = (Arc<dyn JournalIo>, Vec<Record>, Option<(Header, u64)>);
+
 /// The header of a journal that follows `meta`.
 fn header_for(meta: &Meta) -> Header {
     Header { page_size: meta.page_size, base_txid: meta.txid, base_checksum: meta.checksum }
@@ -52,7 +56,7 @@ pub(crate) fn recover(core: &Core, wrap: WrapJournal<'_>) -> Result<Option<Recov
     }
     let durable = core.meta();
     let mut report = Recovery::default();
-    let (io, todo, keep): (Arc<dyn JournalIo>, Vec<Record>, Option<(Header, u64)>) = match existing {
+    let (io, todo, keep): Found = match existing {
         None => (wrap(Arc::new(FileJournal::create(&path)?)), Vec::new(), None),
         Some(f) => {
             let io: Arc<dyn JournalIo> = wrap(Arc::new(f));

@@ -404,13 +404,23 @@ impl<'db> Tx<'db> {
         Ok(())
     }
 
+    /// Refuses a backup of a snapshot whose newest pages are only in memory (journal mode,
+    /// before a checkpoint): a backup copies the file's pages.
+    fn in_file(&self) -> Result<()> {
+        if self.snap().gen.is_some() {
+            return Err(Error::NotCheckpointed { txid: self.meta().txid });
+        }
+        Ok(())
+    }
+
     /// Writes a consistent copy of this transaction's snapshot to `w` and returns the number of
     /// bytes written: [`Tx::size`], padded with zeros to 4096 bytes for tiny page sizes (Go
     /// refuses shorter files). Writers go on meanwhile: the pages are read from the file, not
     /// the map, and the pages of this snapshot cannot change while the transaction is open.
     ///
     /// # Errors
-    /// [`Error::Io`] if reading the database or writing to `w` fails.
+    /// [`Error::Io`] if reading the database or writing to `w` fails;
+    /// [`Error::NotCheckpointed`] in journal mode before a checkpoint.
     ///
     /// # Example
     /// ```
@@ -425,6 +435,7 @@ impl<'db> Tx<'db> {
     /// # Ok::<(), rivet_engine::Error>(())
     /// ```
     pub fn write_to<W: Write + ?Sized>(&self, w: &mut W) -> Result<u64> {
+        self.in_file()?;
         backup::write_snapshot(&self.core.file, self.core.path(), self.meta(), &mut backup::Plain(w))
     }
 
@@ -448,6 +459,7 @@ impl<'db> Tx<'db> {
     /// # Ok::<(), rivet_engine::Error>(())
     /// ```
     pub fn copy_file(&self, path: impl AsRef<Path>) -> Result<u64> {
+        self.in_file()?;
         backup::to_new_file(path.as_ref(), |s| {
             backup::write_snapshot(&self.core.file, self.core.path(), self.meta(), s)
         })

@@ -37,9 +37,9 @@ pub(crate) fn replay(w: &mut WriteTx, txid: TxId, payload: &[u8]) -> Result<()> 
             return Err(diverged(format!("bucket id {bad} was never opened ({known} are)")));
         }
         let done = match op {
-            Op::Child { parent, name, id } => w.child(parent, name).and_then(|got| Ok(same(got, id))),
+            Op::Child { parent, name, id } => w.child(parent, name).map(|got| same(got, id)),
             Op::CreateChild { parent, name, if_missing, id } => {
-                w.create_child(parent, name, if_missing).and_then(|got| Ok(same(got, id)))
+                w.create_child(parent, name, if_missing).map(|got| same(got, id))
             }
             Op::Put { bucket, key, value } => w.put(bucket, key, value).map(Ok),
             Op::Delete { bucket, key } => w.delete(bucket, key).map(Ok),

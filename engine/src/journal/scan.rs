@@ -101,6 +101,11 @@ pub(crate) fn scan(io: &dyn JournalIo) -> Result<Scan> {
     let mut reader = Reader { io, len, buf: Vec::new(), start: 0 };
     let mut order = Order { next: header.base_txid.checked_add(1) };
     while out.valid_end < len {
+        // The writer fills the space ahead of its records with zeros (`Journal::append`):
+        // zeros to the end of the file are room, not damage.
+        if reader.zeros_to_end(out.valid_end)? {
+            break;
+        }
         match reader.record(out.valid_end, &mut order)? {
             Ok(record) => {
                 out.valid_end = record.end();
@@ -164,6 +169,19 @@ impl Reader<'_> {
         Ok(&self.buf[i..i + n as usize])
     }
 
+    /// Whether every byte from `off` to the end of the file is zero.
+    fn zeros_to_end(&mut self, off: u64) -> Result<bool> {
+        let mut at = off;
+        while at < self.len {
+            let n = (self.len - at).min(CHUNK);
+            if self.bytes(at, n)?.iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            at += n;
+        }
+        Ok(true)
+    }
+
     /// The record at `off`, or what is wrong with it.
     fn record(&mut self, off: u64, order: &mut Order) -> Result<Result<Record, JournalDamage>> {
         let remaining = self.len - off;
@@ -224,7 +242,11 @@ mod tests {
             offsets.push(j.end());
             j.append(kind, txid, payload).unwrap();
         }
-        (mem.bytes(), offsets)
+        // Without the zeros written ahead (a scan passes over them; the tests cut and damage
+        // the records' own bytes).
+        let mut bytes = mem.bytes();
+        bytes.truncate(j.end() as usize);
+        (bytes, offsets)
     }
 
     fn scan_of(bytes: Vec<u8>) -> Scan {
@@ -237,6 +259,21 @@ mod tests {
             (RecordKind::Commit, BASE + 2, b""),
             (RecordKind::Checkpoint, BASE + 3, b"meta"),
         ]
+    }
+
+    #[test]
+    fn zeros_after_the_records_are_room_not_damage() {
+        let (mut bytes, offsets) = journal(&three());
+        let end = bytes.len() as u64;
+        bytes.extend_from_slice(&[0; 100_000]);
+        let s = scan_of(bytes.clone());
+        assert_eq!((s.records.len(), s.valid_end, s.dropped), (3, end, None));
+        // A non-zero byte in the room is damage again (a torn record whose header was lost).
+        bytes[end as usize + 50_000] = 1;
+        let s = scan_of(bytes);
+        assert_eq!((s.records.len(), s.valid_end), (3, end));
+        assert!(s.dropped.is_some());
+        let _ = offsets;
     }
 
     #[test]
@@ -265,7 +302,8 @@ mod tests {
             let whole = offsets.iter().skip(1).chain([&(bytes.len() as u64)]).filter(|&&e| e <= cut as u64).count();
             assert_eq!(s.records.len(), whole, "cut at {cut}");
             assert_eq!(s.valid_end, offsets.get(whole).copied().unwrap_or(bytes.len() as u64), "cut at {cut}");
-            if cut as u64 == s.valid_end {
+            if bytes[s.valid_end as usize..cut].iter().all(|&b| b == 0) {
+                // Between records, or a torn piece of zeros only (room, as far as anyone can tell).
                 assert!(s.dropped.is_none(), "a cut between records drops nothing");
             } else {
                 let d = s.dropped.unwrap();

