@@ -211,6 +211,9 @@ pub(crate) fn commit_grouped(core: &Core, mut w: Box<WriteTx>) -> std::result::R
     Ok(wait_durable(core, seq, &syncer))
 }
 
+/// How long a committer about to sync waits for a commit in progress to append first.
+const GROUP_WAIT: std::time::Duration = std::time::Duration::from_micros(200);
+
 /// Waits until record `seq` is durable and its version published, syncing the journal itself
 /// when no other committer is.
 fn wait_durable(core: &Core, seq: u64, syncer: &Syncer) -> Result<()> {
@@ -227,6 +230,21 @@ fn wait_durable(core: &Core, seq: u64, syncer: &Syncer) -> Result<()> {
             continue;
         }
         g.syncing = true;
+        drop(g);
+        // A commit in progress (another thread holds the writer's slot) appends within tens of
+        // microseconds; a sync takes longer. Waiting for it, a little, lets this sync cover it
+        // too, instead of starting the next sync right after this one for that record alone.
+        let deadline = std::time::Instant::now() + GROUP_WAIT;
+        let mut slot = lock(&core.writer);
+        while slot.is_none() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            slot = core.writer_free.wait_timeout(slot, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        drop(slot);
+        g = lock(&core.group);
         let target = g.appended;
         drop(g);
         let synced = if core.opts.no_sync { Ok(()) } else { syncer.sync() };
