@@ -3,6 +3,7 @@
 //! and the commit protocol that writes them durably.
 
 pub(crate) mod merge;
+pub(crate) mod node;
 pub(crate) mod place;
 pub(crate) mod protocol;
 pub(crate) mod spill;

@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 
 use crate::commit::merge::{bucket_root, committed_ref, count_before, merge_leaf};
+use crate::commit::node::{cut, node_elems, split, Child, Node};
 use crate::commit::place::PROVISIONAL;
 use crate::commit::view::{BucketId, BucketW, Change, Origin, View};
 use crate::error::{Error, PageId, Result, TxId};
@@ -25,68 +26,6 @@ use crate::format::bucket::BUCKET_HEADER_SIZE;
 use crate::format::freelist::Freelist;
 use crate::format::page::{node_size, write_branch, write_leaf, BranchElem, LeafElem, NodeView, BUCKET_LEAF_FLAG};
 use crate::tree::snapshot::Snapshot;
-
-/// A node being rebuilt.
-#[derive(Debug)]
-enum Node<'x> {
-    Leaf(Vec<LeafElem<'x>>),
-    Branch(Vec<BranchElem<'x>>),
-}
-
-impl<'x> Node<'x> {
-    fn len(&self) -> usize {
-        match self {
-            Node::Leaf(v) => v.len(),
-            Node::Branch(v) => v.len(),
-        }
-    }
-    fn size(&self) -> usize {
-        match self {
-            Node::Leaf(v) => node_size(v.len(), v.iter().map(|e| e.key.len() + e.value.len()).sum()),
-            Node::Branch(v) => node_size(v.len(), v.iter().map(|e| e.key.len()).sum()),
-        }
-    }
-    fn first_key(&self) -> &'x [u8] {
-        match self {
-            Node::Leaf(v) => v.first().map_or(&[][..], |e| e.key),
-            Node::Branch(v) => v.first().map_or(&[][..], |e| e.key),
-        }
-    }
-    fn is_leaf(&self) -> bool {
-        matches!(self, Node::Leaf(_))
-    }
-    /// The data size of each element (key, and value for a leaf), as [`crate::commit::split`] takes it.
-    fn elem_sizes(&self) -> Vec<usize> {
-        match self {
-            Node::Leaf(v) => v.iter().map(|e| e.key.len() + e.value.len()).collect(),
-            Node::Branch(v) => v.iter().map(|e| e.key.len()).collect(),
-        }
-    }
-    /// All elements of `nodes` as one node, if they are all of one kind.
-    fn concat(nodes: Vec<Node<'x>>) -> std::result::Result<Node<'x>, Vec<Node<'x>>> {
-        if nodes.iter().all(Node::is_leaf) {
-            let leaf = |n: Node<'x>| if let Node::Leaf(v) = n { v } else { Vec::new() };
-            Ok(Node::Leaf(nodes.into_iter().flat_map(leaf).collect()))
-        } else if !nodes.iter().any(Node::is_leaf) {
-            let branch = |n: Node<'x>| if let Node::Branch(v) = n { v } else { Vec::new() };
-            Ok(Node::Branch(nodes.into_iter().flat_map(branch).collect()))
-        } else {
-            Err(nodes)
-        }
-    }
-    fn min_keys(&self) -> usize {
-        match self {
-            Node::Leaf(_) => 1,
-            Node::Branch(_) => 2,
-        }
-    }
-}
-
-/// A child of a branch being rebuilt: kept as it is, or rebuilt.
-enum Child<'x> {
-    Existing(BranchElem<'x>),
-    Built(Node<'x>),
-}
 
 /// A branch on the path [`Spill::apply`] is rebuilding: its node, the changes that fall in it,
 /// the next element to visit, how many changes its earlier elements took, and its children so
@@ -146,36 +85,6 @@ struct DirtyNode {
     refs: Vec<usize>,
     /// Placement order: 0 for a bucket's leaves, 1 for its branches, 2 for the root bucket's.
     rank: u8,
-}
-
-fn split<'x>(node: Node<'x>, page_size: usize, fill: f64) -> Vec<Node<'x>> {
-    let ranges = crate::commit::split::split_ranges(&node.elem_sizes(), page_size, fill);
-    cut(node, &ranges)
-}
-
-/// Cuts `node` into the parts `ranges` (consecutive, covering all its elements) name.
-fn cut<'x>(node: Node<'x>, ranges: &[std::ops::Range<usize>]) -> Vec<Node<'x>> {
-    match ranges.len() {
-        0 => return Vec::new(),
-        1 => return vec![node],
-        _ => {}
-    }
-    // Cut from the back, so every element moves once.
-    let mut parts = Vec::with_capacity(ranges.len());
-    match node {
-        Node::Leaf(mut v) => {
-            for r in ranges.iter().rev() {
-                parts.push(Node::Leaf(v.split_off(r.start)));
-            }
-        }
-        Node::Branch(mut v) => {
-            for r in ranges.iter().rev() {
-                parts.push(Node::Branch(v.split_off(r.start)));
-            }
-        }
-    }
-    parts.reverse();
-    parts
 }
 
 impl<'s> Spill<'s> {
@@ -774,15 +683,5 @@ impl<'s> Spill<'s> {
         value.extend_from_slice(zerocopy::IntoBytes::as_bytes(&header));
         value.extend_from_slice(&inline);
         Ok(Some(value))
-    }
-}
-
-/// All elements of a committed node, as an owned list.
-fn node_elems(view: NodeView<'_>) -> Result<Node<'_>> {
-    view.check_data()?;
-    if view.leaf {
-        (0..view.len()).map(|i| view.leaf_elem(i)).collect::<Result<Vec<_>>>().map(Node::Leaf)
-    } else {
-        (0..view.len()).map(|i| view.branch_elem(i)).collect::<Result<Vec<_>>>().map(Node::Branch)
     }
 }
