@@ -70,7 +70,7 @@ pub(crate) fn commit(w: &mut WriteTx, to: &Target<'_>) -> std::result::Result<Co
 /// checkpoint), and the nodes it added to and dropped from the generation's live set.
 pub(crate) struct Kept {
     pub meta: Meta,
-    pub born: Vec<PageId>,
+    pub born: Vec<(PageId, crate::tree::generation::Links)>,
     pub dead: Vec<PageId>,
     /// Pages of the file the commit freed, as (first, count).
     pub freed: Vec<(PageId, u64)>,
@@ -126,7 +126,7 @@ fn spill_root<'s>(sp: &mut Spill<'s>, view: &View<'s>, relocated: &[bool]) -> Re
 pub(crate) fn commit_with(
     w: &mut WriteTx,
     to: &Target<'_>,
-    adopt: &[&crate::tree::generation::GenNode],
+    adopt: &[(PageId, &[u8], &crate::tree::generation::Links)],
     before_meta: &mut dyn FnMut(&Meta) -> Result<()>,
 ) -> std::result::Result<Committed, Failure> {
     let opts = to.opts;
@@ -135,7 +135,7 @@ pub(crate) fn commit_with(
     let txid = *txid;
     let view = View { snap, arena };
     let mut sp = Spill::new(snap, &mut writer.freelist, txid);
-    sp.adopt(adopt.iter().copied());
+    sp.adopt(adopt.iter().map(|&(id, buf, links)| (id, buf, links)));
     let started = Instant::now();
 
     let prepared = (|| -> Result<_> {

@@ -25,6 +25,7 @@ use crate::error::{Error, PageId, Result, TxId};
 use crate::format::bucket::BUCKET_HEADER_SIZE;
 use crate::format::freelist::Freelist;
 use crate::format::page::{node_size, write_branch, write_leaf, BranchElem, LeafElem, NodeView, BUCKET_LEAF_FLAG};
+use crate::tree::generation::{Generation, Links};
 use crate::tree::snapshot::Snapshot;
 
 /// A branch on the path [`Spill::apply`] is rebuilding: its node, the changes that fall in it,
@@ -186,37 +187,32 @@ impl<'s> Spill<'s> {
     }
 
     /// Hands this commit's nodes to the generation instead of placing them (a journaled
-    /// commit), in id order, and returns their ids (the nodes that join the live set).
+    /// commit), in id order, and returns their ids and links (the nodes that join the live set).
     ///
     /// # Errors
     /// [`Error::Corrupted`] if the generation moved on since this spill began (a second
     /// writer: never, while the writer's slot is held).
-    pub(crate) fn into_generation(self, gen: &crate::tree::generation::Generation) -> Result<Vec<PageId>> {
+    pub(crate) fn into_generation(self, gen: &Generation) -> Result<Vec<(PageId, Links)>> {
         let mut born = Vec::with_capacity(self.dirty.len());
         for (id, d) in self.dirty {
-            let node = crate::tree::generation::GenNode {
-                id,
-                buf: d.buf.into_boxed_slice(),
-                refs: d.refs.into_boxed_slice(),
-                rank: d.rank,
-            };
-            gen.push(node, self.page_size)?;
-            born.push(id);
+            gen.push(id, d.buf.into_boxed_slice(), self.page_size)?;
+            born.push((id, Links { refs: d.refs.into_boxed_slice(), rank: d.rank }));
         }
         Ok(born)
     }
 
-    /// Adds nodes of a generation to this commit's own, to be placed with them (a checkpoint:
-    /// the live nodes of the generation, which no commit has placed yet).
-    pub(crate) fn adopt<'n>(&mut self, nodes: impl IntoIterator<Item = &'n crate::tree::generation::GenNode>) {
+    /// Adds nodes of a generation (id, page image, links) to this commit's own, to be placed
+    /// with them (a checkpoint: the live nodes of the generation, which no commit has placed
+    /// yet).
+    pub(crate) fn adopt<'n>(&mut self, nodes: impl IntoIterator<Item = (PageId, &'n [u8], &'n Links)>) {
         let ps = self.page_size as u64;
-        for n in nodes {
-            let pages = (n.buf.len() as u64).div_ceil(ps).max(1);
+        for (id, buf, links) in nodes {
+            let pages = (buf.len() as u64).div_ceil(ps).max(1);
             self.stats.page_count += pages;
             self.stats.page_alloc += pages * ps;
             self.stats.node_count += 1;
-            let d = DirtyNode { buf: n.buf.to_vec(), refs: n.refs.to_vec(), rank: n.rank };
-            self.dirty.insert(n.id, d);
+            let d = DirtyNode { buf: buf.to_vec(), refs: links.refs.to_vec(), rank: links.rank };
+            self.dirty.insert(id, d);
         }
     }
 

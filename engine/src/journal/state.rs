@@ -5,7 +5,7 @@
 //!
 //! The writer owns this state (it is taken with the writer's slot), so nothing here locks.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::commit::protocol::{self, Committed, Failure, Target};
@@ -14,7 +14,7 @@ use crate::error::{Error, PageId, Result, TxId};
 use crate::format::meta::Meta;
 use crate::journal::format::{Header, RecordKind};
 use crate::journal::writer::Journal;
-use crate::tree::generation::{GenNode, Generation};
+use crate::tree::generation::{Generation, Links};
 
 /// What an open found in the journal and did with it ([`crate::DB::recovery`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,8 +34,9 @@ pub(crate) struct JournalState {
     pub journal: Journal,
     /// Nodes of journaled commits since the last checkpoint.
     pub gen: Arc<Generation>,
-    /// The nodes of `gen` the newest version reaches (what a checkpoint places).
-    pub live: BTreeSet<PageId>,
+    /// The nodes of `gen` the newest version reaches (what a checkpoint places), with their
+    /// links.
+    pub live: BTreeMap<PageId, Links>,
     /// Bytes of page images in `gen`.
     pub gen_bytes: u64,
     /// The meta of the last checkpoint: what the file holds, and the journal's base.
@@ -50,7 +51,7 @@ impl JournalState {
         JournalState {
             journal,
             gen: Arc::new(Generation::new()),
-            live: BTreeSet::new(),
+            live: BTreeMap::new(),
             gen_bytes: 0,
             durable,
             max_bytes,
@@ -101,9 +102,9 @@ impl JournalState {
         for id in &kept.dead {
             self.live.remove(id);
         }
-        for &id in &kept.born {
-            self.gen_bytes += self.gen.node(id).map_or(0, |n| n.buf.len() as u64);
-            self.live.insert(id);
+        for (id, links) in kept.born {
+            self.gen_bytes += self.gen.page(id).map_or(0, |b| b.len() as u64);
+            self.live.insert(id, links);
         }
         Ok(Committed { meta: kept.meta, stats: kept.stats, gen: Some(self.gen.clone()) })
     }
@@ -134,8 +135,9 @@ impl JournalState {
         // Nodes of buckets `w` deleted are not live any more (the spill drops the others it
         // frees as it meets them).
         let gone: BTreeSet<PageId> = w.freed_nodes.iter().copied().collect();
-        let live = self.live.iter().filter(|id| !gone.contains(id));
-        let nodes: Vec<&GenNode> = match live.map(|&id| gen.node(id).map(|n| &**n)).collect() {
+        let live = self.live.iter().filter(|(id, _)| !gone.contains(id));
+        let nodes: Vec<(PageId, &[u8], &Links)> = match live.map(|(&id, l)| gen.page(id).map(|b| (id, b, l))).collect()
+        {
             Ok(nodes) => nodes,
             Err(e) => return Err(Failure::Refused(e)),
         };

@@ -14,21 +14,16 @@
 //! the commits of one generation, so an id is an index into the table. A reader only reaches
 //! ids its version's tree references, all appended before the version was published.
 
-use std::sync::Arc;
-
 use crate::corruption::Corruption;
 use crate::error::{Error, PageId, Result, TxId};
 use crate::limits::PROVISIONAL;
 
-/// A node built by a journaled commit, waiting for a checkpoint.
-#[derive(Debug)]
-pub struct GenNode {
-    /// Its provisional id (the first of its pages).
-    pub id: PageId,
-    /// The page image, with its overflow pages; provisional ids inside stay provisional.
-    pub buf: Box<[u8]>,
-    /// The elements that hold a provisional id (branch children, sub-bucket roots), rewritten
-    /// when the checkpoint places the node.
+/// What a checkpoint needs of a node besides its bytes (the writer keeps it, readers never
+/// need it): the elements that hold a provisional id (branch children, sub-bucket roots),
+/// rewritten when the node is placed, and its placement rank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Links {
+    /// Indices of the elements that name a provisional id.
     pub refs: Box<[usize]>,
     /// Placement order at the checkpoint (as for a commit's own nodes).
     pub rank: u8,
@@ -37,9 +32,10 @@ pub struct GenNode {
 /// The nodes of one generation, by provisional id (see the module docs).
 #[derive(Debug, Default)]
 pub struct Generation {
-    /// Slot `i` holds id `PROVISIONAL + i`: the node that starts there (also at each of its
-    /// overflow ids), or `None` for an id a commit reserved and dropped before it ended.
-    slots: boxcar::Vec<Option<Arc<GenNode>>>,
+    /// Slot `i` holds the page image (with its overflow pages) of the node that starts at id
+    /// `PROVISIONAL + i`; `None` for an overflow page of the node before it, or an id a commit
+    /// reserved and dropped. One load from the slot to the bytes, as from the map to a page.
+    slots: boxcar::Vec<Option<Box<[u8]>>>,
     /// Pages of the file the generation's commits freed: (txid, first page, count).
     freed: boxcar::Vec<(TxId, PageId, u64)>,
 }
@@ -56,43 +52,27 @@ impl Generation {
         PROVISIONAL + self.slots.count() as u64
     }
 
-    /// Appends `node` at its id, which must be [`Generation::next_id`] or later (the ids in
-    /// between are dropped ones), and at each of its overflow ids.
+    /// Appends the node `buf` at `id`, which must be [`Generation::next_id`] or later (the ids
+    /// in between are dropped ones); its overflow ids get no node of their own.
     ///
     /// # Errors
-    /// [`Error::Corrupted`] naming the node if its id lies below [`Generation::next_id`] (it
-    /// would not be found at its id).
-    pub fn push(&self, node: GenNode, page_size: usize) -> Result<()> {
+    /// [`Error::Corrupted`] naming `id` if it lies below [`Generation::next_id`] (it would not
+    /// be found at its id).
+    pub fn push(&self, id: PageId, buf: Box<[u8]>, page_size: usize) -> Result<()> {
         let mut next = self.next_id();
-        if node.id < next {
-            return Err(Error::corrupted(node.id, Corruption::IdMismatch { found: next }));
+        if id < next {
+            return Err(Error::corrupted(id, Corruption::IdMismatch { found: next }));
         }
-        while next < node.id {
+        while next < id {
             self.slots.push(None);
             next += 1;
         }
-        let pages = node.buf.len().div_ceil(page_size.max(1)).max(1);
-        let node = Arc::new(node);
-        for _ in 0..pages {
-            self.slots.push(Some(node.clone()));
+        let pages = buf.len().div_ceil(page_size.max(1)).max(1);
+        self.slots.push(Some(buf));
+        for _ in 1..pages {
+            self.slots.push(None);
         }
         Ok(())
-    }
-
-    /// The node that starts at provisional id `id`.
-    ///
-    /// # Errors
-    /// [`Error::Corrupted`] naming `id` if no node starts there (an id never given out, a
-    /// dropped one, or one inside another node's overflow): only a damaged reference names
-    /// such an id.
-    pub fn node(&self, id: PageId) -> Result<&Arc<GenNode>> {
-        let missing = || Error::corrupted(id, Corruption::OutOfBounds { hwm: self.next_id() });
-        let index = id.checked_sub(PROVISIONAL).and_then(|i| usize::try_from(i).ok()).ok_or_else(missing)?;
-        match self.slots.get(index) {
-            Some(Some(node)) if node.id == id => Ok(node),
-            Some(Some(node)) => Err(Error::corrupted(id, Corruption::IdMismatch { found: node.id })),
-            _ => Err(missing()),
-        }
     }
 
     /// Records that the commit `txid` freed `count` pages of the file from `first`.
@@ -105,12 +85,18 @@ impl Generation {
         self.freed.iter().filter(|(_, f)| f.0 <= txid).map(|(_, f)| (f.1, f.2)).collect()
     }
 
-    /// The page image of the node at `id` (see [`Generation::node`]).
+    /// The page image of the node that starts at provisional id `id`.
     ///
     /// # Errors
-    /// As [`Generation::node`].
+    /// [`Error::Corrupted`] naming `id` if no node starts there (an id never given out, a
+    /// dropped one, or one inside another node's overflow): only a damaged reference names
+    /// such an id.
     pub fn page(&self, id: PageId) -> Result<&[u8]> {
-        self.node(id).map(|n| &n.buf[..])
+        let index = id.checked_sub(PROVISIONAL).and_then(|i| usize::try_from(i).ok());
+        match index.and_then(|i| self.slots.get(i)) {
+            Some(Some(bytes)) => Ok(bytes),
+            _ => Err(Error::corrupted(id, Corruption::OutOfBounds { hwm: self.next_id() })),
+        }
     }
 }
 
@@ -118,25 +104,34 @@ impl Generation {
 mod tests {
     use super::*;
 
-    fn node(id: PageId, len: usize) -> GenNode {
-        GenNode { id, buf: vec![id as u8; len].into_boxed_slice(), refs: Box::new([]), rank: 0 }
+    fn node(len: usize) -> Box<[u8]> {
+        vec![7; len].into_boxed_slice()
     }
 
     #[test]
     fn ids_are_indices_with_gaps_and_overflow() {
         let g = Generation::new();
         assert_eq!(g.next_id(), PROVISIONAL);
-        g.push(node(PROVISIONAL, 256), 256).unwrap();
-        g.push(node(PROVISIONAL + 3, 600), 256).unwrap(); // ids 1 and 2 dropped; spans 3 pages
+        g.push(PROVISIONAL, node(256), 256).unwrap();
+        g.push(PROVISIONAL + 3, node(600), 256).unwrap(); // ids 1 and 2 dropped; spans 3 pages
         assert_eq!(g.next_id(), PROVISIONAL + 6);
         assert_eq!(g.page(PROVISIONAL).unwrap().len(), 256);
         assert_eq!(g.page(PROVISIONAL + 3).unwrap().len(), 600);
-        for missing in [PROVISIONAL + 1, PROVISIONAL + 2, PROVISIONAL + 6, 5, u64::MAX] {
-            assert!(g.page(missing).is_err(), "{missing}");
+        // Never given out, dropped, inside an overflow, or not provisional: no node there.
+        for missing in [PROVISIONAL + 1, PROVISIONAL + 2, PROVISIONAL + 4, PROVISIONAL + 6, 5, u64::MAX] {
+            assert!(matches!(g.page(missing), Err(Error::Corrupted { .. })), "{missing}");
         }
-        // Inside an overflow: not a node of its own.
-        assert!(matches!(g.page(PROVISIONAL + 4), Err(Error::Corrupted { .. })));
         // Going back is refused.
-        assert!(g.push(node(PROVISIONAL + 2, 10), 256).is_err());
+        assert!(g.push(PROVISIONAL + 2, node(10), 256).is_err());
+    }
+
+    #[test]
+    fn freed_pages_are_seen_by_the_versions_after_them() {
+        let g = Generation::new();
+        g.record_freed(5, 10, 2);
+        g.record_freed(7, 20, 1);
+        assert_eq!(g.freed_until(4), vec![]);
+        assert_eq!(g.freed_until(6), vec![(10, 2)]);
+        assert_eq!(g.freed_until(7), vec![(10, 2), (20, 1)]);
     }
 }
