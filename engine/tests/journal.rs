@@ -85,6 +85,17 @@ fn journaled_commits_are_read_at_once_and_survive_a_crash() {
 
     let copy = d.join("copy");
     crash_copy(&path, &copy);
+    // A read-only open replays in memory and writes nothing, with or without journal mode.
+    let files = || (std::fs::read(&copy).unwrap(), std::fs::read(journal_of(&copy)).unwrap());
+    let before = files();
+    for journal in [false, true] {
+        let ro = DB::open(&copy, Options::default().read_only(true).journal(journal)).unwrap();
+        assert_eq!(ro.recovery().map(|r| r.replayed), Some(21));
+        assert_eq!(dump(&ro), want);
+        check_clean(&ro);
+        drop(ro);
+        assert!(files() == before, "a read-only open changed the files");
+    }
     let again = DB::open(&copy, jopts()).unwrap();
     assert_eq!(again.recovery().map(|r| (r.replayed, r.dropped.is_none())), Some((21, true)));
     assert_eq!(dump(&again), want);

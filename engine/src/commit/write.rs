@@ -12,7 +12,7 @@ use crate::corruption::Corruption;
 use crate::error::{Error, PageId, Result, TxId};
 use crate::format::bucket::{decode_bucket, DiskRoot};
 use crate::format::freelist::Freelist;
-use crate::format::meta::Meta;
+use crate::format::meta::{Meta, NO_FREELIST};
 use crate::format::oplog::OpLog;
 use crate::format::page::{LeafElem, BUCKET_LEAF_FLAG};
 use crate::limits::{MAX_KEY_SIZE, MAX_NESTING, MAX_VALUE_SIZE};
@@ -40,6 +40,32 @@ pub(crate) struct Writer {
     /// Whether the committed trees were walked before this handle's first write
     /// ([`crate::tree::verify`]), and what that found.
     pub verified: Verified,
+}
+
+impl Writer {
+    /// The writer's state for the snapshot `snap` of a file of `len` bytes: its freelist, read from
+    /// the file or rebuilt from the trees when the file stores none.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] if the stored freelist cannot be read, or the trees a rebuild walks are
+    /// damaged.
+    pub(crate) fn load(snap: &Snapshot, len: u64, older_hwm: PageId) -> Result<Writer> {
+        let meta = &snap.meta;
+        // A freelist rebuilt from the trees walked them already, refusing any damage (pages
+        // reached twice included): the walk before the first write is not needed again.
+        let mut verified = Verified::Pending;
+        let freelist = if meta.freelist == NO_FREELIST {
+            verified = Verified::Sound;
+            Freelist::from_runs(crate::tree::check::unreachable_runs(snap)?)
+        } else {
+            let bytes = snap.freelist_bytes()?;
+            // Ids outside 2..hwm (which Go neither writes on purpose nor checks) are ignored:
+            // those pages are not part of the database, so they must never be handed out.
+            let ids = Freelist::decode_ids(bytes, meta.freelist)?;
+            Freelist::from_ids(ids.into_iter().filter(|&id| id >= 2 && id < meta.pgid).collect())
+        };
+        Ok(Writer { freelist, file_size: len, older_hwm, release_cap: TxId::MAX, newest: None, verified })
+    }
 }
 
 /// The outcome of the reachability walk before a handle's first write.

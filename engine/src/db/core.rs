@@ -73,6 +73,19 @@ impl Core {
         lock(&self.current).meta
     }
 
+    /// A snapshot of the last commit, not registered as a reader (for the handle's own use
+    /// while nothing else runs: a read-only handle's replay at open).
+    pub fn snapshot(&self) -> Snapshot {
+        let cur = lock(&self.current);
+        Snapshot {
+            meta: cur.meta,
+            map: cur.map.clone(),
+            counters: self.counters.clone(),
+            opened: Opened::default(),
+            gen: cur.gen.clone(),
+        }
+    }
+
     /// A snapshot of the last commit, registered as a reader until [`Core::end_read`].
     pub fn begin_read(&self) -> Snapshot {
         let mut cur = lock(&self.current);

@@ -50,7 +50,7 @@ fn follows(header: &Header, meta: &Meta) -> bool {
 /// only be replayed by a read-write open).
 pub(crate) fn recover(core: &Core, wrap: WrapJournal<'_>) -> Result<Option<Recovery>> {
     let path = journal_path(&core.path);
-    let existing = FileJournal::open(&path)?;
+    let existing = if core.opts.read_only { FileJournal::open_read_only(&path)? } else { FileJournal::open(&path)? };
     if existing.is_none() && (!core.opts.journal || core.opts.read_only) {
         return Ok(None);
     }
@@ -96,13 +96,19 @@ pub(crate) fn recover(core: &Core, wrap: WrapJournal<'_>) -> Result<Option<Recov
         }
     };
     if core.opts.read_only {
-        if todo.is_empty() {
-            return Ok(Some(report));
+        if let (false, Some((h, end))) = (todo.is_empty(), keep) {
+            replay_in_memory(core, Journal::read_only(io, h, end), &todo)?;
+            report.replayed = todo.len() as u64;
+        } else if !todo.is_empty() {
+            // Only after a checkpoint whose reset did not happen, with commits after it: the
+            // journal's header does not name the file's meta, so no journal state can follow
+            // it without rewriting the header.
+            return Err(Error::Invalid(format!(
+                "the journal holds {} commits after a checkpoint; open the database read-write once to replay them",
+                todo.len()
+            )));
         }
-        return Err(Error::Invalid(format!(
-            "the journal holds {} commits not yet in the file; open the database read-write once to replay them",
-            todo.len()
-        )));
+        return Ok(Some(report));
     }
     let journal = match keep {
         Some((h, end)) => Journal::open_at_end(io, h, end)?,
@@ -120,6 +126,30 @@ pub(crate) fn recover(core: &Core, wrap: WrapJournal<'_>) -> Result<Option<Recov
         shutdown(core)?;
     }
     Ok(Some(report))
+}
+
+/// A read-only handle's replay: the records become versions in memory, through a writer's
+/// state of its own that nothing else uses, and nothing is written to either file. The
+/// handle then reads the journaled state, as a read-write one would.
+fn replay_in_memory(core: &Core, journal: Journal, todo: &[Record]) -> Result<()> {
+    let durable = core.meta();
+    let mut js = JournalState::new(journal, durable, core.opts.journal_max_bytes);
+    let len = core.file.metadata().map_err(|source| Error::Io { op: "stat", path: core.path.clone(), source })?.len();
+    let mut writer = crate::commit::write::Writer::load(&core.snapshot(), len, 0)?;
+    for r in todo {
+        let mut w = WriteTx::new(core.snapshot(), writer);
+        if w.txid != r.txid {
+            let why = format!("the database is at transaction {}, the record follows {}", w.txid - 1, r.txid - 1);
+            return Err(Error::corrupted(0, Corruption::JournalReplay { txid: r.txid, why: why.into() }));
+        }
+        replay(&mut w, r.txid, &r.payload)?;
+        let committed = js.commit(&mut w, &[], false, false).map_err(|f| match f {
+            Failure::Refused(e) | Failure::Io(e) => e,
+        })?;
+        core.publish(&committed)?;
+        writer = w.writer;
+    }
+    Ok(())
 }
 
 /// Replays one commit record: a write transaction that applies its operations and commits

@@ -8,10 +8,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex};
 
-use crate::commit::write::{Verified, Writer};
+use crate::commit::write::Writer;
 use crate::db::core::{Core, Current};
-use crate::error::{Error, PageId, Result, TxId};
-use crate::format::freelist::Freelist;
+use crate::error::{Error, PageId, Result};
 use crate::format::meta::{Meta, NO_FREELIST};
 use crate::format::metas::valid_page_size;
 use crate::format::page::{PageHeader, FREELIST_FLAG, LEAF_FLAG, PAGE_HEADER_SIZE};
@@ -83,24 +82,7 @@ where
     let map = Arc::new(Map::new(&file, map_size, opts.mmap_populate).map_err(io("mmap"))?);
     let counters = Arc::new(Counters::default());
     let snap = Snapshot { meta, map: map.clone(), counters: counters.clone(), opened: Default::default(), gen: None };
-    let writer = if ro {
-        None
-    } else {
-        // A freelist rebuilt from the trees walked them already, refusing any damage (pages
-        // reached twice included): the walk before the first write is not needed again.
-        let mut verified = Verified::Pending;
-        let freelist = if meta.freelist == NO_FREELIST {
-            verified = Verified::Sound;
-            Freelist::from_runs(crate::tree::check::unreachable_runs(&snap)?)
-        } else {
-            let bytes = snap.freelist_bytes()?;
-            // Ids outside 2..hwm (which Go neither writes on purpose nor checks) are ignored:
-            // those pages are not part of the database, so they must never be handed out.
-            let ids = Freelist::decode_ids(bytes, meta.freelist)?;
-            Freelist::from_ids(ids.into_iter().filter(|&id| id >= 2 && id < meta.pgid).collect())
-        };
-        Some(Writer { freelist, file_size: len, older_hwm, release_cap: TxId::MAX, newest: None, verified })
-    };
+    let writer = if ro { None } else { Some(Writer::load(&snap, len, older_hwm)?) };
     let free_figures = writer.as_ref().map_or((0, 0, 0), |w| w.freelist.figures());
     let store_freelist = !ro && !opts.no_freelist_sync && meta.freelist == NO_FREELIST;
     let core = Core {

@@ -58,7 +58,17 @@ pub(crate) struct FileJournal {
 impl FileJournal {
     /// Opens the journal at `path` for reading and writing; `None` if there is none.
     pub(crate) fn open(path: &Path) -> Result<Option<FileJournal>> {
-        match OpenOptions::new().read(true).write(true).open(path) {
+        Self::open_as(path, true)
+    }
+
+    /// Opens the journal at `path` for reading only (a read-only handle replays it in memory);
+    /// `None` if there is none.
+    pub(crate) fn open_read_only(path: &Path) -> Result<Option<FileJournal>> {
+        Self::open_as(path, false)
+    }
+
+    fn open_as(path: &Path, write: bool) -> Result<Option<FileJournal>> {
+        match OpenOptions::new().read(true).write(write).open(path) {
             Ok(file) => Ok(Some(FileJournal { file, path: path.to_path_buf() })),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(Error::Io { op: "open", path: path.to_path_buf(), source }),

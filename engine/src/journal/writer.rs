@@ -73,6 +73,12 @@ impl Journal {
         Ok(j)
     }
 
+    /// The journal in `io` as it is, for a read-only handle's replay: nothing is ever written
+    /// through it (a commit replayed from the journal is not appended again).
+    pub(crate) fn read_only(io: Arc<dyn JournalIo>, header: Header, end: u64) -> Journal {
+        Journal { io, header, end, room_end: end, buf: Vec::new() }
+    }
+
     /// Appends one record at the journal's end and returns the new end. Not durable until a
     /// sync that starts after this returns.
     pub(crate) fn append(&mut self, kind: RecordKind, txid: u64, payload: &[u8]) -> Result<u64> {

@@ -153,7 +153,7 @@ pub(crate) fn run(plan: &Plan) -> Result<(), TestCaseError> {
                         crash_copy(&path, &copy);
                         path = copy;
                     }
-                    reopen = Some((i, *no_freelist_sync, *peek_read_only && !*crash, *journal));
+                    reopen = Some((i, *no_freelist_sync, *peek_read_only, *journal));
                     break;
                 }
             }
