@@ -28,12 +28,23 @@ fn jopts() -> Options {
     Options::default().journal(true).page_size(4096)
 }
 
-/// Copies the database and its journal as they are now: the state a crash would leave.
-fn crash_copy(db: &Path, to: &Path) {
-    std::fs::copy(db, to).unwrap();
+/// Copies the database at `db` and its journal, as they are now (the state a crash would
+/// leave), to `copy` in the same directory, and returns the copy's path.
+fn crash_copy(db: &Path) -> PathBuf {
+    let to = db.with_file_name("copy");
+    std::fs::copy(db, &to).unwrap();
     if journal_of(db).exists() {
-        std::fs::copy(journal_of(db), journal_of(to)).unwrap();
+        std::fs::copy(journal_of(db), journal_of(&to)).unwrap();
     }
+    to
+}
+
+/// Opens the crash copy at `copy` in journal mode and checks that it holds `want`, cleanly.
+fn reopened(copy: &Path, want: &str) -> DB {
+    let again = DB::open(copy, jopts()).unwrap();
+    assert_eq!(dump(&again), want);
+    check_clean(&again);
+    again
 }
 
 fn hex(b: &[u8]) -> String {
@@ -83,8 +94,7 @@ fn journaled_commits_are_read_at_once_and_survive_a_crash() {
     let want = dump(&db);
     assert!(want.contains(&hex(b"inner")));
 
-    let copy = d.join("copy");
-    crash_copy(&path, &copy);
+    let copy = crash_copy(&path);
     // A read-only open replays in memory and writes nothing, with or without journal mode.
     let files = || (std::fs::read(&copy).unwrap(), std::fs::read(journal_of(&copy)).unwrap());
     let before = files();
@@ -153,12 +163,7 @@ fn checkpoints_keep_content_and_readers_keep_their_versions() {
     drop(old);
     check_clean(&db);
     let want = dump(&db);
-    let copy = d.join("copy");
-    crash_copy(&path, &copy);
-    let again = DB::open(&copy, jopts()).unwrap();
-    assert_eq!(dump(&again), want);
-    check_clean(&again);
-    drop(again);
+    drop(reopened(&crash_copy(&path), &want));
     drop(db);
     std::fs::remove_dir_all(&d).unwrap();
 }
@@ -169,8 +174,7 @@ fn a_journal_that_does_not_follow_the_file_is_refused_and_nothing_changes() {
     let path = d.join("db");
     let db = DB::open(&path, jopts()).unwrap();
     fill(&db, 0, 10);
-    let copy = d.join("copy");
-    crash_copy(&path, &copy);
+    let copy = crash_copy(&path);
     drop(db);
     // Another program writes the file while the journal waits: Go, say, or Rivet without
     // the journal (which is told to leave it alone by moving it away).
@@ -201,8 +205,7 @@ fn a_damaged_record_is_dropped_with_everything_after_it_and_reported() {
         fill(&db, i * 10, i * 10 + 10);
         states.push(dump(&db));
     }
-    let copy = d.join("copy");
-    crash_copy(&path, &copy);
+    let copy = crash_copy(&path);
     drop(db);
     // Flip a byte inside the fourth record: the first three are replayed, the rest dropped.
     // (Records: a 24-byte header whose first four bytes are the payload's length, then the
@@ -270,11 +273,8 @@ fn a_transaction_too_large_for_the_journal_commits_as_a_checkpoint() {
     // No commit record: the transaction went to the file, and the journal starts over.
     assert!(std::fs::metadata(journal_of(&path)).unwrap().len() < len);
     let want = dump(&db);
-    let copy = d.join("copy");
-    crash_copy(&path, &copy);
-    let again = DB::open(&copy, jopts()).unwrap();
+    let again = reopened(&crash_copy(&path), &want);
     assert_eq!(again.recovery().map(|r| r.replayed), Some(0));
-    assert_eq!(dump(&again), want);
     drop((again, db));
     std::fs::remove_dir_all(&d).unwrap();
 }
@@ -338,11 +338,7 @@ fn concurrent_commits_share_syncs_and_all_survive() {
     assert!(order.windows(2).all(|w| w[0] < w[1]), "callbacks out of commit order");
     check_clean(&db);
     let want = dump(&db);
-    let copy = d.join("copy");
-    crash_copy(&path, &copy);
-    let again = DB::open(&copy, jopts()).unwrap();
-    assert_eq!(dump(&again), want);
-    drop(again);
+    drop(reopened(&crash_copy(&path), &want));
     drop(db);
     std::fs::remove_dir_all(&d).unwrap();
 }
