@@ -138,11 +138,7 @@ fn replay_in_memory(core: &Core, journal: Journal, todo: &[Record]) -> Result<()
     let mut writer = crate::commit::write::Writer::load(&core.snapshot(), len, 0)?;
     for r in todo {
         let mut w = WriteTx::new(core.snapshot(), writer);
-        if w.txid != r.txid {
-            let why = format!("the database is at transaction {}, the record follows {}", w.txid - 1, r.txid - 1);
-            return Err(Error::corrupted(0, Corruption::JournalReplay { txid: r.txid, why: why.into() }));
-        }
-        replay(&mut w, r.txid, &r.payload)?;
+        replay_record(&mut w, r)?;
         let committed = js.commit(&mut w, &[], false, false).map_err(|f| match f {
             Failure::Refused(e) | Failure::Io(e) => e,
         })?;
@@ -156,21 +152,24 @@ fn replay_in_memory(core: &Core, journal: Journal, todo: &[Record]) -> Result<()
 /// into the generation without appending (the record is in the journal already).
 fn replay_one(core: &Core, r: &Record) -> Result<()> {
     let mut w = core.begin_write()?;
-    if w.txid != r.txid {
-        let why = format!("the database is at transaction {}, the record follows {}", w.txid - 1, r.txid - 1);
-        core.end_write(w.writer);
-        return Err(Error::corrupted(0, Corruption::JournalReplay { txid: r.txid, why: why.into() }));
-    }
-    if let Err(e) = replay(&mut w, r.txid, &r.payload) {
-        core.end_write(w.writer);
-        return Err(e);
-    }
-    let committed = {
-        let mut js = lock(&core.journal);
-        let js = js.as_mut().ok_or(Error::TxClosed)?;
-        js.commit(&mut w, &[], false, false)
+    let committed = match replay_record(&mut w, r) {
+        Err(e) => Err(Failure::Refused(e)),
+        Ok(()) => match lock(&core.journal).as_mut() {
+            Some(js) => js.commit(&mut w, &[], false, false),
+            None => Err(Failure::Refused(Error::TxClosed)),
+        },
     };
     finish(core, w, committed)
+}
+
+/// Applies record `r` to `w`, which must be the transaction that follows the record's
+/// predecessor.
+fn replay_record(w: &mut WriteTx, r: &Record) -> Result<()> {
+    if w.txid != r.txid {
+        let why = format!("the database is at transaction {}, the record follows {}", w.txid - 1, r.txid - 1);
+        return Err(Error::corrupted(0, Corruption::JournalReplay { txid: r.txid, why: why.into() }));
+    }
+    replay(w, r.txid, &r.payload)
 }
 
 /// Publishes a commit that succeeded, or handles one that failed (poisoning the handle after
