@@ -135,7 +135,7 @@ impl Core {
         drop(slot);
         let cur = lock(&self.current);
         // The newest version, published or still waiting for its sync.
-        let (meta, gen) = match writer.newest.take() {
+        let (meta, gen) = match writer.newest.clone() {
             Some((meta, gen)) if meta.txid > cur.meta.txid => (meta, gen),
             _ => (cur.meta, cur.gen.clone()),
         };
