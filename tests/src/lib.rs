@@ -7,6 +7,7 @@ use std::process::Command;
 pub mod child;
 pub mod craft;
 pub mod faults;
+pub mod journal_torture;
 pub mod torture;
 
 use rivet_engine::{Options, DB};
