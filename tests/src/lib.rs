@@ -8,6 +8,7 @@ pub mod child;
 pub mod craft;
 pub mod faults;
 pub mod journal_torture;
+pub mod kill;
 pub mod torture;
 
 use rivet_engine::{Options, DB};

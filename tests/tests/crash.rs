@@ -80,3 +80,26 @@ fn journal_mode_power_loss_including_a_torn_journal_reset() {
     let r = power_loss_journal(dir.path(), s, 8, 8, false);
     assert!(r.images > 200);
 }
+
+#[test]
+fn journal_mode_every_injected_io_error_is_reported_and_leaves_a_committed_state() {
+    let dir = scratch();
+    let runs = rivet_tests::journal_torture::io_errors_journal(dir.path(), seed(6), 5);
+    assert!(runs > 50, "only {runs} fault runs");
+}
+
+#[test]
+fn journal_mode_kill_9_of_a_committing_child_loses_no_acknowledged_commit() {
+    let dir = scratch();
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_torture"));
+    let mut rng = rivet_tests::Rng::new(seed(7));
+    let (mut next, mut replayed) = (0, 0);
+    for i in 0..12 {
+        match rivet_tests::kill::kill_once(exe, &dir.path().join("kill.db"), &mut next, &mut rng, true) {
+            Ok(r) => replayed += r,
+            Err(e) => panic!("kill #{i}: {e}"),
+        }
+    }
+    assert!(next > 12, "the child acknowledged only {next} commits in 12 runs");
+    assert!(replayed > 0, "no kill left journaled commits to replay");
+}
