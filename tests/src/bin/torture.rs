@@ -159,7 +159,7 @@ fn main() -> ExitCode {
         sources.extend(std::fs::read(&p).ok());
     }
     let mut round = 0u64;
-    while mutated < args.min_mutations || (left() > args.budget / 2 && mutated < args.min_mutations * 5) {
+    while mutated < args.min_mutations || (left() > args.budget * 3 / 5 && mutated < args.min_mutations * 5) {
         let src = &sources[(round as usize) % sources.len()];
         mutated += mutations(dir.path(), src, seed.wrapping_add(round), 100);
         round += 1;
