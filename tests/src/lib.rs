@@ -39,6 +39,19 @@ pub fn scratch() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("rivet-test-").tempdir().expect("cannot create a temp dir")
 }
 
+/// A fresh scratch directory in memory (`/dev/shm`) when the machine has one, else as
+/// [`scratch`]: for suites that write and check many files whose durability is not under test
+/// (crash images), where the syncs of the checking opens would cost more than the checks.
+pub fn scratch_in_memory() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        if let Ok(d) = tempfile::Builder::new().prefix("rivet-test-").tempdir_in(shm) {
+            return d;
+        }
+    }
+    scratch()
+}
+
 /// Copies a fixture into `dir` (writable) and returns the copy's path.
 pub fn copy_fixture(fixture: &Path, dir: &Path) -> PathBuf {
     let to = dir.join(fixture.file_name().expect("fixture name"));

@@ -57,7 +57,7 @@ fn every_truncation_of_a_small_file_is_a_clean_error_or_a_database() {
 
 #[test]
 fn journal_mode_power_loss_at_every_io_boundary_keeps_a_committed_state() {
-    let dir = scratch();
+    let dir = rivet_tests::scratch_in_memory();
     let base = seed(4);
     let (mut images, mut checkpoints) = (0, 0);
     for s in base..base + 3 {
