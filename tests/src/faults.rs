@@ -3,12 +3,14 @@
 //!
 //! The log is enough to rebuild the file as it would be after a power loss at any point: the
 //! writes and resizes before the last completed sync are durable; each later one may or may not
-//! have reached the disk, and a write may be torn at 512-byte sector boundaries.
+//! have reached the disk, and a write may be torn at 512-byte sector boundaries. In journal
+//! mode the journal's file goes through [`FaultJournal`] into the same log (each operation
+//! tagged with its file), so one cut of the log is a moment for both files.
 
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use rivet_engine::{FileStorage, Storage};
+use rivet_engine::{FileStorage, JournalIo, Storage};
 
 use crate::Rng;
 
@@ -47,11 +49,21 @@ pub struct FaultPlan {
     pub fault: Fault,
 }
 
+/// Which file an operation changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// The database file (through [`FaultStorage`]).
+    Db,
+    /// The journal, `PATH-journal` (through [`FaultJournal`]).
+    Journal,
+}
+
 /// Shared state: the log and the plan.
 #[derive(Debug, Default)]
 pub struct Recorder {
-    /// Every mutation, in order (failed ones excluded, partial short writes included).
-    pub log: Vec<Op>,
+    /// Every mutation of either file, in order (failed ones excluded, partial short writes
+    /// included).
+    pub log: Vec<(Which, Op)>,
     /// Operations attempted so far.
     pub attempts: usize,
     /// The fault to inject, if any.
@@ -74,7 +86,23 @@ impl FaultStorage {
     }
 
     fn fault_now(&self, is_sync: bool) -> Option<Fault> {
-        let mut r = self.rec.lock().unwrap_or_else(|e| e.into_inner());
+        self.rec.lock().unwrap_or_else(|e| e.into_inner()).fault_now(is_sync)
+    }
+
+    fn log(&self, op: Op) {
+        self.rec.lock().unwrap_or_else(|e| e.into_inner()).log.push((Which::Db, op));
+    }
+}
+
+impl Recorder {
+    /// The operations of one file, in order.
+    pub fn ops_of(log: &[(Which, Op)], which: Which) -> Vec<Op> {
+        log.iter().filter(|(w, _)| *w == which).map(|(_, op)| op.clone()).collect()
+    }
+
+    /// Counts an attempted operation and says whether the plan fails it, and how.
+    fn fault_now(&mut self, is_sync: bool) -> Option<Fault> {
+        let r = self;
         let k = r.attempts;
         r.attempts += 1;
         let plan = r.plan?;
@@ -90,10 +118,6 @@ impl FaultStorage {
         } else {
             None
         }
-    }
-
-    fn log(&self, op: Op) {
-        self.rec.lock().unwrap_or_else(|e| e.into_inner()).log.push(op);
     }
 }
 
@@ -150,6 +174,96 @@ unsafe impl Storage for FaultStorage {
     fn len(&self) -> io::Result<u64> {
         self.inner.len()
     }
+}
+
+/// The recording, fault-injecting journal file: wraps the engine's own (given to
+/// [`rivet_engine::DB::open_with_io`]'s `wrap_journal`) and shares a [`Recorder`] with the
+/// database's [`FaultStorage`], so that both files' operations are counted and logged in one
+/// order. Reads and lengths pass through untouched and uncounted.
+pub struct FaultJournal {
+    inner: std::sync::Arc<dyn JournalIo>,
+    rec: Arc<Mutex<Recorder>>,
+}
+
+impl FaultJournal {
+    /// Wraps `inner`; `rec` receives the log.
+    pub fn new(inner: std::sync::Arc<dyn JournalIo>, rec: Arc<Mutex<Recorder>>) -> Self {
+        FaultJournal { inner, rec }
+    }
+
+    fn fault_now(&self, is_sync: bool) -> Option<Fault> {
+        self.rec.lock().unwrap_or_else(|e| e.into_inner()).fault_now(is_sync)
+    }
+
+    fn log(&self, op: Op) {
+        self.rec.lock().unwrap_or_else(|e| e.into_inner()).log.push((Which::Journal, op));
+    }
+}
+
+impl JournalIo for FaultJournal {
+    fn read_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
+        self.inner.read_at(buf, off)
+    }
+
+    fn write_at(&self, buf: &[u8], off: u64) -> io::Result<()> {
+        match self.fault_now(false) {
+            None => {
+                self.inner.write_at(buf, off)?;
+                self.log(Op::Write(off, buf.to_vec()));
+                Ok(())
+            }
+            Some(Fault::ShortWrite) => {
+                let half = &buf[..buf.len() / 2];
+                self.inner.write_at(half, off)?;
+                self.log(Op::Write(off, half.to_vec()));
+                Err(err(Fault::Eio))
+            }
+            Some(f) => Err(err(f)),
+        }
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        match self.fault_now(true) {
+            None => {
+                self.inner.sync()?;
+                self.log(Op::Sync);
+                Ok(())
+            }
+            Some(f) => Err(err(f)),
+        }
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        match self.fault_now(false) {
+            None => {
+                self.inner.set_len(len)?;
+                self.log(Op::SetLen(len));
+                Ok(())
+            }
+            Some(f) => Err(err(f)),
+        }
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        self.inner.len()
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.inner.path()
+    }
+}
+
+/// Both files after a power loss following the first `k` operations of a two-file `log`:
+/// each file is [`crash_image`] of its own operations among those `k` (a sync of one file
+/// makes nothing of the other durable). The journal is `None` if it had not been created yet
+/// (no operation of it among the `k`).
+pub fn crash_images(log: &[(Which, Op)], k: usize, rng: &mut Rng) -> (Vec<u8>, Option<Vec<u8>>) {
+    let cut = &log[..k.min(log.len())];
+    let db = Recorder::ops_of(cut, Which::Db);
+    let journal = Recorder::ops_of(cut, Which::Journal);
+    let db_image = crash_image(&db, db.len(), rng);
+    let journal_image = (!journal.is_empty()).then(|| crash_image(&journal, journal.len(), rng));
+    (db_image, journal_image)
 }
 
 fn apply(file: &mut Vec<u8>, op: &Op) {

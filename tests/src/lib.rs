@@ -7,6 +7,8 @@ use std::process::Command;
 pub mod child;
 pub mod craft;
 pub mod faults;
+pub mod journal_torture;
+pub mod kill;
 pub mod torture;
 
 use rivet_engine::{Options, DB};
@@ -35,6 +37,19 @@ pub fn fixtures() -> Vec<PathBuf> {
 /// A fresh scratch directory, removed on drop.
 pub fn scratch() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("rivet-test-").tempdir().expect("cannot create a temp dir")
+}
+
+/// A fresh scratch directory in memory (`/dev/shm`) when the machine has one, else as
+/// [`scratch`]: for suites that write and check many files whose durability is not under test
+/// (crash images), where the syncs of the checking opens would cost more than the checks.
+pub fn scratch_in_memory() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        if let Ok(d) = tempfile::Builder::new().prefix("rivet-test-").tempdir_in(shm) {
+            return d;
+        }
+    }
+    scratch()
 }
 
 /// Copies a fixture into `dir` (writable) and returns the copy's path.

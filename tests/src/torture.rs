@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use rivet_engine::{Error, Options, DB};
 
-use crate::faults::{crash_image, Fault, FaultPlan, FaultStorage, Op, Recorder};
+use crate::faults::{crash_image, Fault, FaultPlan, FaultStorage, Op, Recorder, Which};
 use crate::{random_mix, Rng};
 
 /// The dump of a database with no buckets.
@@ -60,7 +60,8 @@ pub fn record(path: &std::path::Path, seed: u64, txs: usize) -> Recording {
         commits.push((start, end, dump));
     }
     drop(db);
-    let log = rec.lock().map(|r| r.log.clone()).unwrap_or_default();
+    // Without journal mode every operation is the database file's, so the indices above hold.
+    let log = rec.lock().map(|r| Recorder::ops_of(&r.log, Which::Db)).unwrap_or_default();
     Recording { log, commits, created }
 }
 

@@ -2,6 +2,7 @@
 //! simulated power loss at every I/O boundary, injected I/O errors at every operation, and
 //! meta-page damage.
 
+use rivet_tests::journal_torture::power_loss_journal;
 use rivet_tests::torture::{io_errors, meta_damage, power_loss};
 use rivet_tests::{scratch, seed};
 
@@ -52,4 +53,53 @@ fn every_truncation_of_a_small_file_is_a_clean_error_or_a_database() {
     let bytes = std::fs::read(rivet_tests::fixtures_dir().join("empty_tx.db")).unwrap();
     let n = rivet_tests::torture::truncations(dir.path(), &bytes, 97);
     assert!(n > 300);
+}
+
+#[test]
+fn journal_mode_power_loss_at_every_io_boundary_keeps_a_committed_state() {
+    let dir = rivet_tests::scratch_in_memory();
+    let base = seed(4);
+    let (mut images, mut checkpoints) = (0, 0);
+    for s in base..base + 3 {
+        let r = power_loss_journal(dir.path(), s, 8, 2, true);
+        images += r.images;
+        checkpoints += r.checkpoints;
+    }
+    assert!(images > 200, "only {images} crash images");
+    assert!(checkpoints >= 3, "only {checkpoints} checkpoints recorded");
+}
+
+/// The same without skipping the images of the known bug: seed 5's recording checkpoints at
+/// operation 17..24 and resets the journal at 25 (header), 26 (truncate), 27 (sync); a crash
+/// before 27 that keeps the truncate but not the header fails to open.
+#[test]
+#[ignore = "engine bug: the journal reset (header write, truncate, one sync) can lose the header and keep the truncate: JournalMismatch"]
+fn journal_mode_power_loss_including_a_torn_journal_reset() {
+    let dir = scratch();
+    let s = seed(5);
+    let r = power_loss_journal(dir.path(), s, 8, 8, false);
+    assert!(r.images > 200);
+}
+
+#[test]
+fn journal_mode_every_injected_io_error_is_reported_and_leaves_a_committed_state() {
+    let dir = scratch();
+    let runs = rivet_tests::journal_torture::io_errors_journal(dir.path(), seed(6), 5);
+    assert!(runs > 50, "only {runs} fault runs");
+}
+
+#[test]
+fn journal_mode_kill_9_of_a_committing_child_loses_no_acknowledged_commit() {
+    let dir = scratch();
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_torture"));
+    let mut rng = rivet_tests::Rng::new(seed(7));
+    let (mut next, mut replayed) = (0, 0);
+    for i in 0..12 {
+        match rivet_tests::kill::kill_once(exe, &dir.path().join("kill.db"), &mut next, &mut rng, true) {
+            Ok(r) => replayed += r,
+            Err(e) => panic!("kill #{i}: {e}"),
+        }
+    }
+    assert!(next > 12, "the child acknowledged only {next} commits in 12 runs");
+    assert!(replayed > 0, "no kill left journaled commits to replay");
 }

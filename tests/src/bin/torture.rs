@@ -3,23 +3,30 @@
 //! Runs simulated power loss at every I/O boundary, injected I/O errors, exhaustive meta damage,
 //! random damage to Go-written and Rivet-written files, every truncation length, and real
 //! `kill -9` of a committing child process, until the budget is spent and the minimum counts
-//! are reached. Prints the seed first and a summary line of the figures last; exits non-zero on
-//! any failure (a failure panics with the seed and the case). `RIVET_SEED` replays.
+//! are reached; power loss, I/O errors and kills run in journal mode too. Prints the seed
+//! first, how the time split between the phases, and a summary line of the figures last; exits
+//! non-zero on any failure (a failure panics with the seed and the case). `RIVET_SEED` replays.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use rivet_engine::{Error, Options, DB};
+use rivet_engine::{Options, DB};
+use rivet_tests::journal_torture::{io_errors_journal, power_loss_journal};
+use rivet_tests::kill::{child, kill_once};
 use rivet_tests::torture::{io_errors, meta_damage, mutations, power_loss, truncations};
-use rivet_tests::{fixtures, scratch, seed, Rng};
+use rivet_tests::{fixtures, scratch_in_memory, seed, Rng};
 
 struct Args {
     budget: Duration,
     min_images: usize,
     min_kills: usize,
     min_mutations: usize,
+    min_journal_images: usize,
+    min_journal_kills: usize,
 }
+
+const USAGE: &str = "usage: torture [--budget 20m] [--min-images N] [--min-kills N] [--min-mutations N] \
+                     [--min-journal-images N] [--min-journal-kills N]";
 
 fn parse_duration(s: &str) -> Option<Duration> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
@@ -33,137 +40,116 @@ fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 fn parse() -> Result<Args, String> {
-    let mut a = Args { budget: Duration::from_secs(120), min_images: 20_000, min_kills: 300, min_mutations: 20_000 };
+    let mut a = Args {
+        budget: Duration::from_secs(120),
+        min_images: 20_000,
+        min_kills: 300,
+        min_mutations: 20_000,
+        min_journal_images: 20_000,
+        min_journal_kills: 300,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut val = || it.next().ok_or(format!("{flag} needs a value"));
+        let mut count = |name: &str| -> Result<usize, String> { val()?.parse().map_err(|_| format!("bad {name}")) };
         match flag.as_str() {
             "--budget" => a.budget = parse_duration(&val()?).ok_or("bad --budget (e.g. 90s, 20m)")?,
-            "--min-images" => a.min_images = val()?.parse().map_err(|_| "bad --min-images")?,
-            "--min-kills" => a.min_kills = val()?.parse().map_err(|_| "bad --min-kills")?,
-            "--min-mutations" => a.min_mutations = val()?.parse().map_err(|_| "bad --min-mutations")?,
+            "--min-images" => a.min_images = count(&flag)?,
+            "--min-kills" => a.min_kills = count(&flag)?,
+            "--min-mutations" => a.min_mutations = count(&flag)?,
+            "--min-journal-images" => a.min_journal_images = count(&flag)?,
+            "--min-journal-kills" => a.min_journal_kills = count(&flag)?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
     Ok(a)
 }
 
-/// The child side of the kill test: commit forever, acknowledging each commit on stdout.
-fn child(path: &str, start: u64) -> ExitCode {
-    let Ok(db) = DB::open(path, Options::default()) else { return ExitCode::FAILURE };
-    let mut i = start;
-    loop {
-        let r = db.update(|tx| {
-            let mut b = tx.create_bucket_if_not_exists(b"acks")?;
-            b.put(&i.to_be_bytes(), &[i as u8; 200])?;
-            if i.is_multiple_of(7) {
-                b.delete(&(i / 2).to_be_bytes())?;
-                b.put(&(i / 2).to_be_bytes(), &[(i / 2) as u8; 200])?;
-            }
-            Ok::<_, Error>(())
-        });
-        if r.is_err() {
-            return ExitCode::FAILURE;
-        }
-        println!("ACK {i}");
-        i += 1;
-    }
+/// Where the time went: phase names and durations, printed at the end.
+struct Phases {
+    at: Instant,
+    done: Vec<(&'static str, Duration)>,
 }
 
-/// Kills a committing child at a random moment and checks every acknowledged commit survived.
-fn kill_once(exe: &std::path::Path, path: &std::path::Path, next: &mut u64, rng: &mut Rng) -> Result<(), String> {
-    let mut child = Command::new(exe)
-        .args(["--child", path.to_str().ok_or("path")?, &next.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let reader = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|l| l.strip_prefix("ACK ")?.parse::<u64>().ok())
-            .collect::<Vec<u64>>()
-    });
-    std::thread::sleep(Duration::from_millis(5 + rng.below(60)));
-    let _ = child.kill();
-    let _ = child.wait();
-    let acked = reader.join().map_err(|_| "reader thread")?;
-    let db = DB::open(path, Options::default()).map_err(|e| format!("reopen after kill: {e}"))?;
-    let tx = db.begin(false).map_err(|e| e.to_string())?;
-    let problems = tx.check().map_err(|e| e.to_string())?;
-    if !problems.is_empty() {
-        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        return Err(format!("check after kill: {lines:?}"));
+impl Phases {
+    fn end(&mut self, name: &'static str, what: String) {
+        let took = self.at.elapsed();
+        eprintln!("{name}: {what} in {took:.1?}");
+        self.done.push((name, took));
+        self.at = Instant::now();
     }
-    if let Some(&last) = acked.last() {
-        let b = tx.bucket(b"acks").map_err(|e| format!("acknowledged bucket missing: {e}"))?;
-        for i in acked.iter().copied() {
-            if b.get(&i.to_be_bytes()).map_err(|e| e.to_string())?.is_none() {
-                return Err(format!("acknowledged commit {i} lost"));
-            }
-        }
-        *next = last + 1;
-    }
-    // A commit may have landed without its acknowledgement; continue after whatever is there.
-    if let Ok(b) = tx.bucket(b"acks") {
-        if let Ok(Some((k, _))) = b.cursor().last() {
-            let k: [u8; 8] = k.try_into().unwrap_or_default();
-            *next = (*next).max(u64::from_be_bytes(k) + 1);
-        }
-    }
-    Ok(())
 }
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
-    if argv.get(1).map(String::as_str) == Some("--child") {
-        let start = argv.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
-        return child(argv.get(2).map(String::as_str).unwrap_or(""), start);
+    let child_args = || (argv.get(2).map(String::as_str).unwrap_or(""), argv.get(3).and_then(|s| s.parse().ok()));
+    match argv.get(1).map(String::as_str) {
+        Some("--child") => return child(child_args().0, child_args().1.unwrap_or(0), false),
+        Some("--child-journal") => return child(child_args().0, child_args().1.unwrap_or(0), true),
+        _ => {}
     }
     let args = match parse() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!(
-                "torture: {e}\nusage: torture [--budget 20m] [--min-images N] [--min-kills N] [--min-mutations N]"
-            );
+            eprintln!("torture: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
     let seed = seed(0x7071_7572);
     let started = Instant::now();
     let left = || args.budget.saturating_sub(started.elapsed());
-    let dir = scratch();
+    // Files in memory when the machine allows: power loss is simulated, so the real syncs of
+    // the checking opens and the workloads test nothing and would take most of the time.
+    let dir = scratch_in_memory();
+    eprintln!("scratch: {}", dir.path().display());
     let exe = std::env::current_exe().unwrap_or_default();
+    let mut ph = Phases { at: Instant::now(), done: Vec::new() };
     let (mut images, mut faults, mut metas, mut mutated, mut truncated, mut kills) = (0, 0, 0, 0, 0, 0);
+    let (mut j_images, mut j_skipped, mut j_checkpoints, mut j_faults, mut j_kills, mut j_replayed) =
+        (0, 0, 0, 0, 0, 0);
 
     // Meta damage: every byte of both meta pages, every value.
     metas += meta_damage(dir.path(), 4096);
-    eprintln!("meta damage: {metas} opens");
+    ph.end("meta damage", format!("{metas} opens"));
 
-    // Injected I/O errors: a few workloads, every fault at every operation.
+    // Injected I/O errors: a few workloads, every fault at every operation; then in journal
+    // mode (journal appends, syncs and resets, checkpoints).
     for s in 0..3 {
         faults += io_errors(dir.path(), seed + s, 4);
     }
-    eprintln!("I/O faults: {faults} runs");
+    ph.end("I/O faults", format!("{faults} runs"));
+    for s in 0..4 {
+        j_faults += io_errors_journal(dir.path(), seed.wrapping_add(500 + s), 6);
+    }
+    ph.end("journal I/O faults", format!("{j_faults} runs"));
 
     // Truncations of a Go fixture and of an engine file, every length (step 1 on a small one).
     let small = std::fs::read(rivet_tests::fixtures_dir().join("one_bucket.db")).unwrap_or_default();
     truncated += truncations(dir.path(), &small, 1);
-    eprintln!("truncations: {truncated}");
+    ph.end("truncations", format!("{truncated} files"));
 
-    // Kill -9 of a committing child.
-    let kill_db = dir.path().join("kill.db");
+    // Kill -9 of a committing child, without and with the journal.
     let mut rng = Rng::new(seed);
-    let mut next = 0;
-    while kills < args.min_kills || (kills < args.min_kills * 3 && left() > args.budget / 2) {
-        if let Err(e) = kill_once(&exe, &kill_db, &mut next, &mut rng) {
-            eprintln!("torture: kill #{kills} (seed {seed}): {e}");
-            return ExitCode::FAILURE;
+    for journal in [false, true] {
+        let (min, n) = if journal { (args.min_journal_kills, &mut j_kills) } else { (args.min_kills, &mut kills) };
+        let db = dir.path().join(if journal { "kill-journal.db" } else { "kill.db" });
+        let mut next = 0;
+        // Extra kills (up to three times the minimum) only early in the budget: power loss needs
+        // the second half.
+        let share = if journal { args.budget * 5 / 8 } else { args.budget * 3 / 4 };
+        while *n < min || (*n < min * 3 && left() > share) {
+            match kill_once(&exe, &db, &mut next, &mut rng, journal) {
+                Ok(r) => j_replayed += r,
+                Err(e) => {
+                    eprintln!("torture: kill #{n} (journal {journal}, seed {seed}): {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            *n += 1;
         }
-        kills += 1;
+        let what = format!("{n} (last acknowledged commit {next})");
+        ph.end(if journal { "journal kills" } else { "kills" }, what);
     }
-    eprintln!("kills: {kills} (last acknowledged commit {next})");
 
     // Mutated files: Go fixtures and an engine-written file, round robin.
     let mut sources: Vec<Vec<u8>> =
@@ -176,22 +162,53 @@ fn main() -> ExitCode {
         sources.extend(std::fs::read(&p).ok());
     }
     let mut round = 0u64;
-    while mutated < args.min_mutations || (left() > args.budget / 3 && mutated < args.min_mutations * 5) {
+    while mutated < args.min_mutations || (left() > args.budget * 3 / 5 && mutated < args.min_mutations * 5) {
         let src = &sources[(round as usize) % sources.len()];
         mutated += mutations(dir.path(), src, seed.wrapping_add(round), 100);
         round += 1;
     }
-    eprintln!("mutated files: {mutated}");
+    ph.end("mutated files", format!("{mutated}"));
 
-    // Power loss with the rest of the budget (at least the minimum).
-    let mut s = 0;
-    while images < args.min_images || left() > Duration::ZERO {
-        images += power_loss(dir.path(), seed.wrapping_add(1000 + s), 8, 4);
-        s += 1;
+    // Power loss with the rest of the budget (at least the minimums), without and with the
+    // journal.
+    let (mut s, mut js) = (0, 0);
+    let (mut plain_time, mut journal_time) = (Duration::ZERO, Duration::ZERO);
+    while images < args.min_images || j_images < args.min_journal_images || left() > Duration::ZERO {
+        let t = Instant::now();
+        // Until both minimums are met, the mode furthest behind its own; then the one that has
+        // had less time (plain images are several times cheaper).
+        let behind = |done: usize, min: usize| done as f64 / min.max(1) as f64;
+        let plain_next = if images >= args.min_images && j_images >= args.min_journal_images {
+            plain_time <= journal_time
+        } else {
+            behind(images, args.min_images) <= behind(j_images, args.min_journal_images)
+        };
+        if plain_next {
+            images += power_loss(dir.path(), seed.wrapping_add(1000 + s), 8, 4);
+            s += 1;
+            plain_time += t.elapsed();
+        } else {
+            let r = power_loss_journal(dir.path(), seed.wrapping_add(2_000_000 + js), 10, 2, true);
+            (j_images, j_skipped, j_checkpoints) =
+                (j_images + r.images, j_skipped + r.skipped, j_checkpoints + r.checkpoints);
+            js += 1;
+            journal_time += t.elapsed();
+        }
     }
+    ph.end(
+        "power loss",
+        format!("{images} images in {plain_time:.1?}; journal mode {j_images} images in {journal_time:.1?}"),
+    );
+    let split: Vec<String> = ph.done.iter().map(|(n, d)| format!("{n} {:.0}s", d.as_secs_f64())).collect();
+    eprintln!("time split: {}", split.join(", "));
+    eprintln!(
+        "journal mode: {js} recordings, {j_checkpoints} checkpoints recorded; {j_skipped} crash images skipped for the \
+         known engine bug (journal reset: truncate kept, header lost); {j_replayed} commits replayed after kills"
+    );
     println!(
         "torture: {images} crash images, {faults} I/O fault runs, {metas} meta-damage opens, {mutated} mutated files, \
-         {truncated} truncations, {kills} kill -9; 0 failures; seed {seed}; {:.0?}",
+         {truncated} truncations, {kills} kill -9; journal mode: {j_images} crash images, {j_faults} I/O fault runs, \
+         {j_kills} kill -9; 0 failures; seed {seed}; {:.0?}",
         started.elapsed()
     );
     ExitCode::SUCCESS
