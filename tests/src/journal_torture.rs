@@ -270,44 +270,19 @@ pub struct PowerLoss {
     pub images: usize,
     /// Steps of the recording that wrote the database file (checkpoints).
     pub checkpoints: usize,
-    /// Images not verified because they show the known engine bug [`reset_lost_header`].
-    pub skipped: usize,
-}
-
-/// The known engine bug (see the report of the journal-mode suites): the journal's reset
-/// after a checkpoint writes the new header at 0, truncates to 64 bytes and syncs once, so a
-/// power loss may keep the truncation and lose the header write. The journal then names the
-/// meta before the checkpoint and holds no record (the checkpoint record is cut off), and the
-/// open fails with `Error::JournalMismatch` although neither file was touched by anyone else.
-/// True if `image` (the journal after a crash following `ops`, its own operations) is such a
-/// journal: after the last sync, a 64-byte write at 0 and a truncation, and the image has the
-/// truncation's length or less but not the header.
-pub fn reset_lost_header(ops: &[Op], image: Option<&[u8]>) -> bool {
-    let tail = &ops[ops.iter().rposition(|o| matches!(o, Op::Sync)).map_or(0, |i| i + 1)..];
-    let Some(at) = tail.iter().position(|o| matches!(o, Op::Write(0, h) if h.len() == 64)) else { return false };
-    let (Op::Write(_, header), Some(img)) = (&tail[at], image) else { return false };
-    tail[at..].iter().any(|o| matches!(o, Op::SetLen(n) if img.len() as u64 <= *n))
-        && img.get(..64) != Some(header.as_slice())
 }
 
 /// Simulated power loss in journal mode: for every operation boundary of a recorded workload
 /// (`n` steps), `per_boundary` random crash images of both files, each verified by
-/// [`verify_journal_image`]. With `skip_known`, images that show the known engine bug
-/// [`reset_lost_header`] are counted apart instead of verified. Panics with the seed on the
-/// first failure.
-pub fn power_loss_journal(dir: &Path, seed: u64, n: usize, per_boundary: usize, skip_known: bool) -> PowerLoss {
+/// [`verify_journal_image`]. Panics with the seed on the first failure.
+pub fn power_loss_journal(dir: &Path, seed: u64, n: usize, per_boundary: usize) -> PowerLoss {
     let rec = record_journal(&dir.join(format!("jrec-{seed}.db")), seed, n);
     let mut out = PowerLoss { checkpoints: rec.steps.iter().filter(|s| s.wrote_db).count(), ..PowerLoss::default() };
     let mut rng = Rng::new(seed ^ 0x0C0F_FEE5);
     for k in 0..=rec.log.len() {
         let (ok, ok_file) = (rec.acceptable(k), rec.acceptable_file(k));
-        let journal_ops = Recorder::ops_of(&rec.log[..k], Which::Journal);
         for _ in 0..per_boundary {
             let (db, journal) = crash_images(&rec.log, k, &mut rng);
-            if skip_known && reset_lost_header(&journal_ops, journal.as_deref()) {
-                out.skipped += 1;
-                continue;
-            }
             if let Err(e) = verify_journal_image(dir, &db, journal.as_deref(), &ok, &ok_file) {
                 panic!("journal mode: power loss after operation {k} of {} (seed {seed}): {e}", rec.log.len());
             }
