@@ -128,47 +128,51 @@ fn err(f: Fault) -> io::Error {
     }
 }
 
+/// A write through the fault plan: the fault due now (a short write writes and logs half of
+/// `buf`, then fails), or the write done and logged.
+fn faulted_write(
+    fault: Option<Fault>,
+    buf: &[u8],
+    off: u64,
+    write: impl Fn(&[u8], u64) -> io::Result<()>,
+    log: impl Fn(Op),
+) -> io::Result<()> {
+    let (part, result) = match fault {
+        None => (buf, Ok(())),
+        Some(Fault::ShortWrite) => (&buf[..buf.len() / 2], Err(err(Fault::Eio))),
+        Some(f) => return Err(err(f)),
+    };
+    write(part, off)?;
+    log(Op::Write(off, part.to_vec()));
+    result
+}
+
+/// A sync or resize through the fault plan: the fault due now, or `run` done and `op` logged.
+fn faulted(fault: Option<Fault>, run: impl FnOnce() -> io::Result<()>, op: Op, log: impl FnOnce(Op)) -> io::Result<()> {
+    match fault {
+        None => {
+            run()?;
+            log(op);
+            Ok(())
+        }
+        Some(f) => Err(err(f)),
+    }
+}
+
 // SAFETY: every call forwards exactly what it is asked to the file storage it wraps (or fails
 // without touching the file); nothing else writes to the file.
 #[allow(unsafe_code)]
 unsafe impl Storage for FaultStorage {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        match self.fault_now(false) {
-            None => {
-                self.inner.write_at(buf, offset)?;
-                self.log(Op::Write(offset, buf.to_vec()));
-                Ok(())
-            }
-            Some(Fault::ShortWrite) => {
-                let half = &buf[..buf.len() / 2];
-                self.inner.write_at(half, offset)?;
-                self.log(Op::Write(offset, half.to_vec()));
-                Err(err(Fault::Eio))
-            }
-            Some(f) => Err(err(f)),
-        }
+        faulted_write(self.fault_now(false), buf, offset, |b, o| self.inner.write_at(b, o), |op| self.log(op))
     }
 
     fn sync(&self) -> io::Result<()> {
-        match self.fault_now(true) {
-            None => {
-                self.inner.sync()?;
-                self.log(Op::Sync);
-                Ok(())
-            }
-            Some(f) => Err(err(f)),
-        }
+        faulted(self.fault_now(true), || self.inner.sync(), Op::Sync, |op| self.log(op))
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
-        match self.fault_now(false) {
-            None => {
-                self.inner.set_len(len)?;
-                self.log(Op::SetLen(len));
-                Ok(())
-            }
-            Some(f) => Err(err(f)),
-        }
+        faulted(self.fault_now(false), || self.inner.set_len(len), Op::SetLen(len), |op| self.log(op))
     }
 
     fn len(&self) -> io::Result<u64> {
@@ -206,42 +210,15 @@ impl JournalIo for FaultJournal {
     }
 
     fn write_at(&self, buf: &[u8], off: u64) -> io::Result<()> {
-        match self.fault_now(false) {
-            None => {
-                self.inner.write_at(buf, off)?;
-                self.log(Op::Write(off, buf.to_vec()));
-                Ok(())
-            }
-            Some(Fault::ShortWrite) => {
-                let half = &buf[..buf.len() / 2];
-                self.inner.write_at(half, off)?;
-                self.log(Op::Write(off, half.to_vec()));
-                Err(err(Fault::Eio))
-            }
-            Some(f) => Err(err(f)),
-        }
+        faulted_write(self.fault_now(false), buf, off, |b, o| self.inner.write_at(b, o), |op| self.log(op))
     }
 
     fn sync(&self) -> io::Result<()> {
-        match self.fault_now(true) {
-            None => {
-                self.inner.sync()?;
-                self.log(Op::Sync);
-                Ok(())
-            }
-            Some(f) => Err(err(f)),
-        }
+        faulted(self.fault_now(true), || self.inner.sync(), Op::Sync, |op| self.log(op))
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
-        match self.fault_now(false) {
-            None => {
-                self.inner.set_len(len)?;
-                self.log(Op::SetLen(len));
-                Ok(())
-            }
-            Some(f) => Err(err(f)),
-        }
+        faulted(self.fault_now(false), || self.inner.set_len(len), Op::SetLen(len), |op| self.log(op))
     }
 
     fn len(&self) -> io::Result<u64> {
